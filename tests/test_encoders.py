@@ -1,0 +1,126 @@
+"""The encoder contract on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from xlmr_demo.encoders import Encoder, EncoderConfig, EncodeStats, load_encoder
+from xlmr_demo.errors import UserError
+
+from .conftest import tatoeba
+
+
+def test_encode_returns_normalised_float32_rows_in_input_order(encoder):
+    texts = ["The cat sleeps.", "Le chat dort.", "Stock markets fell sharply.", "猫が寝ている。"]
+    vectors = encoder.encode(texts)
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    reversed_vectors = encoder.encode(texts[::-1])
+    np.testing.assert_allclose(reversed_vectors[::-1], vectors, atol=2e-3)  # batch composition barely matters
+
+
+def test_empty_input_gives_an_empty_matrix(encoder):
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_translations_are_nearest_neighbours(encoder):
+    german, english = tatoeba("deu", 100)
+    g, e = encoder.encode(german), encoder.encode(english)
+    accuracy = ((g @ e.T).argmax(axis=1) == np.arange(100)).mean()
+    assert accuracy >= 0.93
+
+
+def test_same_meaning_beats_same_language(encoder):
+    cat_en, cat_fr, stocks_en = encoder.encode(["The cat is sleeping.", "Le chat dort.", "Stock prices fell today."])
+    assert cat_en @ cat_fr > cat_en @ stocks_en + 0.05
+
+
+def test_progress_reports_every_batch_up_to_the_total(model_dir):
+    enc = Encoder(EncoderConfig(batch_size=4))
+    calls = []
+    enc.encode([f"sentence number {i}" for i in range(10)], progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(4, 10), (8, 10), (10, 10)]
+
+
+def test_long_texts_are_truncated_and_counted(encoder):
+    stats = EncodeStats()
+    long_text = "word " * 1000
+    vectors = encoder.encode(["short", long_text, "also short"], stats=stats)
+    assert stats.truncated_rows == [1]
+    assert stats.lengths[1] > encoder.max_length == 512
+    assert stats.n_tokens == int(stats.lengths[0] + stats.lengths[2] + 512)
+    np.testing.assert_allclose(np.linalg.norm(vectors[1]), 1.0, atol=1e-5)
+
+
+def test_token_states_expose_each_token_of_the_prompted_text(encoder):
+    states = encoder.encode_tokens(["Hello world", "Привет, мир!"])
+    first = states[0]
+    assert first.tokens[0] == "<s>" and first.tokens[-1] == "</s>"
+    assert "▁world" in first.tokens
+    assert first.hidden.shape == (len(first.tokens), 384) and first.hidden.dtype == np.float32
+    assert states[1].tokens[1:4] == ["▁que", "ry", ":"]  # the model's "query: " convention
+    # mean of the token states is the sentence embedding
+    pooled = states[0].hidden.mean(axis=0)
+    np.testing.assert_allclose(pooled / np.linalg.norm(pooled), encoder.encode(["Hello world"])[0], atol=2e-3)
+
+
+def test_a_plain_transformers_folder_gets_mean_pooling(model_dir, tmp_path, encoder):
+    """Without sentence-transformers files the XLM-R convention applies: masked mean pooling, no prompt."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(model_dir / name, plain / name)
+    (plain / "model.safetensors").symlink_to(model_dir / "model.safetensors")
+    other = Encoder(EncoderConfig(model=str(plain), precision=encoder.precision))
+    assert other.prompt == "" and other.max_length == 512
+    texts = ["query: Bonjour tout le monde", "query: 今日は晴れです"]
+    np.testing.assert_allclose(other.encode(texts), encoder.encode([t[len("query: ") :] for t in texts]), atol=2e-3)
+    assert other.fingerprint != encoder.fingerprint
+
+
+def test_the_embedded_model_answers_to_its_aliases(model_dir):
+    assert Encoder(EncoderConfig(model="intfloat/multilingual-e5-small")).fingerprint == load_encoder().fingerprint
+
+
+def test_fingerprint_follows_everything_that_changes_the_vectors(model_dir):
+    base = Encoder(EncoderConfig(precision="fp32"))
+    assert Encoder(EncoderConfig(precision="fp32")).fingerprint == base.fingerprint
+    assert Encoder(EncoderConfig(precision="fp32", prompt="passage: ")).fingerprint != base.fingerprint
+    assert Encoder(EncoderConfig(precision="fp32", max_length=128)).fingerprint != base.fingerprint
+    assert Encoder(EncoderConfig(precision="bf16")).fingerprint != base.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("/no/such/folder", "no such folder"),
+        ("./relative/missing", "no such folder"),
+        ("not a valid id!!", "not a valid Hugging Face model id"),
+        ("xlm-roberta-base", "Without a network only the embedded model"),  # HF_HUB_OFFLINE=1 in tests
+    ],
+)
+def test_unusable_model_names_are_user_errors(model, message):
+    with pytest.raises(UserError, match=message):
+        Encoder(EncoderConfig(model=model))
+
+
+def test_a_folder_without_a_model_is_a_user_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(UserError, match="not a model folder"):
+        Encoder(EncoderConfig(model=str(tmp_path)))
+
+
+def test_a_broken_model_folder_is_a_user_error(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
+    with pytest.raises(UserError, match="Could not load model"):
+        Encoder(EncoderConfig(model=str(tmp_path))).encode(["x"])
+
+
+@pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"precision": "fp8"}, {"max_length": 2}])
+def test_config_rejects_nonsense(kwargs):
+    with pytest.raises(ValueError):
+        EncoderConfig(**kwargs)
