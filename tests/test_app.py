@@ -60,3 +60,11 @@ def test_python_app_py_serves_the_page(cache_root):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_importing_the_app_does_not_import_torch():
+    """Start-up stays fast: torch and transformers load in the background, after the page is up."""
+    code = "import sys, app; app.build_app(); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

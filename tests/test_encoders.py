@@ -124,3 +124,10 @@ def test_a_broken_model_folder_is_a_user_error(tmp_path):
 def test_config_rejects_nonsense(kwargs):
     with pytest.raises(ValueError):
         EncoderConfig(**kwargs)
+
+
+def test_the_package_exposes_embed_lazily():
+    import xlmr_demo
+    from xlmr_demo import encoders
+
+    assert xlmr_demo.embed is encoders.embed and xlmr_demo.Encoder is encoders.Encoder

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +99,12 @@ def read_table(text: str, name: str, delimiter: str) -> tuple[list[str], list[li
     return header, rows[1:]
 
 
+def _lines(text: str) -> list[str]:
+    """Split on line ends only (not on U+2028, form feeds or other separators that ``splitlines`` uses)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def read_texts(path: str | Path, column: str | None = None) -> Texts:
     """Texts to embed from ``path``: ``.csv``/``.tsv`` (one column) or any other text file (one per line).
 
@@ -113,7 +120,7 @@ def read_texts(path: str | Path, column: str | None = None) -> Texts:
     if suffix not in TABLE_SUFFIXES:
         if column is not None:
             raise UserError("--column applies to CSV/TSV files; a plain text file has one text per line.")
-        cells, chosen = text.splitlines(), None
+        cells, chosen = _lines(text), None
     else:
         header, body = read_table(text, path.name, TABLE_SUFFIXES[suffix])
         if column is None:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -205,6 +206,7 @@ class Encoder:
             f"{self.device.split(':')[0]}".encode()
         ).hexdigest()[:20]
         self._model: SentenceTransformer | None = None
+        self._load_lock = threading.Lock()  # app callbacks and the warm-up thread may ask at once
 
     def _model_max_length(self) -> int:
         limit = _read_json(self.folder / "sentence_bert_config.json").get("max_seq_length")
@@ -219,8 +221,9 @@ class Encoder:
     @property
     def model(self) -> SentenceTransformer:
         """The sentence-transformers network, loaded on first access."""
-        if self._model is None:
-            self._model = self._load()
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._load()
         return self._model
 
     def _load(self) -> SentenceTransformer:
@@ -330,9 +333,17 @@ class Encoder:
 _HAS_POOLER = {"bert", "roberta", "xlm-roberta", "camembert"}
 
 
-@lru_cache(maxsize=4)
+_ENCODERS_LOCK = threading.Lock()
+
+
 def load_encoder(model: str = EMBEDDED_NAME, precision: Precision = "auto") -> Encoder:
-    """The encoder for ``model``, loaded once per process and reused."""
+    """The encoder for ``model``, built once per process and reused (its network loads on first use)."""
+    with _ENCODERS_LOCK:
+        return _cached_encoder(model, precision)
+
+
+@lru_cache(maxsize=4)
+def _cached_encoder(model: str, precision: Precision) -> Encoder:
     return Encoder(EncoderConfig(model=model, precision=precision))
 
 
