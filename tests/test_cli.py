@@ -49,6 +49,15 @@ def test_blank_lines_are_skipped_and_reported(tmp_path, capsys):
     assert np.load(out).shape == (2, 384)
 
 
+def test_windows_1252_text_is_read_and_said(tmp_path, capsys, encoder):
+    src = tmp_path / "legacy.txt"
+    src.write_bytes("café crème\n".encode("cp1252"))
+    code, err = run(capsys, "embed", str(src), "-o", str(tmp_path / "o.npy"))
+    assert code == 0, err
+    assert "read it as Windows-1252" in err
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"), encoder.encode(["café crème"]), atol=2e-3)
+
+
 def test_utf16_and_bom_files_are_read(tmp_path, capsys):
     for name, data in [("u16.txt", "hola\nmundo\n".encode("utf-16")), ("bom.txt", b"\xef\xbb\xbfhola\nmundo\n")]:
         src = tmp_path / name
@@ -61,9 +70,9 @@ def test_utf16_and_bom_files_are_read(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("name", "content", "extra", "message"),
     [
-        ("empty.txt", b"", [], "has no text to embed"),
+        ("empty.txt", b"", [], "is empty"),
         ("blank.txt", b"\n \n\t\n", [], "every row is blank"),
-        ("latin1.txt", "café\n".encode("latin-1"), [], "not UTF-8 text: undecodable byte 0xe9 on line 1"),
+        ("undecodable.txt", b"ok\nbad \x81 byte\n", [], "not UTF-8 text: undecodable byte 0x81 on line 2"),
         ("junk.txt", bytes(range(256)) * 4, [], "binary file"),
         (
             "table.csv",
@@ -73,11 +82,11 @@ def test_utf16_and_bom_files_are_read(tmp_path, capsys):
         ),
         ("ragged.csv", b"id,text\n1,hello,extra\n", [], "row 2 has 3 fields but the header has 2"),
         ("quote.csv", b'text\n"never closed\n', [], "not a well-formed table"),
-        ("header.csv", b"text\n", [], "has no text to embed"),
+        ("header.csv", b"text\n", [], "has a header but no rows"),
         ("numbers.csv", b"a,b\n1,2\n3,4\n", [], "no column that holds text"),
         ("dup.csv", b"text,text\na,b\n", [], "repeated column names"),
-        ("data.xlsx", b"PK\x03\x04", [], "not supported here"),
-        ("lines.txt", b"hello\n", ["--column", "text"], "--column applies to CSV/TSV"),
+        ("data.xlsx", b"PK\x03\x04", [], "not a valid Excel .xlsx file"),
+        ("lines.txt", b"hello\n", ["--column", "text"], "--column applies to tables"),
     ],
 )
 def test_bad_input_is_one_clear_error(tmp_path, capsys, name, content, extra, message):

@@ -86,12 +86,13 @@ def test_the_embedded_model_answers_to_its_aliases(model_dir):
     assert Encoder(EncoderConfig(model="intfloat/multilingual-e5-small")).fingerprint == load_encoder().fingerprint
 
 
-def test_fingerprint_follows_everything_that_changes_the_vectors(model_dir):
+def test_fingerprint_follows_what_the_vectors_mean_and_the_cache_key_their_arithmetic(model_dir):
     base = Encoder(EncoderConfig(precision="fp32"))
-    assert Encoder(EncoderConfig(precision="fp32")).fingerprint == base.fingerprint
+    assert Encoder(EncoderConfig(precision="fp32")).cache_key == base.cache_key
     assert Encoder(EncoderConfig(precision="fp32", prompt="passage: ")).fingerprint != base.fingerprint
     assert Encoder(EncoderConfig(precision="fp32", max_length=128)).fingerprint != base.fingerprint
-    assert Encoder(EncoderConfig(precision="bf16")).fingerprint != base.fingerprint
+    bf16 = Encoder(EncoderConfig(precision="bf16"))
+    assert bf16.fingerprint == base.fingerprint and bf16.cache_key != base.cache_key
 
 
 @pytest.mark.parametrize(

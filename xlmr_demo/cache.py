@@ -1,9 +1,10 @@
-"""A disk cache of sentence embeddings keyed by (encoder fingerprint, text).
+"""A disk cache of sentence embeddings keyed by (encoder cache key, text).
 
-One SQLite file per encoder fingerprint under ``<cache_dir>/embeddings/``; each row maps a
-128-bit BLAKE2 digest of the text to its float32 vector. SQLite gives concurrent readers and
-writers across processes (app sessions, CLI runs, workers) without a server, and a lookup of
-thousands of keys costs milliseconds, so re-embedding a file already seen is nearly free.
+One SQLite file per encoder cache key (model fingerprint, precision, device) under
+``<cache_dir>/embeddings/``; each row maps a 128-bit BLAKE2 digest of the text to its float32
+vector and token count. SQLite gives concurrent readers and writers across processes (app
+sessions, CLI runs, workers) without a server, and a lookup of thousands of keys costs
+milliseconds, so re-embedding a file already seen is nearly free.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ def _key(text: str) -> bytes:
 class EmbeddingCache:
     """Vectors of one encoder, persisted on disk, with each text's untruncated token count."""
 
-    def __init__(self, fingerprint: str, root: Path | None = None) -> None:
+    def __init__(self, key: str, root: Path | None = None) -> None:
         folder = (root or cache_dir()) / "embeddings"
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{fingerprint}.sqlite"
+        self.path = folder / f"{key}.sqlite"
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -62,6 +62,8 @@ def cmd_embed(args: argparse.Namespace) -> None:
     if not output.parent.is_dir():
         raise UserError(f"Cannot write {output}: folder {output.parent} does not exist.")
     data = read_texts(args.input, column=args.column)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
     if data.blank_rows:
         print(
             f"note: skipped {len(data.blank_rows)} blank row(s) ({_summarise_rows(data.blank_rows)}); "
