@@ -92,6 +92,11 @@ def parse_delimited(text: str, name: str, delimiter: str) -> Table:
     try:
         rows = [r for r in reader if r]  # csv yields [] for empty lines
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise UserError(
+                f"{name}: a cell near line {reader.line_num} is longer than {csv.field_size_limit():,} characters; "
+                "a quote is probably not closed."
+            ) from exc
         raise UserError(f"{name} is not a well-formed table near line {reader.line_num}: {exc}.") from exc
     if not rows:
         raise UserError(f"{name} is empty.")
