@@ -47,3 +47,48 @@ def tatoeba(lang: str, n: int | None = None) -> tuple[list[str], list[str]]:
     foreign = (base / f"tatoeba.{lang}-eng.{lang}").read_text(encoding="utf-8").splitlines()[:n]
     english = (base / f"tatoeba.{lang}-eng.eng").read_text(encoding="utf-8").splitlines()[:n]
     return foreign, english
+
+
+UMSAB_LANGS = {"english": "en", "spanish": "es", "french": "fr", "arabic": "ar"}
+
+
+def umsab(split: str, n: int) -> list[tuple[str, str, str]]:
+    """The first ``n`` (text, label, language) rows of each UMSAB language's ``split`` file."""
+    base = SHARED_DATA / "umsab"
+    if not base.is_dir():
+        pytest.skip(f"shared evaluation data not found at {base}")
+    rows = []
+    for folder, lang in UMSAB_LANGS.items():
+        texts = (base / folder / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
+        labels = (base / folder / f"{split}_labels.txt").read_text(encoding="utf-8").split("\n")
+        pairs = [(t, y.strip()) for t, y in zip(texts, labels, strict=False) if y.strip()][:n]
+        rows += [(t, {"0": "negative", "1": "neutral", "2": "positive"}[y], lang) for t, y in pairs]
+    return rows
+
+
+def write_csv(path: Path, header: list[str], rows) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def umsab_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A small UMSAB slice as a training CSV (80 rows per language) and an evaluation CSV (40 per language)."""
+    folder = tmp_path_factory.mktemp("umsab")
+    train = write_csv(folder / "train.csv", ["text", "label", "language"], umsab("train", 80))
+    test = write_csv(folder / "test.csv", ["text", "label", "language"], umsab("test", 40))
+    return train, test
+
+
+@pytest.fixture(scope="session")
+def trained(umsab_files, encoder):
+    """One training run on the UMSAB slice, shared by the tests that only read its results."""
+    from xlmr_demo.classifier import train_classifier
+    from xlmr_demo.dataset import load_dataset
+
+    return train_classifier(load_dataset(umsab_files[0]), encoder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import subprocess
 import sys
 
@@ -10,7 +12,7 @@ import pytest
 
 from xlmr_demo.cli import main
 
-from .conftest import ROOT
+from .conftest import ROOT, TEST_DATA
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
@@ -127,3 +129,46 @@ def test_module_entry_point_exits_2_without_a_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encoder):
+    train_csv, test_csv = umsab_files
+    head = tmp_path / "head"
+    code, err = run(capsys, "train", str(train_csv), "--output", str(head), "--eval", str(test_csv), "--head", "logreg")
+    assert code == 0, err
+    metrics = json.loads((head / "metrics.json").read_text())
+    assert {"accuracy", "macro_f1", "labels", "per_class", "confusion_matrix", "per_language", "transfer"} <= set(
+        metrics
+    )
+    assert metrics["n"] == 160 and metrics["evaluated_on"] == "evaluation file"
+    assert "text='text' label='label' language=language" in err
+    assert json.loads((head / "config.json").read_text())["head"]["config"]["kind"] == "logreg"
+
+    out = tmp_path / "pred.csv"
+    code, err = run(capsys, "predict", str(head), str(test_csv), "--output", str(out))
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert len(rows) == 160 and set(rows[0]) >= {"text", "label", "predicted_label", "confidence", "prob_neutral"}
+
+    assert main(["evaluate", str(head), str(test_csv)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["macro_f1"] == metrics["macro_f1"]
+
+    assert main(["predict", str(head), "--text", "I love this so much!"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].split()[1] == "positive"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "{awkward}/one_class.csv", "--output", "{tmp}/h"], "only one class"),
+        (["train", "{awkward}/utf8.csv", "--output", "{tmp}/h", "--label-column", "stars"], "named 'stars'"),
+        (["predict", "{tmp}", "{awkward}/utf8.csv", "--output", "{tmp}/p.csv"], "is not a saved classifier"),
+        (["evaluate", "{tmp}/missing", "{awkward}/utf8.csv"], "is not a folder"),
+    ],
+)
+def test_train_predict_evaluate_user_errors(tmp_path, capsys, args, message):
+    argv = [a.format(awkward=TEST_DATA / "awkward", tmp=tmp_path) for a in args]
+    code, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.startswith("error: "), err

@@ -1,4 +1,4 @@
-"""Command line: ``python -m xlmr_demo embed INPUT --output OUT.npy [--model NAME] [--column COL]``.
+"""Command line: ``python -m xlmr_demo {embed,train,predict,evaluate} ...`` (``--help`` on each).
 
 User errors print one ``error: ...`` line on stderr and exit with status 2.
 """
@@ -88,6 +88,126 @@ def cmd_embed(args: argparse.Namespace) -> None:
     )
 
 
+def _stage_printer():
+    """Progress of long work as one updating line on a terminal, silent otherwise."""
+    last = {"stage": None}
+
+    def update(stage: str, fraction: float) -> None:
+        if not sys.stderr.isatty():
+            return
+        end = "\n" if fraction >= 1 else ""
+        print(f"\r{stage}: {fraction:4.0%}   ", end=end, file=sys.stderr, flush=True)
+        if stage != last["stage"] and last["stage"] is not None:
+            print(file=sys.stderr)
+        last["stage"] = stage
+
+    return update
+
+
+def _columns(args: argparse.Namespace) -> dict[str, str | None]:
+    return {
+        "text_column": args.text_column,
+        "label_column": args.label_column,
+        "language_column": args.language_column,
+        "split_column": getattr(args, "split_column", None),
+    }
+
+
+def _say_dataset(dataset, name: str, evaluating: bool = False) -> None:
+    m = dataset.mapping
+    split = "all rows evaluated" if evaluating else f"split={m.split or 'stratified'}"
+    print(
+        f"{name}: {len(dataset.texts)} rows; text={m.text!r} label={m.label!r} "
+        f"language={m.language or 'detected'} {split}",
+        file=sys.stderr,
+    )
+    for note in dataset.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for warning in dataset.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _summary(metrics: dict) -> str:
+    from .metrics import classification_report
+
+    lines = [classification_report(metrics), ""]
+    if "per_language" in metrics:
+        lines.append(f"{'language':>10}  {'macro-F1':>8}  {'accuracy':>8}  {'rows':>6}")
+        for lang, r in metrics["per_language"].items():
+            lines.append(f"{lang:>10}  {r['macro_f1']:8.4f}  {r['accuracy']:8.4f}  {r['n']:6d}")
+    if "transfer" in metrics:
+        t = metrics["transfer"]
+        lines += ["", "cross-lingual transfer (macro-F1; rows: trained on, columns: evaluated on)"]
+        lines.append(" " * 10 + "".join(f"{lang:>8}" for lang in t["eval_languages"]))
+        for lang, row in zip(t["train_languages"], t["macro_f1"], strict=True):
+            lines.append(f"{lang:>10}" + "".join(f"{v:8.3f}" for v in row))
+    return "\n".join(lines)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import json
+
+    from .classifier import train_classifier
+    from .dataset import DataConfig, load_dataset
+    from .heads import HeadConfig
+
+    dataset = load_dataset(args.data, DataConfig(seed=args.seed), **_columns(args))
+    _say_dataset(dataset, Path(args.data).name)
+    eval_dataset = None
+    if args.eval:
+        columns = {**_columns(args), "split_column": None}
+        eval_dataset = load_dataset(args.eval, DataConfig(seed=args.seed), purpose="evaluate", **columns)
+        _say_dataset(eval_dataset, Path(args.eval).name, evaluating=True)
+    config = HeadConfig(kind=args.head, seed=args.seed)
+    result = train_classifier(dataset, args.model, config, eval_dataset=eval_dataset, progress=_stage_printer())
+    folder = result.classifier.save(args.output, metrics=result.metrics, training=result.training)
+    if result.label_issues:
+        (folder / "label_issues.json").write_text(json.dumps(result.label_issues, indent=2, ensure_ascii=False))
+    print(_summary(result.metrics))
+    print(
+        f"\nmacro-F1 {result.metrics['macro_f1']:.4f} on the {result.metrics['evaluated_on']}; "
+        f"saved the classifier to {folder}",
+        file=sys.stderr,
+    )
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .classifier import Classifier
+    from .predict import predict_file
+
+    classifier = Classifier.load(args.head_dir)
+    if args.text is not None:
+        for label, p in classifier.scores(args.text):
+            print(f"{p:.4f}  {label}")
+        return
+    if not args.data or not args.output:
+        raise UserError("Give a file to predict and --output OUT.csv, or --text 'some text'.")
+    result = predict_file(classifier, args.data, args.output, args.text_column, progress=_stage_printer())
+    if result.n_blank:
+        print(f"note: {result.n_blank} row(s) with an empty text got no prediction.", file=sys.stderr)
+    print(f"wrote {args.output}: {len(result.table)} rows, text column {result.text_column!r}", file=sys.stderr)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from .classifier import Classifier, evaluate
+    from .dataset import load_dataset
+
+    classifier = Classifier.load(args.head_dir)
+    dataset = load_dataset(args.data, purpose="evaluate", **_columns(args))
+    _say_dataset(dataset, Path(args.data).name, evaluating=True)
+    print(json.dumps(evaluate(classifier, dataset), indent=2, ensure_ascii=False))
+
+
+def _add_column_options(p: argparse.ArgumentParser, split: bool = False) -> None:
+    p.add_argument("--text-column", help="column holding the texts (default: detected)")
+    p.add_argument("--label-column", help="column holding the labels (default: detected)")
+    p.add_argument("--language-column", help="column holding language codes (default: detected per row)")
+    if split:
+        p.add_argument("--split-column", help="column with train/validation/test (default: a stratified split)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m xlmr_demo", description="Multilingual embeddings and classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +223,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column", help="the text column of a CSV/TSV (default: detected)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.set_defaults(run=cmd_embed)
+
+    p = sub.add_parser(
+        "train",
+        help="train a classifier head on a labelled file",
+        description="Train a classifier on DATA (CSV, TSV, Excel, JSON Lines, Parquet) and save it "
+        "to HEAD_DIR with metrics.json. Metrics come from the test split, or from --eval.",
+    )
+    p.add_argument("data")
+    p.add_argument("--output", "-o", required=True, help="folder to save the classifier in")
+    _add_column_options(p, split=True)
+    p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
+    p.add_argument("--head", choices=["logreg", "mlp"], default="mlp", help="classifier head (default: mlp)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval", help="a second labelled file to measure on instead of the test split")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("predict", help="predict the labels of a file's rows, or of one --text")
+    p.add_argument("head_dir")
+    p.add_argument("data", nargs="?")
+    p.add_argument("--output", "-o", help="CSV or TSV to write: the input rows plus predictions")
+    p.add_argument("--text-column", help="column holding the texts (default: detected)")
+    p.add_argument("--text", help="predict this one text and print every label's probability")
+    p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="measure a saved classifier on a labelled file (prints JSON)")
+    p.add_argument("head_dir")
+    p.add_argument("data")
+    _add_column_options(p)
+    p.set_defaults(run=cmd_evaluate)
     return parser
 
 

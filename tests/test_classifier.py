@@ -1,0 +1,131 @@
+"""Training on real multilingual data, saving, loading, predicting whole files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from xlmr_demo.classifier import CONFIG_FILE, HEAD_FILE, Classifier, evaluate
+from xlmr_demo.dataset import load_dataset
+from xlmr_demo.encoders import Encoder, EncoderConfig
+from xlmr_demo.errors import UserError
+from xlmr_demo.predict import neutralise, predict_file
+
+from .conftest import TEST_DATA
+
+
+def test_training_reports_every_promised_metric(trained):
+    m = trained.metrics
+    assert {"accuracy", "macro_f1", "labels", "per_class", "confusion_matrix", "per_language", "transfer"} <= set(m)
+    assert m["labels"] == ["negative", "neutral", "positive"]
+    assert set(m["per_language"]) == {"en", "es", "fr", "ar"}
+    assert sum(v["n"] for v in m["per_language"].values()) == m["n"] == np.sum(m["confusion_matrix"])
+    # 80 tweets per language is little, but a real model beats chance (0.33) clearly
+    assert m["macro_f1"] > 0.45
+    transfer = m["transfer"]
+    assert transfer["train_languages"] == transfer["eval_languages"] == ["ar", "en", "es", "fr"]
+    assert np.asarray(transfer["macro_f1"]).shape == (4, 4)
+
+
+def test_training_history_is_kept(trained):
+    t = trained.training
+    assert t["rows"]["train"] > t["rows"]["validation"] > 0 and t["rows"]["test"] > 0
+    assert 1 <= t["best_epoch"] <= len(t["validation_loss"]) == len(t["train_loss"])
+
+
+def test_label_issues_rank_suspects_first(trained):
+    issues = trained.label_issues
+    assert issues, "out-of-fold predictions found nothing to rank"
+    flags = [i["suspect"] for i in issues]
+    assert flags == sorted(flags, reverse=True)
+    first = issues[0]
+    assert first["predicted_label"] != first["given_label"] or not first["suspect"]
+    assert {"row", "text", "language", "given_probability", "predicted_probability"} <= set(first)
+
+
+def test_same_seed_same_classifier(umsab_files, encoder, trained):
+    from xlmr_demo.classifier import train_classifier
+
+    again = train_classifier(load_dataset(umsab_files[0]), encoder, transfer=False, label_issues=False)
+    assert again.metrics["per_class"] == trained.metrics["per_class"]
+
+
+def test_save_load_round_trip(trained, tmp_path, encoder):
+    folder = trained.classifier.save(tmp_path / "head", metrics=trained.metrics, training=trained.training)
+    assert sorted(p.name for p in folder.iterdir()) == [CONFIG_FILE, HEAD_FILE, "metrics.json"]
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    assert config["labels"] == ["negative", "neutral", "positive"]
+    assert config["encoder"] == {"name": "embedded", "fingerprint": encoder.fingerprint, "dim": 384,
+                                 "prompt": "query: ", "max_length": 512}  # fmt: skip
+    assert {"mean", "scale"} <= set(load_file(str(folder / HEAD_FILE)))
+    loaded = Classifier.load(folder)
+    texts = ["Je déteste attendre.", "What a wonderful day!", "الطقس جميل اليوم"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), trained.classifier.predict_proba(texts), atol=1e-6)
+    assert loaded.predict("What a wonderful day!") == trained.classifier.predict(["What a wonderful day!"])[0]
+    scores = loaded.scores("What a wonderful day!")
+    assert [p for _, p in scores] == sorted((p for _, p in scores), reverse=True)
+    assert abs(sum(p for _, p in scores) - 1) < 1e-5
+
+
+def test_loading_refuses_pickles_and_strangers(trained, tmp_path):
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "head.pkl").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(UserError, match=r"expected head\.safetensors and config\.json, found head\.pkl"):
+        Classifier.load(folder)
+    good = trained.classifier.save(tmp_path / "good")
+    (good / HEAD_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(UserError, match="damaged"):
+        Classifier.load(good)
+
+
+def test_loading_refuses_a_head_for_another_encoder(trained, tmp_path, model_dir):
+    folder = trained.classifier.save(tmp_path / "head")
+    other = Encoder(EncoderConfig(prompt="passage: "))
+    with pytest.raises(UserError, match="trained on embeddings of 'embedded'"):
+        Classifier.load(folder, encoder=other)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["encoder"]["dim"] = 768
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(UserError, match="does not match"):
+        Classifier.load(folder)
+
+
+def test_evaluate_measures_every_row(trained, umsab_files):
+    dataset = load_dataset(umsab_files[1], purpose="evaluate")
+    metrics = evaluate(trained.classifier, dataset)
+    assert metrics["n"] == 160 and metrics["evaluated_on"] == "evaluation file"
+
+
+def test_predict_file_adds_columns_and_defuses_formulas(trained, tmp_path):
+    out = tmp_path / "pred.csv"
+    result = predict_file(trained.classifier, TEST_DATA / "awkward" / "formulas.csv", out)
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    assert header == ["text", "label", "predicted_label", "confidence",
+                      "prob_negative", "prob_neutral", "prob_positive"]  # fmt: skip
+    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://evil")', "'+1+1", "'-2", "'@SUM(A1)", "plain", "fine"]
+    for r in rows[1:]:
+        probs = [float(v) for v in r[4:]]
+        assert abs(sum(probs) - 1) < 2e-3 and float(r[3]) == max(probs)
+        assert r[2] == ["negative", "neutral", "positive"][int(np.argmax(probs))]
+    assert result.n_blank == 0
+
+
+def test_rows_without_text_get_no_prediction(trained, tmp_path):
+    out = tmp_path / "pred.csv"
+    result = predict_file(trained.classifier, TEST_DATA / "awkward" / "blank_texts.csv", out)
+    assert result.n_blank == 2
+    rows = list(csv.reader(out.open(encoding="utf-8-sig", newline="")))
+    assert rows[2][2:] == [""] * 5 and rows[1][2] != ""
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+A1", "-A1", "@x", "\tx", "\rx"])
+def test_neutralise_prefixes_formula_starts(cell):
+    assert neutralise(cell) == "'" + cell
+    assert neutralise("safe " + cell) == "safe " + cell

@@ -1,0 +1,319 @@
+"""A multilingual text classifier: a frozen encoder plus a small head, trained, measured and saved.
+
+:func:`train_classifier` takes a checked :class:`~xlmr_demo.dataset.Dataset`, embeds it (through the
+disk cache), trains a head on the train split with early stopping on the validation split and
+measures it on the test split: overall, per class, per language, the cross-lingual transfer
+matrix, and the rows whose given label the model finds least likely (suspected label errors).
+
+A saved classifier is a folder: ``head.safetensors`` (tensors), ``config.json`` (labels, encoder
+name and fingerprint, dims, training settings, creation time) and ``metrics.json``. Nothing is
+pickled; loading refuses other files and a head made for a different encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import Dataset
+from .embedded import EMBEDDED_NAME
+from .encoders import Encoder, embed, load_encoder
+from .errors import UserError
+from .heads import Head, HeadConfig
+from .metrics import classification_metrics
+
+HEAD_FILE, CONFIG_FILE, METRICS_FILE = "head.safetensors", "config.json", "metrics.json"
+FORMAT = "xlmr_demo.head/1"
+#: progress(stage, fraction done in [0, 1]) for long work shown in the UI or a terminal.
+Progress = Callable[[str, float], None]
+MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone
+
+
+class Classifier:
+    """An :class:`Encoder` and a fitted :class:`Head`: text in, labels and probabilities out."""
+
+    def __init__(self, encoder: Encoder, head: Head) -> None:
+        self.encoder = encoder
+        self.head = head
+
+    @property
+    def classes_(self) -> list[str]:
+        return self.head.classes_.tolist()
+
+    def predict_proba(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """(n, n_classes) probabilities, columns in the order of :attr:`classes_`."""
+        on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
+        return self.head.predict_proba(embed(list(texts), model=self.encoder, progress=on_batch).embeddings)
+
+    def scores(self, text: str) -> list[tuple[str, float]]:
+        """Every label with its probability for one text, most probable first."""
+        proba = self.predict_proba([text])[0]
+        return [(self.classes_[j], float(proba[j])) for j in np.argsort(-proba, kind="stable")]
+
+    def predict(self, texts: str | Sequence[str]) -> str | list[str]:
+        """The most probable label: one string for one text, a list for a list."""
+        single = isinstance(texts, str)
+        proba = self.predict_proba([texts] if single else texts)
+        labels = [self.classes_[i] for i in proba.argmax(axis=1)]
+        return labels[0] if single else labels
+
+    def save(self, folder: str | Path, metrics: dict | None = None, training: dict | None = None) -> Path:
+        """Write the head folder (see the module docstring); existing files of the same names are replaced."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format": FORMAT,
+            "labels": self.classes_,
+            "encoder": {
+                "name": self.encoder.name,
+                "fingerprint": self.encoder.fingerprint,
+                "dim": self.head.n_features_in_,
+                "prompt": self.encoder.prompt,
+                "max_length": self.encoder.max_length,
+            },
+            "head": self.head.settings(),
+            "training": training or {},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.head.tensors().items()}
+        _atomic_write(folder / HEAD_FILE, lambda path: save_file(tensors, str(path)))
+        _atomic_write(
+            folder / CONFIG_FILE, lambda path: path.write_text(json.dumps(config, indent=2, ensure_ascii=False))
+        )
+        if metrics is not None:
+            _atomic_write(
+                folder / METRICS_FILE, lambda path: path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+            )
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, encoder: Encoder | None = None) -> Classifier:
+        """Load a head folder; the encoder defaults to the one it was trained with, and must match it."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UserError(
+                f"{folder} is not a folder; a saved classifier is a folder with {HEAD_FILE} and {CONFIG_FILE}."
+            )
+        if not (folder / HEAD_FILE).is_file() or not (folder / CONFIG_FILE).is_file():
+            found = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
+            raise UserError(
+                f"{folder} is not a saved classifier: expected {HEAD_FILE} and {CONFIG_FILE}, found {found}."
+            )
+        try:
+            config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            tensors = load_file(str(folder / HEAD_FILE))
+        except (ValueError, SafetensorError, OSError) as exc:
+            raise UserError(f"{folder} holds a damaged classifier ({exc}).") from exc
+        if config.get("format") != FORMAT:
+            raise UserError(f"{folder}/{CONFIG_FILE} is not an xlmr_demo classifier (format {config.get('format')!r}).")
+        wanted = config["encoder"]
+        encoder = encoder or load_encoder(wanted["name"])
+        if encoder.fingerprint != wanted["fingerprint"]:
+            raise UserError(
+                f"This classifier was trained on embeddings of {wanted['name']!r} "
+                f"(fingerprint {wanted['fingerprint']}); the encoder given is {encoder.name!r} "
+                f"(fingerprint {encoder.fingerprint}). Use the same model."
+            )
+        head = Head.from_saved(config["head"], tensors)
+        if head.n_features_in_ != wanted["dim"]:
+            raise UserError(f"{folder}: head width {head.n_features_in_} does not match the encoder's {wanted['dim']}.")
+        return cls(encoder, head)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@dataclass
+class TrainResult:
+    """Everything one training run produced."""
+
+    classifier: Classifier
+    metrics: dict  # measured on the test split; see metrics.classification_metrics
+    label_issues: list[dict] = field(default_factory=list)
+    training: dict = field(default_factory=dict)  # settings and history, saved in config.json
+
+
+def _fit(X, y, train, val, config: HeadConfig, progress=None) -> Head:
+    ys = np.asarray(y, dtype=object)
+    return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress)
+
+
+def transfer_matrix(
+    X: np.ndarray,
+    dataset: Dataset,
+    X_eval: np.ndarray,
+    y_eval: Sequence[str],
+    eval_languages: Sequence[str],
+    config: HeadConfig,
+) -> dict | None:
+    """Train on one language's training rows only, evaluate on each language: macro-F1 per (train, eval) pair.
+
+    Languages with fewer than :data:`MIN_TRANSFER_ROWS` training rows or a single class are not
+    trained on; None when fewer than two languages remain on either side.
+    """
+    from sklearn.metrics import f1_score
+
+    langs = np.asarray(dataset.languages, dtype=object)
+    labels = np.asarray(dataset.labels, dtype=object)
+    train, val = dataset.indices("train"), dataset.indices("validation")
+    sources = [
+        lang
+        for lang in sorted(set(langs[train].tolist()))
+        if (langs[train] == lang).sum() >= MIN_TRANSFER_ROWS and len(set(labels[train][langs[train] == lang])) >= 2
+    ]
+    eval_langs, y_eval = np.asarray(eval_languages, dtype=object), np.asarray(y_eval, dtype=object)
+    targets = sorted(set(eval_langs.tolist()))
+    if len(sources) < 2 or len(targets) < 2:
+        return None
+    matrix = []
+    for source in sources:
+        head = _fit(X, labels, train[langs[train] == source], val[langs[val] == source], config)
+        row = []
+        for target in targets:
+            rows = eval_langs == target
+            present = sorted(set(y_eval[rows].tolist()))
+            score = f1_score(y_eval[rows], head.predict(X_eval[rows]), labels=present, average="macro", zero_division=0)
+            row.append(round(float(score), 4))
+        matrix.append(row)
+    return {"train_languages": sources, "eval_languages": targets, "macro_f1": matrix}
+
+
+def find_label_issues(
+    X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200
+) -> list[dict]:
+    """Rows whose given label the model finds least likely, from out-of-fold predictions.
+
+    Each training/validation row is predicted by a head that never saw it (k-fold). As in
+    confident learning, a row is *suspect* when another class's probability reaches that class's
+    average self-confidence while its own label's probability does not. Suspects come first, then
+    the rest by ascending probability of the given label; at most ``limit`` rows.
+    """
+    pool = np.concatenate([dataset.indices("train"), dataset.indices("validation")])
+    labels = np.asarray(dataset.labels, dtype=object)
+    classes = sorted(set(labels[pool].tolist()))
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[v] for v in labels[pool]])
+    folds = min(folds, int(np.bincount(y).min()))
+    if folds < 2:
+        return []
+    from sklearn.model_selection import StratifiedKFold
+
+    proba = np.zeros((len(pool), len(classes)))
+    rng = np.random.default_rng(config.seed)
+    for fit_rows, held_rows in StratifiedKFold(folds, shuffle=True, random_state=config.seed).split(pool, y):
+        # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
+        # out-of-fold probability is 0 or 1, which ranks nothing
+        stop = rng.random(len(fit_rows)) < 0.1
+        head = _fit(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config)
+        cols = [index[c] for c in head.classes_]
+        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[pool[held_rows]])
+    given = proba[np.arange(len(pool)), y]
+    thresholds = np.array([proba[y == k, k].mean() for k in range(len(classes))])
+    other = proba.copy()
+    other[np.arange(len(pool)), y] = -1
+    best_other = other.argmax(axis=1)
+    suspect = (given < thresholds[y]) & (other[np.arange(len(pool)), best_other] >= thresholds[best_other])
+    order = np.lexsort((given, ~suspect))
+    return [
+        {
+            "row": dataset.rows[pool[i]],
+            "text": dataset.texts[pool[i]],
+            "language": dataset.languages[pool[i]],
+            "given_label": labels[pool[i]],
+            "given_probability": round(float(given[i]), 4),
+            "predicted_label": classes[int(proba[i].argmax())],
+            "predicted_probability": round(float(proba[i].max()), 4),
+            "suspect": bool(suspect[i]),
+        }
+        for i in order[:limit]
+    ]
+
+
+def _metrics(classifier: Classifier, X: np.ndarray, truth: Sequence[str], languages: Sequence[str]) -> dict:
+    labels = classifier.classes_ + sorted(set(truth) - set(classifier.classes_))
+    metrics = classification_metrics(truth, classifier.head.predict(X).tolist(), labels, languages)
+    unseen = labels[len(classifier.classes_) :]
+    if unseen:
+        metrics["unseen_labels"] = unseen  # in the evaluation data but never in training: always wrong
+    return metrics
+
+
+def evaluate(classifier: Classifier, dataset: Dataset, progress: Progress | None = None) -> dict:
+    """Metrics of ``classifier`` on every row of ``dataset`` (see :func:`classification_metrics`)."""
+    on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
+    X = embed(dataset.texts, model=classifier.encoder, progress=on_batch).embeddings
+    metrics = _metrics(classifier, X, dataset.labels, dataset.languages)
+    metrics["evaluated_on"] = "evaluation file"
+    return metrics
+
+
+def train_classifier(
+    dataset: Dataset,
+    model: str | Encoder = EMBEDDED_NAME,
+    config: HeadConfig = HeadConfig(),
+    *,
+    eval_dataset: Dataset | None = None,
+    transfer: bool = True,
+    label_issues: bool = True,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose."""
+    say = progress or (lambda stage, fraction: None)
+    encoder = model if isinstance(model, Encoder) else load_encoder(model)
+    X = embed(dataset.texts, model=encoder, progress=lambda d, t: say("embedding", d / t)).embeddings
+    train, val = dataset.indices("train"), dataset.indices("validation")
+    if len(train) == 0:
+        raise UserError("No rows are marked for training.")
+    head = _fit(X, dataset.labels, train, val, config,
+                progress=lambda e, total, *_: say("training", e / total))  # fmt: skip
+    classifier = Classifier(encoder, head)
+    if eval_dataset is not None:
+        X_eval = embed(eval_dataset.texts, model=encoder, progress=lambda d, t: say("embedding evaluation data", d / t))
+        X_eval, truth, langs = X_eval.embeddings, eval_dataset.labels, eval_dataset.languages
+    else:
+        test = dataset.indices("test")
+        if len(test) == 0:
+            raise UserError("No rows are marked for testing, so nothing can be measured. Add test rows or --eval data.")
+        X_eval, truth = X[test], [dataset.labels[i] for i in test]
+        langs = [dataset.languages[i] for i in test]
+    say("measuring", 0.0)
+    metrics = _metrics(classifier, X_eval, truth, langs)
+    metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
+    if transfer:
+        say("cross-lingual transfer", 0.0)
+        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config)
+        if matrix is not None:
+            metrics["transfer"] = matrix
+    issues = []
+    if label_issues:
+        say("looking for label errors", 0.0)
+        issues = find_label_issues(X, dataset, config)
+    say("done", 1.0)
+    training = {
+        "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
+        "best_epoch": head.history_.best_epoch,
+        "train_loss": [round(v, 5) for v in head.history_.train_loss],
+        "validation_loss": [round(v, 5) for v in head.history_.validation_loss],
+        "columns": vars(dataset.mapping),
+        "languages_detected": dataset.languages_detected,
+    }
+    return TrainResult(classifier=classifier, metrics=metrics, label_issues=issues, training=training)

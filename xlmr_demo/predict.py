@@ -1,0 +1,84 @@
+"""Predictions for whole files: every input row comes back with its predicted label and probabilities."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .classifier import Classifier, Progress
+from .data import guess_text_column
+from .errors import UserError
+from .tables import Table, read_table
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may execute as a formula
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a cell that a spreadsheet would run as a formula with ``'`` (CSV injection)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The input table with ``predicted_label``, ``confidence`` and one ``prob_<label>`` column per class."""
+
+    table: Table
+    text_column: str
+    n_blank: int  # rows with no text: left without a prediction
+
+
+def predict_table(
+    classifier: Classifier, table: Table, text_column: str | None = None, progress: Progress | None = None
+) -> Predictions:
+    """Predict every row of ``table``; rows with an empty text get empty prediction cells."""
+    column = text_column or guess_text_column(table, "the file")
+    if column not in table.columns:
+        raise UserError(f"Expected a text column named {column!r}; found columns: {', '.join(table.columns)}.")
+    cells = table.column(column)
+    rows = [i for i, c in enumerate(cells) if c and c.strip()]
+    if not rows:
+        raise UserError(f"The column {column!r} has no text to predict.")
+    proba = classifier.predict_proba([cells[i] for i in rows], progress=progress)
+    classes = classifier.classes_
+    taken = set(table.columns)
+    names = ["predicted_label", "confidence", *(f"prob_{c}" for c in classes)]
+    names = [n if n not in taken else f"{n}_predicted" for n in names]
+    extra: list[list[str | None]] = [[None] * len(names) for _ in cells]
+    best = proba.argmax(axis=1)
+    for k, i in enumerate(rows):
+        extra[i] = [classes[best[k]], f"{proba[k, best[k]]:.4f}", *(f"{p:.4f}" for p in proba[k])]
+    out = Table(columns=table.columns + names, rows=[r + e for r, e in zip(table.rows, extra, strict=True)])
+    return Predictions(table=out, text_column=column, n_blank=len(cells) - len(rows))
+
+
+def write_table(table: Table, path: str | Path) -> Path:
+    """Write ``table`` as CSV (or TSV for .tsv), formula-like cells neutralised, atomically."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".tsv"):
+        raise UserError(f"Predictions are written as .csv or .tsv, not {path.suffix or 'a file without extension'}.")
+    if not path.parent.is_dir():
+        raise UserError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then reads UTF-8
+            writer = csv.writer(fh, delimiter=delimiter)
+            writer.writerow([neutralise(c) for c in table.columns])
+            writer.writerows([neutralise(c or "") for c in row] for row in table.rows)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def predict_file(
+    classifier: Classifier, source: str | Path, output: str | Path, text_column: str | None = None,
+    progress: Progress | None = None,
+) -> Predictions:  # fmt: skip
+    """Read ``source`` (any supported format), predict every row and write ``output`` (CSV/TSV)."""
+    predictions = predict_table(classifier, read_table(source), text_column, progress)
+    write_table(predictions.table, output)
+    return predictions
