@@ -109,7 +109,7 @@ def test_predict_file_adds_columns_and_defuses_formulas(trained, tmp_path):
     header = rows[0]
     assert header == ["text", "label", "predicted_label", "confidence",
                       "prob_negative", "prob_neutral", "prob_positive"]  # fmt: skip
-    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://evil")', "'+1+1", "'-2", "'@SUM(A1)", "plain", "fine"]
+    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://evil")', "'+1+1", "-2", "'@SUM(A1)", "plain", "fine"]
     for r in rows[1:]:
         probs = [float(v) for v in r[4:]]
         assert abs(sum(probs) - 1) < 2e-3 and float(r[3]) == max(probs)
@@ -125,7 +125,12 @@ def test_rows_without_text_get_no_prediction(trained, tmp_path):
     assert rows[2][2:] == [""] * 5 and rows[1][2] != ""
 
 
-@pytest.mark.parametrize("cell", ["=1+1", "+A1", "-A1", "@x", "\tx", "\rx"])
+@pytest.mark.parametrize("cell", ["=1+1", "+A1", "-A1", "@x", "\tx", "\rx", "-1+2", "+1e5)", "-"])
 def test_neutralise_prefixes_formula_starts(cell):
     assert neutralise(cell) == "'" + cell
     assert neutralise("safe " + cell) == "safe " + cell
+
+
+@pytest.mark.parametrize("cell", ["-2", "-6.29880", "+3.5", "-1e-05", "-.5"])
+def test_plain_numbers_are_left_alone(cell):
+    assert neutralise(cell) == cell

@@ -200,6 +200,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(evaluate(classifier, dataset), indent=2, ensure_ascii=False))
 
 
+def cmd_map(args: argparse.Namespace) -> None:
+    from .maps import build_map, load_map_data, summary_lines, write_coords, write_map_html
+    from .projection import ProjectionConfig
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"--output must name an .html file, not {output.name!r}.")
+    data = load_map_data(args.data, text_column=args.text_column, language_column=args.language_column,
+                         pair_column=args.pair_column)  # fmt: skip
+    config = ProjectionConfig(method=args.method or "auto", dims=args.dims, center_languages=args.center_languages)
+    result = build_map(data, args.model, config, color=args.color, progress=_stage_printer())
+    write_map_html(result, output)
+    if args.coords:
+        write_coords(result, args.coords)
+    for line in summary_lines(result):
+        print(line, file=sys.stderr)
+    print(f"wrote {output}" + (f" and {args.coords}" if args.coords else ""), file=sys.stderr)
+
+
 def _add_column_options(p: argparse.ArgumentParser, split: bool = False) -> None:
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--label-column", help="column holding the labels (default: detected)")
@@ -252,6 +271,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data")
     _add_column_options(p)
     p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser(
+        "map",
+        help="draw an interactive map of the texts' embeddings (HTML)",
+        description="Embed DATA's texts, project them to 2D/3D and write an offline HTML page "
+        "with the map, how well translations line up, and language centroids.",
+    )
+    p.add_argument("data")
+    p.add_argument("--output", "-o", required=True, help="the .html file to write")
+    p.add_argument("--coords", help="also write the rows with x, y (, z) to this CSV")
+    p.add_argument(
+        "--method",
+        choices=["umap", "tsne", "pca"],
+        help="projection (default: t-SNE up to 5,000 points, UMAP above; chosen by measurement)",
+    )
+    p.add_argument("--dims", type=int, choices=[2, 3], default=2)
+    p.add_argument("--color", default="language", help="colour points by 'language' or another column")
+    p.add_argument("--pair-column", help="column of ids shared by a text and its translations (default: detected)")
+    p.add_argument("--text-column", help="column holding the texts (default: detected)")
+    p.add_argument("--language-column", help="column holding language codes (default: detected)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--center-languages",
+        dest="center_languages",
+        action="store_true",
+        default=True,
+        help="remove language identity before projecting (default)",
+    )
+    group.add_argument(
+        "--keep-languages",
+        dest="center_languages",
+        action="store_false",
+        help="project the raw embeddings, language identity included",
+    )
+    p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
+    p.set_defaults(run=cmd_map)
     return parser
 
 

@@ -105,7 +105,7 @@ class Dataset:
         return out
 
 
-def _by_name(columns: list[str], names: tuple[str, ...], exclude: set[str]) -> str | None:
+def column_named(columns: list[str], names: tuple[str, ...], exclude: set[str]) -> str | None:
     lowered = {c.strip().lower(): c for c in columns if c not in exclude}
     return next((lowered[n] for n in names if n in lowered), None)
 
@@ -115,7 +115,7 @@ def _looks_like_split(cells: list[str | None]) -> bool:
     return bool(values) and values <= set(SPLIT_VALUES) and len(values) >= 2
 
 
-def _looks_like_language(cells: list[str | None]) -> bool:
+def looks_like_language(cells: list[str | None]) -> bool:
     values = {c.strip() for c in cells if c}
     return 1 <= len(values) <= 60 and all(re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?", v) for v in values)
 
@@ -134,13 +134,13 @@ def detect_columns(
             raise UserError(f"Expected a {role} column named {given!r}; found columns: {', '.join(table.columns)}.")
     used = {c for c in (text, label, language, split) if c}
     if split is None:
-        split = _by_name(table.columns, SPLIT_COLUMN_NAMES, used)
+        split = column_named(table.columns, SPLIT_COLUMN_NAMES, used)
         # a column named "split" is one if it holds any split name (its other values are then errors)
         if split is None or not {(c or "").strip().lower() for c in table.column(split)} & set(SPLIT_VALUES):
             split = next((c for c in table.columns if c not in used and _looks_like_split(table.column(c))), None)
         used |= {split} if split else set()
     if language is None:
-        language = _by_name(table.columns, LANGUAGE_COLUMN_NAMES, used)
+        language = column_named(table.columns, LANGUAGE_COLUMN_NAMES, used)
         used |= {language} if language else set()
     if text is None:
         rest = Table([c for c in table.columns if c not in used], [])
@@ -150,7 +150,7 @@ def detect_columns(
         text = guess_text_column(rest, name)
     used.add(text)
     if label is None:
-        label = _by_name(table.columns, LABEL_COLUMN_NAMES, used) or _guess_label(table, used)
+        label = column_named(table.columns, LABEL_COLUMN_NAMES, used) or _guess_label(table, used)
     if label is None:
         raise UserError(
             f"Expected a label column (for example 'label' or 'category'); found columns: {', '.join(table.columns)}."
@@ -159,7 +159,7 @@ def detect_columns(
         raise UserError(f"The text and label columns are the same column ({label!r}).")
     if language is None:
         language = next(
-            (c for c in table.columns if c not in used | {label} and _looks_like_language(table.column(c))), None
+            (c for c in table.columns if c not in used | {label} and looks_like_language(table.column(c))), None
         )
     return ColumnMapping(text=text, label=label, language=language, split=split)
 
@@ -198,7 +198,7 @@ def _check_label_kind(labels: list[str], column: str) -> None:
         )
 
 
-def _detect_languages(texts: list[str], min_confidence: float) -> list[str]:
+def detect_languages(texts: list[str], min_confidence: float) -> list[str]:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -264,7 +264,7 @@ def _languages(cells: list[str | None] | None, texts: list[str], config: DataCon
     """Languages from the language column's ``cells``, or detected from ``texts`` with a note saying so."""
     if cells is not None:
         return [(c or UNKNOWN_LANGUAGE).strip() for c in cells], None
-    languages = _detect_languages(texts, config.min_language_confidence)
+    languages = detect_languages(texts, config.min_language_confidence)
     top = ", ".join(f"{lang} {n}" for lang, n in Counter(languages).most_common(6))
     return languages, f"No language column: detected the language of each row offline (py3langid): {top}."
 

@@ -55,3 +55,100 @@ def similarity_heatmap(matrix: np.ndarray, texts: Sequence[str], title: str = "C
     fig.update_layout(title=title, height=side, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+HOVER_CHARS = 160  # hover text is cut here; maps of long documents stay readable
+WEBGL_FROM = 5000  # points; SVG scatter slows down past a few thousand
+PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#393b79", "#ad494a", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
+]  # fmt: skip
+
+
+def embedding_map(
+    coords: np.ndarray,
+    color: Sequence[str],
+    *,
+    color_name: str = "language",
+    hover: dict[str, Sequence[str]] | None = None,
+    texts: Sequence[str] | None = None,
+    groups: Sequence[str | None] | None = None,
+    title: str = "Embedding map",
+) -> go.Figure:
+    """Scatter of projected points (2D or 3D), one trace per ``color`` value.
+
+    ``hover`` adds named columns (language, label, ...) to each point's tooltip, ``texts`` the
+    (HTML-escaped, truncated) text; ``groups`` draws a thin line between rows that share an id
+    (a sentence and its translations).
+    """
+    coords = np.asarray(coords, dtype=np.float32)
+    n, dims = coords.shape
+    if dims not in (2, 3):
+        raise ValueError("coords must have 2 or 3 columns")
+    values = np.asarray([str(c) for c in color], dtype=object)
+    hover = hover or {}
+    lines = [
+        "<br>".join(f"<b>{html.escape(k)}</b>: {html.escape(str(v[i]))}" for k, v in hover.items())
+        + (f"<br>{html.escape(_short(str(texts[i]), HOVER_CHARS))}" if texts is not None else "")
+        for i in range(n)
+    ]
+    fig = go.Figure()
+    if groups is not None:
+        fig.add_trace(_pair_lines(coords, groups))
+    scatter = go.Scatter3d if dims == 3 else (go.Scattergl if n > WEBGL_FROM else go.Scatter)
+    categories = sorted(set(values.tolist()))
+    for k, value in enumerate(categories):
+        rows = np.flatnonzero(values == value)
+        xyz = {"x": coords[rows, 0], "y": coords[rows, 1]}
+        if dims == 3:
+            xyz["z"] = coords[rows, 2]
+        fig.add_trace(
+            scatter(
+                **xyz,
+                mode="markers",
+                name=html.escape(value),
+                marker={"size": 4 if dims == 3 else 7, "color": PALETTE[k % len(PALETTE)], "opacity": 0.85},
+                hovertext=[lines[i] for i in rows],
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        legend={"title": {"text": color_name}, "itemsizing": "constant"},
+        height=650,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        plot_bgcolor="white",
+    )
+    if dims == 2:  # the axes of a projection have no meaning: hide them
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False, scaleanchor="x")
+    return fig
+
+
+def _pair_lines(coords: np.ndarray, groups: Sequence[str | None]) -> go.Scatter | go.Scatter3d:
+    """One trace of segments joining each group's points to the group's first point (None-separated)."""
+    first: dict[str, int] = {}
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    zs: list[float | None] = []
+    dims = coords.shape[1]
+    for i, g in enumerate(groups):
+        if g in (None, ""):
+            continue
+        if g not in first:
+            first[g] = i
+            continue
+        j = first[g]
+        xs += [float(coords[j, 0]), float(coords[i, 0]), None]
+        ys += [float(coords[j, 1]), float(coords[i, 1]), None]
+        if dims == 3:
+            zs += [float(coords[j, 2]), float(coords[i, 2]), None]
+    style = {
+        "mode": "lines",
+        "name": "translations",
+        "hoverinfo": "skip",
+        "line": {"color": "rgba(120,120,120,0.35)", "width": 1},
+    }
+    if dims == 3:
+        return go.Scatter3d(x=xs, y=ys, z=zs, **style)
+    return (go.Scattergl if len(coords) > WEBGL_FROM else go.Scatter)(x=xs, y=ys, **style)

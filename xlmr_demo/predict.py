@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,17 @@ from .tables import Table, read_table
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may execute as a formula
 
 
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def neutralise(cell: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula with ``'`` (CSV injection)."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    """Prefix a cell that a spreadsheet would run as a formula with ``'`` (CSV injection).
+
+    Plain numbers such as ``-6.3`` are left alone: a spreadsheet reads them as numbers, not formulas.
+    """
+    if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,106 @@
+"""The map: from a file of parallel sentences to an offline HTML page that renders."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from xlmr_demo.cli import main
+from xlmr_demo.errors import UserError
+from xlmr_demo.maps import build_map, load_map_data, map_data_from_table, summary_lines
+from xlmr_demo.projection import ProjectionConfig
+from xlmr_demo.tables import Table
+
+from .conftest import ROOT
+
+SAMPLE = ROOT / "assets" / "sample_parallel.csv"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def test_sample_data_is_parallel_in_eight_languages():
+    rows = list(csv.DictReader(SAMPLE.open(encoding="utf-8")))
+    meanings = {r["pair_id"] for r in rows}
+    languages = {r["language"] for r in rows}
+    assert len(meanings) >= 40 and len(languages) >= 6 and {"ar", "zh", "hi", "ru"} <= languages
+    assert len(rows) == len(meanings) * len(languages)
+    assert len({r["topic"] for r in rows}) >= 4
+
+
+def test_columns_are_detected():
+    data = load_map_data(SAMPLE)
+    assert len(data.texts) == 384 and data.groups is not None
+    assert set(data.languages) == {"en", "fr", "de", "es", "ru", "ar", "zh", "hi"}
+    assert set(data.columns) == {"topic"}
+
+
+def test_a_sample_map_aligns_translations_and_groups_topics(encoder):
+    result = build_map(load_map_data(SAMPLE), color="topic")
+    assert result.projection.coords.shape == (384, 2)
+    assert result.rate_full >= 0.9 and result.rate_map >= 0.8
+    assert set(result.alignment) == {"en", "fr", "de", "es", "ru", "ar", "zh", "hi"}
+    assert result.label_column == "topic" and result.label_separability["accuracy"] > 0.8
+    traces = result.figure.to_dict()["data"]
+    assert traces[0]["name"] == "translations" and {t["name"] for t in traces[1:]} == {
+        "weather", "food", "travel", "work", "health", "technology"}  # fmt: skip
+    assert "<b>language</b>: " in traces[1]["hovertext"][0]
+    assert any("Alignment per language" in line for line in summary_lines(result))
+
+
+def test_hover_text_is_escaped_and_truncated(encoder):
+    rows = [[f"<script>alert({i})</script> " + "word " * 60, "en" if i % 2 else "fr", str(i // 2)] for i in range(20)]
+    data = map_data_from_table(Table(["text", "language", "pair_id"], rows), "t")
+    result = build_map(data, config=ProjectionConfig(method="pca"))
+    hover = result.figure.to_dict()["data"][1]["hovertext"][0]
+    assert "<script>" not in hover and "&lt;script&gt;" in hover and hover.endswith("…")
+
+
+def test_three_dimensional_map_and_missing_pair_ids(encoder):
+    rows = [["hello there", "en", "1"], ["bonjour", "fr", "1"], ["good bye", "en", ""], ["adieu", "fr", None]] * 5
+    data = map_data_from_table(Table(["text", "language", "pair_id"], rows), "t")
+    result = build_map(data, config=ProjectionConfig(dims=3))
+    assert result.projection.coords.shape == (20, 3)
+    assert result.figure.to_dict()["data"][1]["type"] == "scatter3d"
+
+
+def test_colouring_by_an_unknown_column_is_a_user_error(encoder):
+    with pytest.raises(UserError, match="Cannot colour by 'stars'; choose language or one of: topic"):
+        build_map(load_map_data(SAMPLE), color="stars")
+
+
+def test_cli_writes_html_and_coordinates(tmp_path, capsys, encoder):
+    html, coords = tmp_path / "map.html", tmp_path / "coords.csv"
+    assert main(["map", str(SAMPLE), "--output", str(html), "--coords", str(coords), "--method", "pca"]) == 0
+    err = capsys.readouterr().err
+    assert "Method: PCA on centred embeddings" in err
+    page = html.read_text(encoding="utf-8")
+    assert "Plotly.newPlot" in page and '<script src="http' not in page  # plotly.js inlined: works offline
+    rows = list(csv.DictReader(coords.open(encoding="utf-8-sig")))
+    assert (
+        len(rows) == 384
+        and {"x", "y", "pair_id", "topic"} <= set(rows[0])
+        and float(rows[0]["x"]) == float(rows[0]["x"])
+    )
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (CI installs it)")
+def test_map_html_renders_in_headless_chromium(tmp_path, encoder):
+    playwright = pytest.importorskip("playwright.sync_api")
+    html = tmp_path / "map.html"
+    assert main(["map", str(SAMPLE), "--output", str(html)]) == 0
+    shot = Path(ROOT / "tests" / "_artifacts")
+    shot.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(html.as_uri())
+        page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for(timeout=30_000)
+        points = page.locator(".js-plotly-plot .scatterlayer .point").count()
+        page.screenshot(path=str(shot / "map.png"), full_page=True)
+        browser.close()
+    assert not errors and points == 384
+    assert (shot / "map.png").stat().st_size > 20_000

@@ -1,0 +1,223 @@
+"""The cross-lingual embedding map: rows of a file -> embeddings -> a projection and its diagnostics.
+
+:func:`build_map` is what the ``map`` command and the app's Explore tab call; it returns plain
+data (coordinates, scores) and Plotly figures, and :func:`write_map_html` saves them as one
+self-contained HTML page that opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .data import guess_text_column
+from .dataset import LANGUAGE_COLUMN_NAMES, column_named, detect_languages, looks_like_language
+from .embedded import EMBEDDED_NAME
+from .encoders import embed
+from .errors import UserError
+from .plots import embedding_map, similarity_heatmap
+from .projection import (
+    Projection,
+    ProjectionConfig,
+    alignment_scores,
+    centroid_similarity,
+    neighbour_rate,
+    project,
+    separability,
+)
+from .tables import Table, read_table
+
+PAIR_COLUMN_NAMES = ("pair_id", "pair", "group_id", "group", "meaning_id", "translation_id")
+
+
+@dataclass
+class MapData:
+    """The rows to map: texts, their languages, optional translation groups and extra columns."""
+
+    texts: list[str]
+    languages: list[str]
+    groups: list[str | None] | None = None
+    columns: dict[str, list[str]] = field(default_factory=dict)  # other columns, to colour and hover by
+    rows: list[int] = field(default_factory=list)  # 1-based source rows
+    notes: list[str] = field(default_factory=list)
+
+
+def map_data_from_table(
+    table: Table,
+    name: str,
+    text_column: str | None = None,
+    language_column: str | None = None,
+    pair_column: str | None = None,
+) -> MapData:
+    """Pick the columns (given or detected) and drop rows without text."""
+    for role, given in (("text", text_column), ("language", language_column), ("pair", pair_column)):
+        if given is not None and given not in table.columns:
+            raise UserError(f"Expected a {role} column named {given!r}; found columns: {', '.join(table.columns)}.")
+    if pair_column is None:
+        candidate = column_named(table.columns, PAIR_COLUMN_NAMES, set())
+        if candidate and len({c for c in table.column(candidate) if c}) < len(table):  # ids that repeat
+            pair_column = candidate
+    if language_column is None:
+        language_column = column_named(table.columns, LANGUAGE_COLUMN_NAMES, {pair_column} - {None}) or next(
+            (c for c in table.columns if c != pair_column and looks_like_language(table.column(c))), None
+        )
+    if text_column is None:
+        rest = [c for c in table.columns if c not in (language_column, pair_column)]
+        text_column = guess_text_column(
+            Table(rest, [[r[table.columns.index(c)] for c in rest] for r in table.rows]), name
+        )
+    keep = [i for i, t in enumerate(table.column(text_column)) if t and t.strip()]
+    if not keep:
+        raise UserError(f"The column {text_column!r} has no text to map.")
+    notes = list(table.notes)
+    if len(keep) < len(table):
+        notes.append(f"Skipped {len(table) - len(keep)} row(s) without text.")
+    texts = [table.column(text_column)[i] for i in keep]
+    if language_column:
+        languages = [(table.column(language_column)[i] or "und").strip() for i in keep]
+    else:
+        languages = detect_languages(texts, 0.5)
+        notes.append("No language column: detected each row's language offline (py3langid).")
+    groups = [table.column(pair_column)[i] for i in keep] if pair_column else None
+    if groups is not None and all(g is None for g in groups):
+        groups = None
+    other = [c for c in table.columns if c not in (text_column, language_column, pair_column)]
+    columns = {c: [table.column(c)[i] or "" for i in keep] for c in other}
+    return MapData(texts, languages, groups, columns, [i + 1 for i in keep], notes)
+
+
+@dataclass
+class MapResult:
+    """Everything the map shows, as plain data plus figures."""
+
+    data: MapData
+    projection: Projection
+    embeddings: np.ndarray
+    alignment: dict[str, float]  # per language, full dimensions
+    rate_full: float | None  # translation-neighbour rate in full dimensions
+    rate_map: float | None  # the same on the map: how much of it the picture kept
+    language_separability: dict | None
+    label_separability: dict | None
+    label_column: str | None
+    figure: go.Figure
+    centroid_figure: go.Figure
+
+
+def build_map(
+    data: MapData,
+    model: str = EMBEDDED_NAME,
+    config: ProjectionConfig = ProjectionConfig(),
+    color: str = "language",
+    label_column: str | None = None,
+    progress=None,
+) -> MapResult:
+    """Embed ``data``, project it and measure how well languages line up."""
+    if color != "language" and color not in data.columns:
+        raise UserError(f"Cannot colour by {color!r}; choose language or one of: {', '.join(data.columns) or 'none'}.")
+    on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
+    X = embed(data.texts, model=model, progress=on_batch).embeddings
+    if progress:
+        progress("projecting", 0.0)
+    projection = project(X, config, data.languages)
+    groups = data.groups
+    alignment = alignment_scores(X, data.languages, groups) if groups else {}
+    rate_full = neighbour_rate(X, data.languages, groups) if groups else None
+    rate_map = neighbour_rate(projection.coords, data.languages, groups) if groups else None
+    label_column = label_column or next((c for c in ("label", "topic", "category") if c in data.columns), None)
+    color_values = data.languages if color == "language" else data.columns[color]
+    hover = {"language": data.languages, **{c: v for c, v in data.columns.items() if c == label_column}}
+    title = f"{projection.method.upper()} map of {len(data.texts)} texts"
+    if rate_map is not None:
+        title += (
+            f" — {rate_map:.0%} of translations are nearest neighbours on the map ({rate_full:.0%} in full dimensions)"
+        )
+    figure = embedding_map(projection.coords, color_values, color_name=color, hover=hover, texts=data.texts,
+                           groups=groups, title=title)  # fmt: skip
+    names, matrix = centroid_similarity(X, data.languages)
+    centroid_figure = similarity_heatmap(matrix, names, title="Similarity of language centroids")
+    return MapResult(
+        data=data,
+        projection=projection,
+        embeddings=X,
+        alignment=alignment,
+        rate_full=rate_full,
+        rate_map=rate_map,
+        language_separability=separability(projection.coords, data.languages),
+        label_separability=separability(projection.coords, data.columns[label_column]) if label_column else None,
+        label_column=label_column,
+        figure=figure,
+        centroid_figure=centroid_figure,
+    )
+
+
+def summary_lines(result: MapResult) -> list[str]:
+    """Plain-language findings, one per line."""
+    lines = [
+        f"Method: {result.projection.method.upper()}" + (" on centred embeddings" if result.projection.centered else "")
+    ]
+    lines += result.projection.notes + result.data.notes
+    if result.rate_map is not None:
+        lines.append(
+            f"Translations that are each other's nearest other-language neighbour: {result.rate_full:.0%} in full "
+            f"dimensions, {result.rate_map:.0%} on this map."
+        )
+    if result.alignment:
+        scores = ", ".join(f"{lang} {score:.0%}" for lang, score in result.alignment.items())
+        lines.append(
+            f"Alignment per language (translated rows whose nearest other-language row is a translation): {scores}."
+        )
+    for name, sep in (("language", result.language_separability), (result.label_column, result.label_separability)):
+        if sep:
+            lines.append(
+                f"A point's 10 nearest map neighbours predict its {name} {sep['accuracy']:.0%} of the time "
+                f"(chance {sep['chance']:.0%})."
+            )
+    return lines
+
+
+def write_coords(result: MapResult, path: str | Path) -> None:
+    """The input rows plus x, y (and z) as CSV."""
+    from .predict import write_table
+
+    dims = result.projection.coords.shape[1]
+    axes = ["x", "y", "z"][:dims]
+    data = result.data
+    columns = ["text", "language", *(["pair_id"] if data.groups else []), *data.columns, *axes]
+    rows = []
+    for i, text in enumerate(data.texts):
+        row = [
+            text,
+            data.languages[i],
+            *([data.groups[i]] if data.groups else []),
+            *(v[i] for v in data.columns.values()),
+        ]
+        rows.append(row + [f"{c:.5f}" for c in result.projection.coords[i]])
+    write_table(Table(columns=columns, rows=rows), path)
+
+
+def write_map_html(result: MapResult, path: str | Path) -> Path:
+    """One self-contained page (plotly.js inlined, works offline): findings, the map, the centroid heatmap."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"The map is written as .html, not {path.suffix or 'a file without extension'}.")
+    if not path.parent.is_dir():
+        raise UserError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    findings = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(result))
+    body = (
+        f"<h1>Embedding map</h1><ul>{findings}</ul>"
+        + result.figure.to_html(full_html=False, include_plotlyjs=True)
+        + result.centroid_figure.to_html(full_html=False, include_plotlyjs=False)
+    )
+    head = '<meta charset="utf-8"><title>Embedding map</title>'
+    page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def load_map_data(path: str | Path, **columns: str | None) -> MapData:
+    path = Path(path)
+    return map_data_from_table(read_table(path), path.name, **columns)
