@@ -105,7 +105,7 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys, name, content, extra, me
     ("args", "message"),
     [
         (["missing.txt", "--output", "o.npy"], "File not found"),
-        (["in.txt", "--output", "o.csv"], "--output must name a .npy file"),
+        (["in.txt", "--output", "o.csv"], "--output is written as .npy, not .csv"),
         (["in.txt", "--output", "nowhere/o.npy"], "does not exist"),
         (["in.txt", "--output", "o.npy", "--model", "/no/model"], "no such folder"),
     ],

@@ -132,3 +132,5 @@ def test_the_package_exposes_embed_lazily():
     from xlmr_demo import encoders
 
     assert xlmr_demo.embed is encoders.embed and xlmr_demo.Encoder is encoders.Encoder
+    assert set(xlmr_demo.__all__) == set(xlmr_demo._LAZY) | {"UserError"}
+    assert all(getattr(xlmr_demo, name) is not None for name in xlmr_demo.__all__)

@@ -13,8 +13,6 @@ pickled; loading refuses other files and a head made for a different encoder.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
 from .heads import Head, HeadConfig
 from .metrics import classification_metrics
+from .paths import write_file_atomically
 
 HEAD_FILE, CONFIG_FILE, METRICS_FILE = "head.safetensors", "config.json", "metrics.json"
 FORMAT = "xlmr_demo.head/1"
@@ -85,12 +84,12 @@ class Classifier:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.head.tensors().items()}
-        _atomic_write(folder / HEAD_FILE, lambda path: save_file(tensors, str(path)))
-        _atomic_write(
+        write_file_atomically(folder / HEAD_FILE, lambda path: save_file(tensors, str(path)))
+        write_file_atomically(
             folder / CONFIG_FILE, lambda path: path.write_text(json.dumps(config, indent=2, ensure_ascii=False))
         )
         if metrics is not None:
-            _atomic_write(
+            write_file_atomically(
                 folder / METRICS_FILE, lambda path: path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
             )
         return folder
@@ -130,16 +129,6 @@ class Classifier:
         if head.n_features_in_ != wanted["dim"]:
             raise UserError(f"{folder}: head width {head.n_features_in_} does not match the encoder's {wanted['dim']}.")
         return cls(encoder, head)
-
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 @dataclass

@@ -6,34 +6,25 @@ User errors print one ``error: ...`` line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .embedded import EMBEDDED_NAME
 from .errors import UserError
+from .paths import output_file, write_file_atomically
+from .tables import rows_text
 
 EXIT_USER_ERROR = 2
 
 
-def _summarise_rows(rows: list[int], limit: int = 8) -> str:
-    shown = ", ".join(map(str, rows[:limit]))
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
-
-
 def _save_npy(path: Path, array) -> None:
-    """Write atomically: a reader never sees a half-written file."""
     import numpy as np
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:  # a file object: np.save would append .npy to a path
             np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_file_atomically(path, write)
 
 
 def _progress_printer():
@@ -56,17 +47,13 @@ def cmd_embed(args: argparse.Namespace) -> None:
     from .data import read_texts
     from .encoders import embed
 
-    output = Path(args.output)
-    if output.suffix != ".npy":
-        raise UserError(f"--output must name a .npy file, not {output.name!r}.")
-    if not output.parent.is_dir():
-        raise UserError(f"Cannot write {output}: folder {output.parent} does not exist.")
+    output = output_file(args.output, (".npy",), "--output")
     data = read_texts(args.input, column=args.column)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     if data.blank_rows:
         print(
-            f"note: skipped {len(data.blank_rows)} blank row(s) ({_summarise_rows(data.blank_rows)}); "
+            f"note: skipped {len(data.blank_rows)} blank row(s) ({rows_text(data.blank_rows)}); "
             f"{output.name} holds the other {len(data.texts)} in input order.",
             file=sys.stderr,
         )
@@ -77,7 +64,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
         rows = [data.rows[i] for i in result.truncated_rows]
         print(
             f"note: {len(rows)} text(s) longer than {result.encoder.max_length} tokens were truncated "
-            f"(rows {_summarise_rows(rows)}).",
+            f"(rows {rows_text(rows)}).",
             file=sys.stderr,
         )
     _save_npy(output, result.embeddings)
@@ -204,9 +191,9 @@ def cmd_map(args: argparse.Namespace) -> None:
     from .maps import build_map, load_map_data, summary_lines, write_coords, write_map_html
     from .projection import ProjectionConfig
 
-    output = Path(args.output)
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise UserError(f"--output must name an .html file, not {output.name!r}.")
+    output = output_file(args.output, (".html", ".htm"), "The map")
+    if args.coords:
+        output_file(args.coords, (".csv", ".tsv"), "--coords")
     data = load_map_data(args.data, text_column=args.text_column, language_column=args.language_column,
                          pair_column=args.pair_column)  # fmt: skip
     config = ProjectionConfig(method=args.method or "auto", dims=args.dims, center_languages=args.center_languages)

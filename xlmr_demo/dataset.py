@@ -18,7 +18,7 @@ import numpy as np
 
 from .data import guess_text_column, letter_share
 from .errors import UserError
-from .tables import Table, read_table
+from .tables import Table, check_columns, read_table, rows_text
 
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "intent", "topic", "tag", "y")
 LANGUAGE_COLUMN_NAMES = ("language", "lang", "locale", "lng", "language_code", "lang_code")
@@ -129,9 +129,7 @@ def detect_columns(
     split: str | None = None,
 ) -> ColumnMapping:
     """Choose the text, label, language and split columns; a given name must exist."""
-    for role, given in (("text", text), ("label", label), ("language", language), ("split", split)):
-        if given is not None and given not in table.columns:
-            raise UserError(f"Expected a {role} column named {given!r}; found columns: {', '.join(table.columns)}.")
+    check_columns(table, text=text, label=label, language=language, split=split)
     used = {c for c in (text, label, language, split) if c}
     if split is None:
         split = column_named(table.columns, SPLIT_COLUMN_NAMES, used)
@@ -273,11 +271,6 @@ def _missing(cell: str | None) -> bool:
     return cell is None or not cell.strip() or cell.strip().lower() in MISSING
 
 
-def _rows_text(rows: list[int], limit: int = 8) -> str:
-    shown = ", ".join(map(str, rows[:limit]))
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
-
-
 def prepare_dataset(
     table: Table,
     name: str,
@@ -310,10 +303,10 @@ def prepare_dataset(
         else:
             kept.append(i)
     if blank_text:
-        warnings.append(f"Skipped {len(blank_text)} row(s) with an empty or NaN text (rows {_rows_text(blank_text)}).")
+        warnings.append(f"Skipped {len(blank_text)} row(s) with an empty or NaN text (rows {rows_text(blank_text)}).")
     if blank_label:
         warnings.append(
-            f"Skipped {len(blank_label)} row(s) with an empty or NaN label (rows {_rows_text(blank_label)})."
+            f"Skipped {len(blank_label)} row(s) with an empty or NaN label (rows {rows_text(blank_label)})."
         )
     if not kept:
         raise UserError(f"{name} has no row with both a text and a label.")

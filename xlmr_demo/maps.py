@@ -19,6 +19,7 @@ from .dataset import LANGUAGE_COLUMN_NAMES, column_named, detect_languages, look
 from .embedded import EMBEDDED_NAME
 from .encoders import embed
 from .errors import UserError
+from .paths import output_file, write_file_atomically
 from .plots import embedding_map, similarity_heatmap
 from .projection import (
     Projection,
@@ -29,7 +30,7 @@ from .projection import (
     project,
     separability,
 )
-from .tables import Table, read_table
+from .tables import Table, check_columns, read_table
 
 PAIR_COLUMN_NAMES = ("pair_id", "pair", "group_id", "group", "meaning_id", "translation_id")
 
@@ -54,9 +55,7 @@ def map_data_from_table(
     pair_column: str | None = None,
 ) -> MapData:
     """Pick the columns (given or detected) and drop rows without text."""
-    for role, given in (("text", text_column), ("language", language_column), ("pair", pair_column)):
-        if given is not None and given not in table.columns:
-            raise UserError(f"Expected a {role} column named {given!r}; found columns: {', '.join(table.columns)}.")
+    check_columns(table, text=text_column, language=language_column, pair=pair_column)
     if pair_column is None:
         candidate = column_named(table.columns, PAIR_COLUMN_NAMES, set())
         if candidate and len({c for c in table.column(candidate) if c}) < len(table):  # ids that repeat
@@ -201,11 +200,7 @@ def write_coords(result: MapResult, path: str | Path) -> None:
 
 def write_map_html(result: MapResult, path: str | Path) -> Path:
     """One self-contained page (plotly.js inlined, works offline): findings, the map, the centroid heatmap."""
-    path = Path(path)
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise UserError(f"The map is written as .html, not {path.suffix or 'a file without extension'}.")
-    if not path.parent.is_dir():
-        raise UserError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    path = output_file(path, (".html", ".htm"), "The map")
     findings = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(result))
     body = (
         f"<h1>Embedding map</h1><ul>{findings}</ul>"
@@ -214,8 +209,7 @@ def write_map_html(result: MapResult, path: str | Path) -> Path:
     )
     head = '<meta charset="utf-8"><title>Embedding map</title>'
     page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_file_atomically(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 def load_map_data(path: str | Path, **columns: str | None) -> MapData:

@@ -22,6 +22,33 @@ def cache_dir() -> Path:
     return path
 
 
+def output_file(path: str | Path, suffixes: tuple[str, ...], what: str) -> Path:
+    """Check, before any work, that ``path`` can be written as a ``what`` file with one of ``suffixes``."""
+    from .errors import UserError
+
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        wanted = " or ".join(suffixes)
+        raise UserError(
+            f"{what} is written as {wanted}, not {path.suffix or 'a file without extension'} ({path.name})."
+        )
+    if not path.parent.is_dir():
+        raise UserError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    return path
+
+
+def write_file_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through a temporary sibling renamed into place: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
 def write_dir_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
     """Create directory ``target`` by filling a temporary sibling and renaming it into place.
 

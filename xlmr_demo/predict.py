@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .classifier import Classifier, Progress
 from .data import guess_text_column
 from .errors import UserError
+from .paths import output_file, write_file_atomically
 from .tables import Table, read_table
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may execute as a formula
@@ -65,22 +64,16 @@ def predict_table(
 
 def write_table(table: Table, path: str | Path) -> Path:
     """Write ``table`` as CSV (or TSV for .tsv), formula-like cells neutralised, atomically."""
-    path = Path(path)
-    if path.suffix.lower() not in (".csv", ".tsv"):
-        raise UserError(f"Predictions are written as .csv or .tsv, not {path.suffix or 'a file without extension'}.")
-    if not path.parent.is_dir():
-        raise UserError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    path = output_file(path, (".csv", ".tsv"), "A table")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then reads UTF-8
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then reads UTF-8
             writer = csv.writer(fh, delimiter=delimiter)
             writer.writerow([neutralise(c) for c in table.columns])
             writer.writerows([neutralise(c or "") for c in row] for row in table.rows)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+
+    return write_file_atomically(path, write)
 
 
 def predict_file(

@@ -42,6 +42,19 @@ class Table:
         return len(self.rows)
 
 
+def check_columns(table: Table, **given: str | None) -> None:
+    """Each ``role=name`` given must be a column of ``table``."""
+    for role, name in given.items():
+        if name is not None and name not in table.columns:
+            raise UserError(f"Expected a {role} column named {name!r}; found columns: {', '.join(table.columns)}.")
+
+
+def rows_text(rows: list[int], limit: int = 8) -> str:
+    """Row numbers for a message: "3, 7, 9 and 12 more"."""
+    shown = ", ".join(map(str, rows[:limit]))
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
 def decode_bytes(raw: bytes, name: str, notes: list[str] | None = None) -> str:
     """Decode text: UTF-16 (BOM), UTF-8 (BOM optional), else Windows-1252 with a note; refuse binary."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
