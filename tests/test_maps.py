@@ -104,3 +104,17 @@ def test_map_html_renders_in_headless_chromium(tmp_path, encoder):
         browser.close()
     assert not errors and points == 384
     assert (shot / "map.png").stat().st_size > 20_000
+
+
+def test_map_can_colour_by_a_classifiers_predictions_and_correctness(tmp_path, capsys, encoder):
+    head = tmp_path / "head"
+    assert main(["train", str(SAMPLE), "--label-column", "topic", "--output", str(head)]) == 0
+    coords = tmp_path / "coords.csv"
+    argv = ["map", str(SAMPLE), "--head", str(head), "--color", "correct", "--output", str(tmp_path / "m.html"),
+            "--coords", str(coords), "--method", "pca"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    rows = list(csv.DictReader(coords.open(encoding="utf-8-sig")))
+    assert {r["correct"] for r in rows} <= {"yes", "no"}
+    accuracy = sum(r["correct"] == "yes" for r in rows) / len(rows)
+    assert accuracy > 0.8  # 8 languages x 48 meanings, 6 topics: an easy task for the embedded model
+    assert all(r["correct"] == ("yes" if r["predicted_label"] == r["topic"] else "no") for r in rows)

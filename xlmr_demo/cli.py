@@ -188,14 +188,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_map(args: argparse.Namespace) -> None:
-    from .maps import build_map, load_map_data, summary_lines, write_coords, write_map_html
+    from .classifier import Classifier
+    from .maps import add_predictions, build_map, load_map_data, summary_lines, write_coords, write_map_html
     from .projection import ProjectionConfig
 
     output = output_file(args.output, (".html", ".htm"), "The map")
     if args.coords:
         output_file(args.coords, (".csv", ".tsv"), "--coords")
-    data = load_map_data(args.data, text_column=args.text_column, language_column=args.language_column,
-                         pair_column=args.pair_column)  # fmt: skip
+    data = load_map_data(
+        args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.pair_column
+    )
+    if args.head:
+        add_predictions(data, Classifier.load(args.head))
     config = ProjectionConfig(method=args.method or "auto", dims=args.dims, center_languages=args.center_languages)
     result = build_map(data, args.model, config, color=args.color, progress=_stage_printer())
     write_map_html(result, output)
@@ -274,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="projection (default: t-SNE up to 5,000 points, UMAP above; chosen by measurement)",
     )
     p.add_argument("--dims", type=int, choices=[2, 3], default=2)
-    p.add_argument("--color", default="language", help="colour points by 'language' or another column")
+    p.add_argument(
+        "--color",
+        default="language",
+        help="colour points by 'language' or another column ('predicted_label', 'correct' with --head)",
+    )
+    p.add_argument("--head", help="a saved classifier: adds predicted_label and correct (yes/no) to colour by")
     p.add_argument("--pair-column", help="column of ids shared by a text and its translations (default: detected)")
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--language-column", help="column holding language codes (default: detected)")

@@ -89,6 +89,21 @@ def map_data_from_table(
     return MapData(texts, languages, groups, columns, [i + 1 for i in keep], notes)
 
 
+def add_predictions(data: MapData, classifier, label_column: str | None = None) -> str | None:
+    """Add ``predicted_label`` (and ``correct``, yes/no, when ``label_column`` holds the truth) to colour by.
+
+    Returns the label column used for ``correct``, if any: ``label_column`` or a detected one.
+    """
+    data.columns["predicted_label"] = classifier.predict(data.texts)
+    label_column = label_column or next((c for c in ("label", "topic", "category") if c in data.columns), None)
+    if label_column:
+        truth = data.columns[label_column]
+        data.columns["correct"] = [
+            "yes" if t == p else "no" for t, p in zip(truth, data.columns["predicted_label"], strict=True)
+        ]
+    return label_column
+
+
 @dataclass
 class MapResult:
     """Everything the map shows, as plain data plus figures."""
