@@ -60,9 +60,27 @@ def similarity_heatmap(matrix: np.ndarray, texts: Sequence[str], title: str = "C
 HOVER_CHARS = 160  # hover text is cut here; maps of long documents stay readable
 WEBGL_FROM = 5000  # points; SVG scatter slows down past a few thousand
 PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#393b79", "#ad494a", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
-]  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#ad494a",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+]
 
 
 def embedding_map(
@@ -152,3 +170,102 @@ def _pair_lines(coords: np.ndarray, groups: Sequence[str | None]) -> go.Scatter 
     if dims == 3:
         return go.Scatter3d(x=xs, y=ys, z=zs, **style)
     return (go.Scattergl if len(coords) > WEBGL_FROM else go.Scatter)(x=xs, y=ys, **style)
+
+
+def confusion_heatmap(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> go.Figure:
+    """Confusion matrix: rows are true classes, columns predicted; cells show counts, colour row share."""
+    counts = np.asarray(matrix, dtype=float)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    names = [html.escape(_short(str(c), 24)) for c in labels]
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=names,
+            y=names,
+            text=counts.astype(int),
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": {"text": "share of row"}},
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} rows<extra></extra>",
+        )
+    )
+    fig.update_layout(title="Confusion matrix", height=max(360, 40 * len(labels) + 200), margin={"t": 50, "b": 10})
+    fig.update_xaxes(title="predicted")
+    fig.update_yaxes(title="true", autorange="reversed")
+    return fig
+
+
+def bars(values: dict[str, float], title: str, axis: str = "macro-F1", fmt: str = ".2f") -> go.Figure:
+    """Horizontal bars, one per key, values written on the bars."""
+    keys = list(values)
+    fig = go.Figure(
+        go.Bar(
+            x=[values[k] for k in keys],
+            y=[html.escape(str(k)) for k in keys],
+            orientation="h",
+            texttemplate=f"%{{x:{fmt}}}",
+            marker_color=PALETTE[0],
+        )
+    )
+    fig.update_layout(title=title, height=max(260, 32 * len(keys) + 120), margin={"t": 50, "b": 10})
+    fig.update_xaxes(title=axis)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def transfer_heatmap(transfer: dict) -> go.Figure:
+    """Cross-lingual transfer: macro-F1 of a head trained on one language (rows) per evaluated language."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=transfer["macro_f1"],
+            x=transfer["eval_languages"],
+            y=transfer["train_languages"],
+            texttemplate="%{z:.2f}",
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": {"text": "macro-F1"}},
+        )
+    )
+    fig.update_layout(title="Trained on one language (rows), evaluated on each (columns)", height=420)
+    fig.update_xaxes(title="evaluated on")
+    fig.update_yaxes(title="trained on", autorange="reversed")
+    return fig
+
+
+def loss_curve(train_loss: Sequence[float], validation_loss: Sequence[float], best_epoch: int = 0) -> go.Figure:
+    """Training and validation loss per epoch, the kept epoch marked."""
+    epochs = list(range(1, len(train_loss) + 1))
+    fig = go.Figure([go.Scatter(x=epochs, y=list(train_loss), name="training", mode="lines")])
+    if validation_loss:
+        fig.add_trace(
+            go.Scatter(x=epochs[: len(validation_loss)], y=list(validation_loss), name="validation", mode="lines")
+        )
+    if best_epoch:
+        fig.add_vline(x=best_epoch, line_dash="dot", annotation_text="kept")
+    fig.update_layout(title="Loss", height=300, margin={"t": 50, "b": 10})
+    fig.update_xaxes(title="epoch")
+    return fig
+
+
+def counts_chart(counts: dict[str, dict[str, int]]) -> go.Figure:
+    """Rows per label, stacked by language."""
+    languages = sorted({lang for per in counts.values() for lang in per})
+    labels = sorted(counts)
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=html.escape(lang),
+                x=[html.escape(_short(str(c), 24)) for c in labels],
+                y=[counts[c].get(lang, 0) for c in labels],
+                marker_color=PALETTE[k % len(PALETTE)],
+            )
+            for k, lang in enumerate(languages)
+        ]
+    )
+    fig.update_layout(
+        barmode="stack", title="Rows per label and language", height=360, legend={"title": {"text": "language"}}
+    )
+    return fig

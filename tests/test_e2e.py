@@ -1,0 +1,108 @@
+"""The real app in headless Chromium: sample data -> trained classifier -> prediction -> map.
+
+Screenshots of each tab land in tests/_artifacts (``tools/screenshots.py`` copies them to assets/).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "_artifacts"
+pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(cache_root):
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    playwright = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def test_sample_to_classifier_to_prediction_to_map(page):
+    _tab(page, "1. Data")
+    page.get_by_role("button", name="Use the sample data").click()
+    page.get_by_text("384 rows").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Check data").click()
+    summary = page.locator("p", has_text="usable rows")
+    summary.wait_for(timeout=60_000)
+    assert "6 classes, 8 languages" in summary.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "tab-data.png"), full_page=True)
+
+    _tab(page, "2. Train")
+    page.get_by_role("button", name="Train", exact=True).click()
+    headline = page.get_by_text(re.compile(r"Macro-F1 \d\.\d{3}"))
+    headline.wait_for(timeout=180_000)
+    macro_f1 = float(re.search(r"Macro-F1 (\d\.\d{3})", headline.inner_text()).group(1))
+    assert macro_f1 > 0.8  # 6 clear topics in 8 languages
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "tab-train.png"), full_page=True)
+
+    _tab(page, "3. Predict")
+    page.get_by_label("Text in any language").fill("Mañana lloverá todo el día y hará mucho frío.")
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.locator("[data-testid=label-output-value] >> visible=true").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid=label-output-value] >> visible=true").first.inner_text().strip() == "weather"
+    page.screenshot(path=str(ARTIFACTS / "tab-predict.png"), full_page=True)
+
+    _tab(page, "4. Explore")
+    page.get_by_role("button", name="Draw the map").click()
+    page.get_by_text("translations are nearest neighbours").first.wait_for(timeout=180_000)
+    assert page.locator(".js-plotly-plot .scatterlayer .point").count() >= 384
+    page.screenshot(path=str(ARTIFACTS / "tab-explore.png"), full_page=True)
+
+
+def test_a_bad_file_shows_a_readable_error(page, tmp_path):
+    bad = tmp_path / "one_class.csv"
+    bad.write_text("text,label\na,pos\nb,pos\nc,pos\n")
+    _tab(page, "1. Data")
+    page.locator("input[type=file]").first.set_input_files(str(bad))
+    page.get_by_text("3 rows").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Check data").click()
+    page.get_by_text("only one class").first.wait_for(timeout=60_000)
+    assert page.get_by_text("Traceback").count() == 0
