@@ -90,7 +90,7 @@ def load_file(path: str | None, state: dict):
     notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{name}**: {len(table)} rows."
     return (
         state,
-        gr.update(value=rows, headers=header),
+        {"headers": header, "data": rows},
         notes,
         _choices(table.columns, guess[0]),
         _choices(table.columns, guess[1]),
@@ -146,12 +146,12 @@ def train(state: dict, model: str, head: str, seed: float, progress=gr.Progress(
     return (
         state,
         headline(result),
-        gr.update(value=rows, headers=header),
+        {"headers": header, "data": rows},
         figures["confusion"],
         figures["languages"],
         figures["transfer"],
         figures["loss"],
-        gr.update(value=issues, headers=issues_header),
+        {"headers": issues_header, "data": issues},
         str(archive),
     )
 

@@ -1,35 +1,27 @@
-"""Take the README's screenshots of a running app (``python app.py``) with Debian's Chromium.
+"""Retake the README's screenshots: run the browser test, then copy its screenshots into assets/.
 
-    python tools/screenshots.py [--url http://127.0.0.1:7860] [--out assets]
+    python tools/screenshots.py
 
-Needs ``pip install playwright`` and ``apt-get install chromium``; it never downloads a browser.
+Needs Debian's chromium (``apt-get install chromium``, plus ``fonts-noto-core fonts-noto-cjk`` for
+non-Latin scripts) and ``pip install playwright``; it never downloads a browser.
 """
 
 from __future__ import annotations
 
-import argparse
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+ROOT = Path(__file__).resolve().parents[1]
+TABS = ("data", "train", "predict", "explore")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:7860")
-    parser.add_argument("--out", default="assets", type=Path)
-    args = parser.parse_args()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(args.url)
-        page.get_by_role("button", name="Compare").click()
-        page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
-        page.wait_for_timeout(1500)  # let Plotly finish its first draw
-        page.screenshot(path=str(args.out / "embed-compare.png"), full_page=True)
-        browser.close()
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_e2e.py"], cwd=ROOT, check=True)
+    for tab in TABS:
+        shutil.copyfile(ROOT / "tests" / "_artifacts" / f"tab-{tab}.png", ROOT / "assets" / f"tab-{tab}.png")
+        print(f"assets/tab-{tab}.png")
 
 
 if __name__ == "__main__":
