@@ -210,11 +210,26 @@ def embedding_map(state: dict, method: str, dims: str, color: str, center: bool,
         data, config=config, color=color or "language", progress=lambda stage, fraction: progress(fraction, desc=stage)
     )
     findings = "\n".join(f"- {line}" for line in summary_lines(result))
-    return result.figure, findings, result.centroid_figure
+    return {**(state or {}), "map": result}, result.figure, findings, result.centroid_figure
+
+
+@user_errors
+def place_on_map(text: str, state: dict):
+    """Put a typed text on the current map; list its nearest mapped texts in any language."""
+    from xlmr_demo.maps import place_text, with_placement
+
+    if not state or "map" not in state:
+        raise UserError("Draw the map first.")
+    result = state["map"]
+    placement = place_text(result, text)
+    columns = list(placement.neighbours[0])
+    rows = [[n[c] for c in columns] for n in placement.neighbours]
+    return with_placement(result, text, placement), {"headers": columns, "data": rows}
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="xlmr_demo: multilingual embeddings and classifiers") as demo:
+    # uploaded and generated files older than a day are deleted, checked every hour
+    with gr.Blocks(title="xlmr_demo: multilingual embeddings and classifiers", delete_cache=(3600, 86400)) as demo:
         state = gr.State({})
         gr.Markdown(
             "# xlmr_demo\nTrain a multilingual text classifier from a spreadsheet, and see how a multilingual "
@@ -282,13 +297,17 @@ def build_app() -> gr.Blocks:
             map_button = gr.Button("Draw the map", variant="primary")
             findings = gr.Markdown()
             map_plot = gr.Plot(label="Embedding map")
+            with gr.Row():
+                new_text = gr.Textbox(label="Place a text on the map (any language)", scale=3)
+                place_button = gr.Button("Place it", scale=1)
+            neighbours_table = gr.Dataframe(
+                label="Its nearest texts on the map, across languages", interactive=False, wrap=True
+            )
             centroid_plot = gr.Plot(label="Language centroids")
         with gr.Tab("Compare sentences"), gr.Row():
             with gr.Column(scale=2):
                 sentences = gr.Textbox(label="Sentences, one per line, in any languages", value=EXAMPLE, lines=12)
-                compare_model = gr.Dropdown(
-                    MODEL_CHOICES, value=EMBEDDED_NAME, allow_custom_value=True, label="Model"
-                )
+                compare_model = gr.Dropdown(MODEL_CHOICES, value=EMBEDDED_NAME, allow_custom_value=True, label="Model")
                 run = gr.Button("Compare", variant="primary")
             with gr.Column(scale=3):
                 heatmap = gr.Plot(label="Cosine similarity")
@@ -325,9 +344,10 @@ def build_app() -> gr.Blocks:
         map_button.click(
             embedding_map,
             [state, method, dims, color, center],
-            [map_plot, findings, centroid_plot],
+            [state, map_plot, findings, centroid_plot],
             api_name="embedding_map",
         )
+        place_button.click(place_on_map, [new_text, state], [map_plot, neighbours_table], api_name="place_on_map")
         run.click(compare, [sentences, compare_model], [heatmap, pairs], api_name="compare")
     return demo
 

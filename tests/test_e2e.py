@@ -94,15 +94,23 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     page.get_by_role("button", name="Draw the map").click()
     page.get_by_text("translations are nearest neighbours").first.wait_for(timeout=180_000)
     assert page.locator(".js-plotly-plot .scatterlayer .point").count() >= 384
+    page.get_by_label("Place a text on the map").fill("Le train avait deux heures de retard à cause de la neige.")
+    page.get_by_role("button", name="Place it").click()
+    page.get_by_text("your text").first.wait_for(timeout=60_000)
+    # its nearest mapped texts are about travel (the colour legend shows languages, not topics)
+    page.locator(".cell-wrap >> visible=true", has_text="travel").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab-explore.png"), full_page=True)
 
 
-def test_a_bad_file_shows_a_readable_error(page, tmp_path):
-    bad = tmp_path / "one_class.csv"
-    bad.write_text("text,label\na,pos\nb,pos\nc,pos\n")
+def test_bad_files_show_readable_errors(page):
+    awkward = ROOT / "tests" / "data" / "awkward"
     _tab(page, "1. Data")
-    page.locator("input[type=file]").first.set_input_files(str(bad))
+    page.locator("input[type=file]").first.set_input_files(str(awkward / "one_class.csv"))
     page.get_by_text("3 rows").first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Check data").click()
     page.get_by_text("only one class").first.wait_for(timeout=60_000)
+    for name, message in [("binary_junk.csv", "looks like a binary file"), ("ragged.csv", "row 3 has 4 fields")]:
+        page.reload()  # a fresh session and an empty upload box
+        page.locator("input[type=file]").first.set_input_files(str(awkward / name))
+        page.get_by_text(message).first.wait_for(timeout=60_000)
     assert page.get_by_text("Traceback").count() == 0

@@ -119,6 +119,7 @@ class MapResult:
     label_column: str | None
     figure: go.Figure
     centroid_figure: go.Figure
+    model: str = EMBEDDED_NAME
 
 
 def build_map(
@@ -149,8 +150,9 @@ def build_map(
         title += (
             f" — {rate_map:.0%} of translations are nearest neighbours on the map ({rate_full:.0%} in full dimensions)"
         )
-    figure = embedding_map(projection.coords, color_values, color_name=color, hover=hover, texts=data.texts,
-                           groups=groups, title=title)  # fmt: skip
+    figure = embedding_map(
+        projection.coords, color_values, color_name=color, hover=hover, texts=data.texts, groups=groups, title=title
+    )
     names, matrix = centroid_similarity(X, data.languages)
     centroid_figure = similarity_heatmap(matrix, names, title="Similarity of language centroids")
     return MapResult(
@@ -165,7 +167,64 @@ def build_map(
         label_column=label_column,
         figure=figure,
         centroid_figure=centroid_figure,
+        model=model,
     )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new text lands on an existing map, and its nearest mapped texts."""
+
+    coords: np.ndarray  # (dims,)
+    language: str
+    neighbours: list[dict]  # {text, language, similarity, **other columns}, most similar first
+
+
+def place_text(result: MapResult, text: str, k: int = 5) -> Placement:
+    """Put ``text`` on the map at the mean position of its ``k`` most similar mapped texts.
+
+    t-SNE cannot place new points, so every method uses this rule: the position says "among
+    these", the neighbour list says exactly which. When the map removed language identity, the
+    text's (detected) language mean is removed too before comparing.
+    """
+    if not text or not text.strip():
+        raise UserError("Type a text to place on the map.")
+    vector = embed([text], model=result.model).embeddings[0]
+    language = detect_languages([text], 0.0)[0]
+    X = result.embeddings
+    langs = np.asarray(result.data.languages, dtype=object)
+    if result.projection.centered:
+        from .projection import center_languages
+
+        own = X[langs == language].mean(axis=0) if (langs == language).any() else X.mean(axis=0)
+        vector = vector - own
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
+        X = center_languages(X, langs)
+    similarity = X @ vector
+    nearest = np.argsort(-similarity, kind="stable")[: min(k, len(X))]
+    neighbours = [
+        {
+            "text": result.data.texts[i],
+            "language": result.data.languages[i],
+            "similarity": round(float(similarity[i]), 3),
+            **{c: v[i] for c, v in result.data.columns.items()},
+        }
+        for i in nearest
+    ]
+    return Placement(result.projection.coords[nearest].mean(axis=0), language, neighbours)
+
+
+def with_placement(result: MapResult, text: str, placement: Placement) -> go.Figure:
+    """The map with the placed text as a large star."""
+    figure = go.Figure(result.figure)
+    xyz = {axis: [float(v)] for axis, v in zip("xyz", placement.coords, strict=False)}
+    marker = {"symbol": "star" if len(xyz) == 2 else "diamond", "size": 18, "color": "black"}
+    label = html.escape(text if len(text) <= 80 else text[:79] + "…")
+    trace = (go.Scatter3d if len(xyz) == 3 else go.Scatter)(
+        **xyz, mode="markers", marker=marker, name="your text", hovertext=[label], hoverinfo="text"
+    )
+    figure.add_trace(trace)
+    return figure
 
 
 def summary_lines(result: MapResult) -> list[str]:
