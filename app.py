@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import queue
 import tempfile
 import threading
 from pathlib import Path
@@ -123,28 +124,51 @@ def check_data(state: dict, text: str, label: str, language: str, split: str):
     return state, dataset_report(dataset), counts_figure(dataset)
 
 
-@user_errors
 def train(state: dict, model: str, head: str, seed: float, progress=gr.Progress()):
-    """Train on the checked data; return every result view and the downloadable head."""
+    """Train on the checked data, streaming the loss curve; then every result view and the head."""
     from xlmr_demo.classifier import train_classifier
     from xlmr_demo.heads import HeadConfig
+    from xlmr_demo.plots import loss_curve
     from xlmr_demo.views import head_archive, headline, issue_rows, report_rows, result_figures
 
     if not state or "dataset" not in state:
-        raise UserError("Check your data in the Data tab first.")
-    result = train_classifier(
-        state["dataset"],
-        (model or EMBEDDED_NAME).strip(),
-        HeadConfig(kind=head, seed=int(seed)),
-        progress=lambda stage, fraction: progress(fraction, desc=stage),
-    )
+        raise gr.Error("Check your data in the Data tab first.")
+    updates: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = train_classifier(
+                state["dataset"],
+                (model or EMBEDDED_NAME).strip(),
+                HeadConfig(kind=head, seed=int(seed)),
+                progress=lambda stage, fraction: progress(fraction, desc=stage),
+                on_epoch=lambda epoch, epochs, tr, va: updates.put((tr, va)),
+            )
+        except Exception as exc:  # handed to the page below
+            outcome["error"] = exc
+        finally:
+            updates.put(None)
+
+    threading.Thread(target=work, daemon=True).start()
+    train_loss: list[float] = []
+    validation_loss: list[float] = []
+    while (item := updates.get()) is not None:
+        train_loss.append(item[0])
+        if item[1] is not None:
+            validation_loss.append(item[1])
+        if len(train_loss) % 5 == 1:  # a fresh figure every 5 epochs keeps the page responsive
+            yield (gr.skip(),) * 6 + (loss_curve(train_loss, validation_loss),) + (gr.skip(),) * 2
+    if "error" in outcome:
+        error = outcome["error"]
+        raise gr.Error(str(error)) if isinstance(error, UserError) else error
+    result = outcome["result"]
     figures = result_figures(result)
     archive = head_archive(result, Path(tempfile.mkdtemp(prefix="xlmr_train_")))
     header, rows = report_rows(result)
     issues_header, issues = issue_rows(result)
-    state = {**state, "result": result, "classifier": result.classifier}
-    return (
-        state,
+    yield (
+        {**state, "result": result, "classifier": result.classifier},
         headline(result),
         {"headers": header, "data": rows},
         figures["confusion"],

@@ -101,6 +101,11 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     page.locator(".cell-wrap >> visible=true", has_text="travel").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab-explore.png"), full_page=True)
 
+    _tab(page, "Compare sentences")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text("Most similar pairs").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "tab-compare.png"), full_page=True)
+
 
 def test_bad_files_show_readable_errors(page):
     awkward = ROOT / "tests" / "data" / "awkward"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TABS = ("data", "train", "predict", "explore")
+TABS = ("data", "train", "predict", "explore", "compare")
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from .dataset import Dataset
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
-from .heads import Head, HeadConfig
+from .heads import Head, HeadConfig, HeadProgress
 from .metrics import classification_metrics
 from .paths import write_file_atomically
 
@@ -264,16 +264,25 @@ def train_classifier(
     transfer: bool = True,
     label_issues: bool = True,
     progress: Progress | None = None,
+    on_epoch: HeadProgress | None = None,
 ) -> TrainResult:
-    """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose."""
+    """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose.
+
+    ``on_epoch(epoch, epochs, train_loss, validation_loss)`` follows the head's training (a live loss curve).
+    """
     say = progress or (lambda stage, fraction: None)
+
+    def epoch_done(epoch: int, epochs: int, train_loss: float, validation_loss: float | None) -> None:
+        say("training", epoch / epochs)
+        if on_epoch:
+            on_epoch(epoch, epochs, train_loss, validation_loss)
+
     encoder = model if isinstance(model, Encoder) else load_encoder(model)
     X = embed(dataset.texts, model=encoder, progress=lambda d, t: say("embedding", d / t)).embeddings
     train, val = dataset.indices("train"), dataset.indices("validation")
     if len(train) == 0:
         raise UserError("No rows are marked for training.")
-    head = _fit(X, dataset.labels, train, val, config,
-                progress=lambda e, total, *_: say("training", e / total))  # fmt: skip
+    head = _fit(X, dataset.labels, train, val, config, progress=epoch_done)
     classifier = Classifier(encoder, head)
     if eval_dataset is not None:
         X_eval = embed(eval_dataset.texts, model=encoder, progress=lambda d, t: say("embedding evaluation data", d / t))
