@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import gradio as gr
@@ -34,32 +31,10 @@ def test_app_exposes_a_stable_api_name():
     assert "compare" in names
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_python_app_py_serves_the_page(cache_root):
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 60  # generous: this checks that it serves, bench/ measures how fast
-        status = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    status = response.status
-                    break
-            except OSError:
-                time.sleep(0.25)
-        assert status == 200, proc.stdout.read().decode() if proc.poll() is not None else "no answer"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def test_python_app_py_serves_the_page(app_url):
+    with urllib.request.urlopen(app_url, timeout=10) as response:
+        assert response.status == 200
+        assert b"gradio" in response.read().lower()
 
 
 def test_importing_the_app_does_not_import_torch():

@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from .conftest import ROOT, write_csv
-from .test_app import _free_port
+from .conftest import write_csv
 
 WORDS = {
     "weather": ["rain", "sun", "snow", "wind", "storm", "cloud", "fog", "heat", "frost", "thunder"],
     "food": ["bread", "cheese", "soup", "pasta", "apple", "rice", "cake", "fish", "salad", "pizza"],
 }
-
-
-@pytest.fixture(scope="module")
-def server(cache_root):
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def one_user(url: str, k: int, folder) -> list[str]:
@@ -53,8 +26,8 @@ def one_user(url: str, k: int, folder) -> list[str]:
     return sorted(row[0] for row in report["data"])
 
 
-def test_six_concurrent_users_each_get_their_own_classifier(server, tmp_path):
+def test_six_concurrent_users_each_get_their_own_classifier(app_url, tmp_path):
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda k: one_user(server, k, tmp_path), range(6)))
+        results = list(pool.map(lambda k: one_user(app_url, k, tmp_path), range(6)))
     for k, labels in enumerate(results):
         assert labels == [f"user{k}_food", f"user{k}_weather"]
