@@ -8,7 +8,7 @@ import pytest
 from xlmr_demo.errors import UserError
 from xlmr_demo.projection import (
     ProjectionConfig,
-    alignment_scores,
+    alignment,
     center_languages,
     centroid_similarity,
     neighbour_rate,
@@ -100,8 +100,9 @@ def test_alignment_is_per_language_and_skips_rows_without_pairs(parallel):
     X, langs, groups = parallel
     partial = groups.copy()
     partial[langs == "ara"] = None  # Arabic rows lose their ids; their English partners have no translation left
-    scores = alignment_scores(X, langs, partial)
+    overall, scores = alignment(X, langs, partial)
     assert set(scores) == {"deu", "fra", "cmn", "eng"}
+    assert overall == neighbour_rate(X, langs, partial)
     assert all(0.5 < s <= 1 for s in scores.values())
     assert neighbour_rate(X, langs, [None] * len(X)) is None
 

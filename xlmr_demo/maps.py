@@ -24,7 +24,7 @@ from .plots import embedding_map, similarity_heatmap
 from .projection import (
     Projection,
     ProjectionConfig,
-    alignment_scores,
+    alignment,
     centroid_similarity,
     neighbour_rate,
     project,
@@ -139,8 +139,7 @@ def build_map(
         progress("projecting", 0.0)
     projection = project(X, config, data.languages)
     groups = data.groups
-    alignment = alignment_scores(X, data.languages, groups) if groups else {}
-    rate_full = neighbour_rate(X, data.languages, groups) if groups else None
+    rate_full, per_language = alignment(X, data.languages, groups) if groups else (None, {})
     rate_map = neighbour_rate(projection.coords, data.languages, groups) if groups else None
     label_column = label_column or next((c for c in ("label", "topic", "category") if c in data.columns), None)
     color_values = data.languages if color == "language" else data.columns[color]
@@ -159,7 +158,7 @@ def build_map(
         data=data,
         projection=projection,
         embeddings=X,
-        alignment=alignment,
+        alignment=per_language,
         rate_full=rate_full,
         rate_map=rate_map,
         language_separability=separability(projection.coords, data.languages),

@@ -188,37 +188,40 @@ def _nearest_other_language(X: np.ndarray, languages: np.ndarray, metric: str) -
     return nearest
 
 
+def _translation_hits(X: np.ndarray, languages: Sequence[str], groups: Sequence[str | None]):
+    """Per row: does it have a translation in another language, and is its nearest other-language row one?"""
+    langs = np.asarray(languages, dtype=object)
+    ids = np.asarray([g if g not in (None, "") else None for g in groups], dtype=object)
+    group_languages: dict[str, set[str]] = {}
+    for g, lang in zip(ids, langs, strict=True):
+        if g is not None:
+            group_languages.setdefault(g, set()).add(lang)
+    has = np.array([g is not None and bool(group_languages[g] - {lang}) for g, lang in zip(ids, langs, strict=True)])
+    if not has.any():
+        return has, has, langs
+    X = np.asarray(X, dtype=np.float32)
+    nearest = _nearest_other_language(X, langs, "cosine" if X.shape[1] > 3 else "euclidean")
+    return ids[nearest] == ids, has, langs
+
+
 def neighbour_rate(X: np.ndarray, languages: Sequence[str], groups: Sequence[str | None]) -> float | None:
     """Share of rows with a translation whose nearest other-language row is one of their translations.
 
     ``groups`` holds a pair/group id per row (None: no translation known). ``X`` may be
     embeddings (cosine) or map coordinates (euclidean). None when no row has a translation.
     """
-    langs = np.asarray(languages, dtype=object)
-    ids = np.asarray([g if g not in (None, "") else None for g in groups], dtype=object)
-    has = np.array([g is not None and ((ids == g) & (langs != langs[i])).any() for i, g in enumerate(ids)])
-    if not has.any() or len(set(langs.tolist())) < 2:
-        return None
-    nearest = _nearest_other_language(
-        np.asarray(X, dtype=np.float32), langs, "cosine" if X.shape[1] > 3 else "euclidean"
-    )
-    return float((ids[nearest][has] == ids[has]).mean())
+    return alignment(X, languages, groups)[0]
 
 
-def alignment_scores(X: np.ndarray, languages: Sequence[str], groups: Sequence[str | None]) -> dict[str, float]:
-    """Per language: the share of its rows with a translation whose nearest other-language row (full
-    dimensions, cosine) is a translation. A language with no translated rows is left out."""
-    langs = np.asarray(languages, dtype=object)
-    ids = np.asarray([g if g not in (None, "") else None for g in groups], dtype=object)
-    nearest = _nearest_other_language(np.asarray(X, dtype=np.float32), langs, "cosine")
-    out = {}
-    for lang in sorted(set(langs.tolist())):
-        rows = [
-            i for i in np.flatnonzero(langs == lang) if ids[i] is not None and ((ids == ids[i]) & (langs != lang)).any()
-        ]
-        if rows:
-            out[lang] = float(np.mean([ids[nearest[i]] == ids[i] for i in rows]))
-    return out
+def alignment(
+    X: np.ndarray, languages: Sequence[str], groups: Sequence[str | None]
+) -> tuple[float | None, dict[str, float]]:
+    """:func:`neighbour_rate` overall and per language (languages without translated rows left out)."""
+    hits, has, langs = _translation_hits(X, languages, groups)
+    if not has.any():
+        return None, {}
+    per_language = {str(lang): float(hits[has & (langs == lang)].mean()) for lang in sorted(set(langs[has].tolist()))}
+    return float(hits[has].mean()), per_language
 
 
 def centroid_similarity(X: np.ndarray, languages: Sequence[str]) -> tuple[list[str], np.ndarray]:
