@@ -87,7 +87,6 @@ class Dataset:
     languages_detected: bool = False
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    conflicts: list[tuple[str, list[str]]] = field(default_factory=list)  # text -> its different labels
 
     @property
     def classes(self) -> list[str]:
@@ -364,7 +363,6 @@ def prepare_dataset(
             f"{len(conflicts)} text(s) appear with different labels, e.g. {example[0][:60]!r}: "
             f"{', '.join(example[1])}. Check them; the model cannot get both right."
         )
-    result.conflicts = conflicts
     if mapping.split:
         split_cells = [table.rows[i - 1][j[mapping.split]] or "" for i in kept]
         result.splits = _splits_from_column(split_cells, mapping.split, labels, config)

@@ -43,7 +43,6 @@ class MapData:
     languages: list[str]
     groups: list[str | None] | None = None
     columns: dict[str, list[str]] = field(default_factory=dict)  # other columns, to colour and hover by
-    rows: list[int] = field(default_factory=list)  # 1-based source rows
     notes: list[str] = field(default_factory=list)
 
 
@@ -86,7 +85,7 @@ def map_data_from_table(
         groups = None
     other = [c for c in table.columns if c not in (text_column, language_column, pair_column)]
     columns = {c: [table.column(c)[i] or "" for i in keep] for c in other}
-    return MapData(texts, languages, groups, columns, [i + 1 for i in keep], notes)
+    return MapData(texts, languages, groups, columns, notes)
 
 
 def add_predictions(data: MapData, classifier, label_column: str | None = None) -> str | None:

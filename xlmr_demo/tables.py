@@ -23,7 +23,6 @@ MAX_FILE_BYTES = 200 * 1024 * 1024  # 200 MiB on disk
 MAX_UNZIPPED_BYTES = 500 * 1024 * 1024  # an .xlsx is a zip: refuse bombs before opening them
 MAX_CELL_CHARS = 100_000  # a longer cell is almost surely a broken quote, not a text
 DELIMITERS = ",;\t|"
-TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".xlsx", ".jsonl", ".ndjson", ".json", ".parquet")
 
 
 @dataclass

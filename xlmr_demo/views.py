@@ -66,12 +66,12 @@ def report_rows(result: TrainResult) -> tuple[list[str], list[list]]:
     return ["class", "precision", "recall", "F1", "rows"], rows
 
 
-def issue_rows(result: TrainResult, language: str | None = None, limit: int = 50) -> tuple[list[str], list[list]]:
-    """Suspected label errors, optionally of one language."""
+def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[list]]:
+    """Suspected label errors, most suspicious first."""
     rows = [
         [i["row"], i["language"], i["text"], i["given_label"], i["predicted_label"], i["given_probability"]]
         for i in result.label_issues
-        if i["suspect"] and (not language or i["language"] == language)
+        if i["suspect"]
     ][:limit]
     return ["row", "language", "text", "given label", "model's guess", "probability of given label"], rows
 
