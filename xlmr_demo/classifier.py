@@ -29,27 +29,21 @@ from .metrics import classification_metrics
 from .paths import write_file_atomically
 
 HEAD_FILE, CONFIG_FILE, METRICS_FILE = "head.safetensors", "config.json", "metrics.json"
+FINETUNED_HEAD_JSON = "head.json"  # beside a fine-tuned encoder (finetune.text_classification): labels and head
 FORMAT = "xlmr_demo.head/1"
 #: progress(stage, fraction done in [0, 1]) for long work shown in the UI or a terminal.
 Progress = Callable[[str, float], None]
 MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone
 
 
-class Classifier:
-    """An :class:`Encoder` and a fitted :class:`Head`: text in, labels and probabilities out."""
+class TextClassifier:
+    """Text in, labels and probabilities out. Subclasses give :attr:`classes_` and :meth:`predict_proba`."""
 
-    def __init__(self, encoder: Encoder, head: Head) -> None:
-        self.encoder = encoder
-        self.head = head
-
-    @property
-    def classes_(self) -> list[str]:
-        return self.head.classes_.tolist()
+    classes_: list[str]
 
     def predict_proba(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """(n, n_classes) probabilities, columns in the order of :attr:`classes_`."""
-        on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
-        return self.head.predict_proba(embed(list(texts), model=self.encoder, progress=on_batch).embeddings)
+        raise NotImplementedError
 
     def scores(self, text: str) -> list[tuple[str, float]]:
         """Every label with its probability for one text, most probable first."""
@@ -62,6 +56,22 @@ class Classifier:
         proba = self.predict_proba([texts] if single else texts)
         labels = [self.classes_[i] for i in proba.argmax(axis=1)]
         return labels[0] if single else labels
+
+
+class Classifier(TextClassifier):
+    """An :class:`Encoder` and a fitted :class:`Head` on its (frozen) embeddings."""
+
+    def __init__(self, encoder: Encoder, head: Head) -> None:
+        self.encoder = encoder
+        self.head = head
+
+    @property
+    def classes_(self) -> list[str]:
+        return self.head.classes_.tolist()
+
+    def predict_proba(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
+        return self.head.predict_proba(embed(list(texts), model=self.encoder, progress=on_batch).embeddings)
 
     def save(self, folder: str | Path, metrics: dict | None = None, training: dict | None = None) -> Path:
         """Write the head folder (see the module docstring); existing files of the same names are replaced."""
@@ -237,22 +247,47 @@ def find_label_issues(
     ]
 
 
-def _metrics(classifier: Classifier, X: np.ndarray, truth: Sequence[str], languages: Sequence[str]) -> dict:
-    labels = classifier.classes_ + sorted(set(truth) - set(classifier.classes_))
-    metrics = classification_metrics(truth, classifier.head.predict(X).tolist(), labels, languages)
-    unseen = labels[len(classifier.classes_) :]
+def _metrics(classes: list[str], predicted: Sequence[str], truth: Sequence[str], languages: Sequence[str]) -> dict:
+    labels = classes + sorted(set(truth) - set(classes))
+    metrics = classification_metrics(truth, predicted, labels, languages)
+    unseen = labels[len(classes) :]
     if unseen:
         metrics["unseen_labels"] = unseen  # in the evaluation data but never in training: always wrong
     return metrics
 
 
-def evaluate(classifier: Classifier, dataset: Dataset, progress: Progress | None = None) -> dict:
+def evaluate(classifier: TextClassifier, dataset: Dataset, progress: Progress | None = None) -> dict:
     """Metrics of ``classifier`` on every row of ``dataset`` (see :func:`classification_metrics`)."""
-    on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
-    X = embed(dataset.texts, model=classifier.encoder, progress=on_batch).embeddings
-    metrics = _metrics(classifier, X, dataset.labels, dataset.languages)
+    proba = classifier.predict_proba(dataset.texts, progress=progress)
+    predicted = [classifier.classes_[i] for i in proba.argmax(axis=1)]
+    metrics = _metrics(classifier.classes_, predicted, dataset.labels, dataset.languages)
     metrics["evaluated_on"] = "evaluation file"
     return metrics
+
+
+def load_classifier(folder: str | Path) -> TextClassifier:
+    """Any saved classifier folder, told apart by its files.
+
+    - ``head.safetensors`` + ``config.json`` (xlmr_demo train): :meth:`Classifier.load`;
+    - ``head.safetensors`` + ``head.json`` beside a model (``finetune.text_classification``): a
+      :class:`Classifier` whose encoder is the folder itself;
+    - a ``*ForSequenceClassification`` model folder: :class:`~xlmr_demo.finetuned.FineTunedClassifier`.
+    """
+    from .finetuned import FineTunedClassifier, is_finetuned_folder
+
+    folder = Path(folder)
+    if (folder / FINETUNED_HEAD_JSON).is_file() and (folder / HEAD_FILE).is_file():
+        from safetensors.numpy import load_file
+
+        try:
+            about = json.loads((folder / FINETUNED_HEAD_JSON).read_text(encoding="utf-8"))
+            head = Head.from_saved(about["head"], load_file(str(folder / HEAD_FILE)))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise UserError(f"{folder} holds a damaged fine-tuned classifier ({exc}).") from exc
+        return Classifier(load_encoder(str(folder)), head)  # the folder is the fine-tuned encoder
+    if folder.is_dir() and not (folder / HEAD_FILE).is_file() and is_finetuned_folder(folder):
+        return FineTunedClassifier(folder)
+    return Classifier.load(folder)
 
 
 def train_classifier(
@@ -294,7 +329,7 @@ def train_classifier(
         X_eval, truth = X[test], [dataset.labels[i] for i in test]
         langs = [dataset.languages[i] for i in test]
     say("measuring", 0.0)
-    metrics = _metrics(classifier, X_eval, truth, langs)
+    metrics = _metrics(classifier.classes_, head.predict(X_eval).tolist(), truth, langs)
     metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
     if transfer:
         say("cross-lingual transfer", 0.0)

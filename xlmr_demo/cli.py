@@ -15,6 +15,7 @@ from .paths import output_file, write_file_atomically
 from .tables import rows_text
 
 EXIT_USER_ERROR = 2
+CLASSIFIER_HELP = "a classifier folder: from 'train', or a model fine-tuned by finetune.text_classification"
 
 
 def _save_npy(path: Path, array) -> None:
@@ -159,10 +160,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from .classifier import Classifier
+    from .classifier import load_classifier
     from .predict import predict_file
 
-    classifier = Classifier.load(args.head_dir)
+    classifier = load_classifier(args.head_dir)
     if args.text is not None:
         for label, p in classifier.scores(args.text):
             print(f"{p:.4f}  {label}")
@@ -178,17 +179,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from .classifier import Classifier, evaluate
+    from .classifier import evaluate, load_classifier
     from .dataset import load_dataset
 
-    classifier = Classifier.load(args.head_dir)
+    classifier = load_classifier(args.head_dir)
     dataset = load_dataset(args.data, purpose="evaluate", **_columns(args))
     _say_dataset(dataset, Path(args.data).name, evaluating=True)
     print(json.dumps(evaluate(classifier, dataset), indent=2, ensure_ascii=False))
 
 
 def cmd_map(args: argparse.Namespace) -> None:
-    from .classifier import Classifier
+    from .classifier import load_classifier
     from .maps import add_predictions, build_map, load_map_data, summary_lines, write_coords, write_map_html
     from .projection import ProjectionConfig
 
@@ -199,7 +200,7 @@ def cmd_map(args: argparse.Namespace) -> None:
         args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.pair_column
     )
     if args.head:
-        add_predictions(data, Classifier.load(args.head))
+        add_predictions(data, load_classifier(args.head))
     config = ProjectionConfig(method=args.method or "auto", dims=args.dims, center_languages=args.center_languages)
     result = build_map(data, args.model, config, color=args.color, progress=_stage_printer())
     write_map_html(result, output)
@@ -250,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("predict", help="predict the labels of a file's rows, or of one --text")
-    p.add_argument("head_dir")
+    p.add_argument("head_dir", metavar="CLASSIFIER", help=CLASSIFIER_HELP)
     p.add_argument("data", nargs="?")
     p.add_argument("--output", "-o", help="CSV or TSV to write: the input rows plus predictions")
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
@@ -258,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("evaluate", help="measure a saved classifier on a labelled file (prints JSON)")
-    p.add_argument("head_dir")
+    p.add_argument("head_dir", metavar="CLASSIFIER", help=CLASSIFIER_HELP)
     p.add_argument("data")
     _add_column_options(p)
     p.set_defaults(run=cmd_evaluate)
@@ -283,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="language",
         help="colour points by 'language' or another column ('predicted_label', 'correct' with --head)",
     )
-    p.add_argument("--head", help="a saved classifier: adds predicted_label and correct (yes/no) to colour by")
+    p.add_argument("--head", help=CLASSIFIER_HELP + "; adds predicted_label and correct (yes/no) to colour by")
     p.add_argument("--pair-column", help="column of ids shared by a text and its translations (default: detected)")
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--language-column", help="column holding language codes (default: detected)")

@@ -116,6 +116,17 @@ def _torch_cuda_bf16() -> bool:
     return torch.cuda.is_bf16_supported()
 
 
+def default_device() -> str:
+    """CUDA when a GPU is usable, else the CPU."""
+    return "cuda" if _has_nvidia_driver() and _torch_cuda() else "cpu"
+
+
+def auto_precision(device: str) -> Precision:
+    """bf16 where ``device`` runs it natively (recent GPUs, CPUs with AVX512-BF16 or AMX), else fp32."""
+    native = _torch_cuda_bf16() if device.startswith("cuda") else _native_bf16_cpu()
+    return "bf16" if native else "fp32"
+
+
 def _folder_fingerprint(folder: Path) -> str:
     """Cheap identity of a model folder: its config and the size and edges of each weight file."""
     digest = hashlib.sha256()
@@ -138,7 +149,7 @@ def _folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _resolve_folder(model: str) -> Path:
+def resolve_model_folder(model: str) -> Path:
     """A local folder for ``model``: the materialised embedded model, a given folder, or the hub cache."""
     if model in EMBEDDED_ALIASES:
         return materialize()
@@ -171,11 +182,21 @@ def _resolve_folder(model: str) -> Path:
 _HAS_POOLER = {"bert", "roberta", "xlm-roberta", "camembert"}
 
 
+def base_model_kwargs(folder: Path) -> dict:
+    """Arguments for ``AutoModel.from_pretrained(folder)`` that skip the [CLS] pooler we never use."""
+    return {"add_pooling_layer": False} if _read_json(folder / "config.json").get("model_type") in _HAS_POOLER else {}
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def model_prompt(folder: Path) -> str:
+    """The text a model folder asks to put before classification inputs: its "query" prompt, else nothing."""
+    return _read_json(folder / "config_sentence_transformers.json").get("prompts", {}).get("query", "")
 
 
 class Encoder:
@@ -190,19 +211,11 @@ class Encoder:
     def __init__(self, config: EncoderConfig = EncoderConfig()) -> None:
         self.config = config
         self.name = EMBEDDED_NAME if config.model in EMBEDDED_ALIASES else config.model
-        self.folder = _resolve_folder(config.model)
-        st_config = _read_json(self.folder / "config_sentence_transformers.json")
-        self.prompt: str = config.prompt if config.prompt is not None else st_config.get("prompts", {}).get("query", "")
+        self.folder = resolve_model_folder(config.model)
+        self.prompt: str = config.prompt if config.prompt is not None else model_prompt(self.folder)
         self.max_length: int = config.max_length or self._model_max_length()
-        if config.device:
-            self.device = config.device
-        else:
-            self.device = "cuda" if _has_nvidia_driver() and _torch_cuda() else "cpu"
-        if config.precision == "auto":
-            native = _torch_cuda_bf16() if self.device.startswith("cuda") else _native_bf16_cpu()
-            self.precision = "bf16" if native else "fp32"
-        else:
-            self.precision = config.precision
+        self.device = config.device or default_device()
+        self.precision = auto_precision(self.device) if config.precision == "auto" else config.precision
         # what the vectors mean: same weights, prompt and length limit. Heads record it and refuse others.
         self.fingerprint = hashlib.sha256(
             f"{_folder_fingerprint(self.folder)}|{self.prompt}|{self.max_length}".encode()
@@ -237,9 +250,7 @@ class Encoder:
 
         transformers.utils.logging.disable_progress_bar()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
-        # the pooler is never used (we pool token states) and the embedded model ships none
-        model_type = _read_json(self.folder / "config.json").get("model_type")
-        kwargs = {"add_pooling_layer": False} if model_type in _HAS_POOLER else {}
+        kwargs = base_model_kwargs(self.folder)  # the embedded model ships no pooler
         st_logger = logging.getLogger("sentence_transformers")
         level = st_logger.level
         st_logger.setLevel(logging.ERROR)  # we apply the prompt ourselves; its notice would only confuse
@@ -402,4 +413,17 @@ def embed(
     return EmbedResult(embeddings=out, n_cached=int(found.sum()), truncated_rows=truncated, encoder=encoder)
 
 
-__all__ = ["EmbedResult", "EncodeStats", "Encoder", "EncoderConfig", "TokenStates", "embed", "load_encoder"]
+__all__ = [
+    "EmbedResult",
+    "EncodeStats",
+    "Encoder",
+    "EncoderConfig",
+    "TokenStates",
+    "auto_precision",
+    "base_model_kwargs",
+    "default_device",
+    "embed",
+    "load_encoder",
+    "model_prompt",
+    "resolve_model_folder",
+]

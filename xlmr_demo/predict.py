@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .classifier import Classifier, Progress
+from .classifier import Progress, TextClassifier
 from .data import guess_text_column
 from .errors import UserError
 from .paths import output_file, write_file_atomically
@@ -39,7 +39,7 @@ class Predictions:
 
 
 def predict_table(
-    classifier: Classifier, table: Table, text_column: str | None = None, progress: Progress | None = None
+    classifier: TextClassifier, table: Table, text_column: str | None = None, progress: Progress | None = None
 ) -> Predictions:
     """Predict every row of ``table``; rows with an empty text get empty prediction cells."""
     column = text_column or guess_text_column(table, "the file")
@@ -77,7 +77,7 @@ def write_table(table: Table, path: str | Path) -> Path:
 
 
 def predict_file(
-    classifier: Classifier, source: str | Path, output: str | Path, text_column: str | None = None,
+    classifier: TextClassifier, source: str | Path, output: str | Path, text_column: str | None = None,
     progress: Progress | None = None,
 ) -> Predictions:  # fmt: skip
     """Read ``source`` (any supported format), predict every row and write ``output`` (CSV/TSV)."""
