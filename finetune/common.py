@@ -12,7 +12,7 @@ from pathlib import Path
 from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.errors import UserError
 
-from .loop import Example, FineTuneConfig, FitResult, Measure, finish, fit, prepare_output, say
+from .loop import Example, FineTuneConfig, FitResult, Measure, finish, fit, say
 
 EXIT_USER_ERROR = 2
 
@@ -141,7 +141,6 @@ def main_guard(run_command: Callable[[argparse.Namespace], None], parser: argpar
     """Parse, run, and turn a :class:`UserError` into one ``error:`` line and exit status 2."""
     args = parser.parse_args(argv)
     try:
-        prepare_output(Path(args.output))
         run_command(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -34,7 +34,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.metrics import classification_metrics, classification_report, mean_language_macro_f1
 
 from .common import add_training_options, config_from, load_model, main_guard, run, save_pretrained
-from .loop import Example, FineTuneConfig, FitResult, say
+from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
 
 TASK = "text-classification"
 
@@ -118,6 +118,7 @@ def finetune(
     """Fine-tune ``model`` on ``train_path``, measure on ``eval_path``, save to ``output``; return the metrics."""
     started = time.monotonic()
     output = Path(output)
+    prepare_output(output)
     columns = {"text_column": text_column, "label_column": label_column, "language_column": language_column}
     data = load_dataset(train_path, DataConfig(seed=config.seed), **columns)
     data.splits = ["train" if s == "test" else s for s in data.splits]  # --eval measures; keep every row for learning

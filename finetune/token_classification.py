@@ -33,7 +33,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.tables import check_file, decode_bytes
 
 from .common import add_training_options, config_from, load_model, main_guard, run, save_pretrained
-from .loop import Example, FineTuneConfig, FitResult, say
+from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
 from .ner_metrics import entity_report, entity_scores, split_tag, token_report
 
 TASK = "token-classification"
@@ -124,6 +124,7 @@ def finetune(
 
     started = time.monotonic()
     output = Path(output)
+    prepare_output(output)
     train = read_conll(train_path)
     if validation_path is not None:
         validation = read_conll(validation_path)

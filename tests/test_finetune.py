@@ -190,6 +190,24 @@ def test_cli_refuses_what_a_user_can_get_wrong(sample_files, tmp_path, text_run,
         assert "Traceback" not in err
 
 
+def test_time_budget_stops_training_and_still_saves(sample_files, tmp_path, monkeypatch):
+    """With --max-minutes, training stops early enough to evaluate the partial epoch and save."""
+    now = [0.0]
+
+    def clock() -> float:  # every look at the clock costs 5 s: a slow machine, deterministically
+        now[0] += 5.0
+        return now[0]
+
+    monkeypatch.setattr(loop.time, "monotonic", clock)
+    output = tmp_path / "budget"
+    metrics = text_classification.finetune(*sample_files, output, config=replace(FAST, max_minutes=3))
+    assert metrics["stopped"] == "time budget of 3 minutes reached"
+    assert metrics["seconds"] <= 180 * 1.1  # the reserve for the last evaluation is an estimate
+    epochs = [h["epoch"] for h in metrics["history"]]
+    assert epochs[0] == 0 and 0 < epochs[-1] < FAST.epochs and epochs[-1] != int(epochs[-1])  # cut mid-epoch
+    assert (output / "model.safetensors").is_file() and not (output / loop.CHECKPOINT_DIR).exists()
+
+
 def test_resume_refuses_other_settings(sample_files, tmp_path, monkeypatch):
     output = tmp_path / "run"
     _interrupt_at(monkeypatch, epoch=0, step=1)
