@@ -3,8 +3,9 @@
     python bench/finetune.py [umsab] [wikiann]
 
 1. UMSAB (en, es, fr, ar): ``python -m finetune.text_classification`` on the train files (val files
-   as the validation split), measured on the test files; the product's frozen encoder + MLP head
-   (``python -m xlmr_demo train``) on the same CSVs is the peer. Budget: 15 minutes of wall time.
+   as the validation split), measured on the test files, with each ``--classifier``; the product's
+   frozen encoder + MLP head (``python -m xlmr_demo train``) on the same CSVs is the peer. Budget:
+   15 minutes of wall time per run.
    Published reference (XLM-T paper): XLM-R-base fully fine-tuned on GPU, 67.3 mean macro-F1.
 2. WikiANN: ``python -m finetune.token_classification`` trained on English, measured on the English
    test file and zero-shot on the German one. Budget: 20 CPU minutes (2 cores: 10 minutes of wall time).
@@ -55,6 +56,13 @@ def row(name: str, metrics: dict, langs: list[str], wall: float, cpu: float) -> 
     return f"| {name} | {' | '.join(cells)} | {wall / 60:.1f} min | {cpu / 60:.1f} min |"
 
 
+def loss(epoch: dict) -> str:
+    return "before training" if epoch["train_loss"] is None else f"{epoch['train_loss']:.4f}"
+
+
+CLASSIFIERS = {"head": "product classifier (default `--classifier head`)", "sequence": "`--classifier sequence`"}
+
+
 def umsab(tmp: Path) -> list[str]:
     from heads import write_split
 
@@ -64,39 +72,47 @@ def umsab(tmp: Path) -> list[str]:
         ["xlmr_demo", "train", str(train), "--eval", str(test), "--output", str(tmp / "head")]
     )
     head = json.loads((tmp / "head" / "metrics.json").read_text())
-    out = tmp / "umsab"
-    cmd = ["finetune.text_classification", "--train", str(train), "--eval", str(test), "--output", str(out)]
-    wall, cpu, others = timed_run(cmd + UMSAB_ARGS)
-    metrics = json.loads((out / "metrics.json").read_text())
-    scores = metrics["evaluations"]["eval"]
-    langs = list(scores["per_language"])
+    runs = {}
+    for kind in CLASSIFIERS:
+        out = tmp / f"umsab-{kind}"
+        cmd = ["finetune.text_classification", "--train", str(train), "--eval", str(test), "--output", str(out)]
+        timing = timed_run([*cmd, "--classifier", kind, *UMSAB_ARGS])
+        runs[kind] = (json.loads((out / "metrics.json").read_text()), timing)
+    return umsab_lines(runs, head, (head_wall, head_cpu))
+
+
+def umsab_lines(runs: dict[str, tuple[dict, tuple]], head: dict, head_timing: tuple) -> list[str]:
+    langs = list(head["per_language"])
     lines = [
         "## UMSAB sentiment (en, es, fr, ar): macro-F1 on the test files",
         "",
         f"Command: `python -m finetune.text_classification --train train.csv --eval test.csv --output DIR "
-        f"{' '.join(UMSAB_ARGS)}` (CSVs as in `bench/heads.py`). Settings: `{json.dumps(metrics['config'])}`.",
-        f"Stopped: {metrics['stopped']}; weights of epoch {metrics['best_epoch']} (best validation macro-F1). "
-        f"Device {metrics['device']}, {metrics['precision']}, "
-        f"{metrics['trainable_parameters']:,} trainable parameters. Other processes kept {others:.2f} cores busy.",
+        f"--classifier KIND {' '.join(UMSAB_ARGS)}` (CSVs as in `bench/heads.py`: the val files are the validation "
+        "split, which picks the epoch; the test files are only measured). Peer: `python -m xlmr_demo train "
+        "train.csv --eval test.csv` in the same run.",
         "",
         "| | " + " | ".join(langs) + " | mean over languages | overall | wall | CPU |",
         "|---|" + "---|" * (len(langs) + 4),
-        row("full fine-tuning", scores, langs, wall, cpu),
-        row("frozen encoder + MLP head (peer)", head, langs, head_wall, head_cpu),
-        "",
-        "Per epoch (macro-F1: validation picks, test only reported):",
-        "",
-        "| epoch | train loss | validation | test |",
-        "|---|---|---|---|",
-        *(
-            f"| {h['epoch']} | {h['train_loss']:.4f} | {h['validation']:.4f} | {h['eval']:.4f} |"
-            for h in metrics["history"]
-        ),
+        *(row(f"fine-tuned, {CLASSIFIERS[k]}", m["evaluations"]["eval"], langs, *t[:2]) for k, (m, t) in runs.items()),
+        row("frozen encoder + MLP head (peer)", head, langs, *head_timing),
         "",
         "Published (XLM-T, Barbieri et al. 2022): XLM-R-base fine-tuned on GPU 67.3 mean "
         "(ar 64.3, en 68.5, fr 70.5, es 66.0); fastText 50.5.",
         "",
     ]
+    for kind, (metrics, (_, _, others)) in runs.items():
+        lines += [
+            f"### {CLASSIFIERS[kind]}",
+            "",
+            f"Stopped: {metrics['stopped']}; weights of epoch {metrics['best_epoch']} (best validation macro-F1). "
+            f"Device {metrics['device']}, {metrics['precision']}, {metrics['trainable_parameters']:,} trainable "
+            f"parameters; other processes kept {others:.2f} cores busy. Settings: `{json.dumps(metrics['config'])}`.",
+            "",
+            "| epoch | train loss | validation macro-F1 | test macro-F1 |",
+            "|---|---|---|---|",
+            *(f"| {h['epoch']} | {loss(h)} | {h['validation']:.4f} | {h['eval']:.4f} |" for h in metrics["history"]),
+            "",
+        ]
     return lines
 
 
@@ -114,7 +130,10 @@ def wikiann(tmp: Path) -> list[str]:
         str(out),
     ]
     wall, cpu, others = timed_run(cmd + WIKIANN_ARGS)
-    metrics = json.loads((out / "metrics.json").read_text())
+    return wikiann_lines(json.loads((out / "metrics.json").read_text()), wall, cpu, others)
+
+
+def wikiann_lines(metrics: dict, wall: float, cpu: float, others: float) -> list[str]:
     ev = metrics["evaluations"]
     lines = [
         "## WikiANN NER: train English, measure English and German (zero-shot), entity-level",

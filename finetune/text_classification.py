@@ -3,6 +3,7 @@
     python -m finetune.text_classification --train T.csv --eval E.csv --output DIR [--model NAME]
         [--text-column C] [--label-column C] [--language-column C] [--epochs N] [--lr X]
         [--batch-size N] [--max-length N] [--freeze-layers N] [--max-minutes M] [--seed N]
+        [--classifier head|sequence]
 
 Reads the same files as ``python -m xlmr_demo train`` (any table format, columns detected or
 named, languages from a column or detected). Validation rows for early stopping and model choice
@@ -10,10 +11,20 @@ come from the training file: its split column's validation rows when it has one,
 stratified by label and language. The ``--eval`` file is only measured, each epoch, overall and
 per language; it never picks anything.
 
-Output: a standard Hugging Face folder (``config.json`` with the label names, ``model.safetensors``,
-tokenizer files) that ``AutoModelForSequenceClassification`` loads, plus ``metrics.json``. The
-product reads it too: ``python -m xlmr_demo predict --head DIR`` predicts with it, and
-``--model DIR`` uses its fine-tuned encoder for embeddings, maps and heads.
+Two classifiers (``--classifier``):
+
+- ``head`` (default): the product's own classifier fine-tuned end to end. It starts from the
+  classifier ``python -m xlmr_demo train`` builds on the same rows (masked mean pooling, L2
+  normalisation, the MLP head; measured as "epoch 0", so the result is never worse on validation)
+  and trains encoder and head together. Output: the encoder as a standard Hugging Face +
+  sentence-transformers folder (``AutoModel`` loads it) with ``head.safetensors`` + ``head.json``
+  beside it.
+- ``sequence``: a new ``AutoModelForSequenceClassification`` ([CLS] pooler, random head), the
+  layout of the seed article; its folder has the label names in ``config.json``.
+
+Either folder also holds ``metrics.json``, and the product reads both:
+``python -m xlmr_demo predict DIR data.csv`` predicts with it, ``evaluate`` measures it, and
+``--model DIR`` uses its fine-tuned encoder for embeddings, maps and new heads.
 """
 
 from __future__ import annotations
