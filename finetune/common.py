@@ -17,7 +17,8 @@ from .loop import Example, FineTuneConfig, FitResult, Measure, finish, fit, say
 EXIT_USER_ERROR = 2
 
 
-def add_training_options(p: argparse.ArgumentParser, defaults: FineTuneConfig) -> None:
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    defaults = FineTuneConfig()
     p.add_argument("--output", required=True, help="folder for the fine-tuned model (new or empty)")
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     p.add_argument("--epochs", type=int, default=defaults.epochs)

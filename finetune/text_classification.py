@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="head (default): the product's classifier (mean pooling and its MLP head, started from the frozen-head "
         "fit) fine-tuned end to end; sequence: a new AutoModelForSequenceClassification ([CLS] pooler)",
     )
-    add_training_options(p, FineTuneConfig())
+    add_training_options(p)
     return p
 
 

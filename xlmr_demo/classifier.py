@@ -8,6 +8,7 @@ matrix, and the rows whose given label the model finds least likely (suspected l
 A saved classifier is a folder: ``head.safetensors`` (tensors), ``config.json`` (labels, encoder
 name and fingerprint, dims, training settings, creation time) and ``metrics.json``. Nothing is
 pickled; loading refuses other files and a head made for a different encoder.
+:func:`load_classifier` also reads the folders ``finetune.text_classification`` writes.
 """
 
 from __future__ import annotations
