@@ -181,6 +181,8 @@ def frozen_states(
     lengths = np.array([len(e.input_ids) for e in examples])
     order = np.argsort(-lengths, kind="stable")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    training = model.training
+    model.eval()  # no dropout in the frozen part: its output is computed once for every epoch
     with swap_layers(base, keep), torch.inference_mode(), _autocast(device, precision):
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
@@ -188,6 +190,7 @@ def frozen_states(
             hidden = base(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
             for j, i in enumerate(rows):
                 states[i] = hidden[j, : lengths[i]].to("cpu", dtype)
+    model.train(training)
     return states
 
 
