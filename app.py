@@ -281,7 +281,7 @@ def build_app() -> gr.Blocks:
                     value=EMBEDDED_NAME,
                     allow_custom_value=True,
                     label="Model",
-                    info="'embedded' works offline; hub ids need a network.",
+                    info="'embedded' works offline; hub ids need a network; a model folder (from finetune/) works.",
                 )
                 head = gr.Radio(["mlp", "logreg"], value="mlp", label="Classifier head")
             with gr.Accordion("Advanced", open=False):

@@ -127,6 +127,7 @@ def run(
         "precision": result.precision,
         "trainable_parameters": result.trainable_parameters,
         "best_epoch": result.best_epoch,
+        "steps": result.steps,
         "stopped": result.stopped,
         "seconds": result.seconds,
         "history": result.history,

@@ -13,7 +13,8 @@ What makes it usable on a 2-core CPU:
 - ``freeze_layers=N`` also freezes the lower N transformer layers and computes their output
   once for every example, so each epoch runs only the upper layers;
 - bf16 autocast where the hardware runs it natively (CUDA, AVX512-BF16/AMX CPUs), fp32 elsewhere;
-- a time budget (``max_minutes``) that stops training early enough to still evaluate and save.
+- a time budget (``max_minutes``): once the speed is known, the learning-rate schedule is fitted to
+  end with the budget, and training stops early enough to still evaluate and save.
 
 The model is chosen on the validation examples (never on the evaluation files, which are only
 reported), with early stopping after ``patience`` epochs without improvement. A checkpoint
@@ -45,6 +46,7 @@ CHECKPOINT_FORMAT = "xlmr_demo.finetune-checkpoint/1"
 METRICS_FILE = "metrics.json"
 RESUMABLE_CHANGES = ("max_minutes", "checkpoint_minutes", "device")
 POOL_BATCHES = 50  # length bucketing sorts pools of this many batches
+FIT_SCHEDULE_AFTER = 20  # steps timed before the schedule is fitted to a time budget
 # sentence-transformers files copied from the base model, so the product's encoder reads the new folder
 # with the same pooling and prompt
 SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
@@ -110,6 +112,7 @@ class FitResult:
     device: str
     precision: str
     trainable_parameters: int
+    steps: dict  # planned (all epochs), scheduled (where the learning rate reaches zero), done
 
 
 # -- model plumbing -------------------------------------------------------------------------------------
@@ -338,6 +341,17 @@ def learning_rate(step: int, total: int, config: FineTuneConfig) -> float:
     return config.lr * max(0.0, (total - step) / max(1, total - warm))
 
 
+def fitted_schedule(done: int, planned: int, step_seconds: float, seconds_left: float, evaluations: list[float]) -> int:
+    """The step at which a schedule of ``planned`` steps should end to finish within ``seconds_left``.
+
+    ``done`` steps are behind us; each further step takes ``step_seconds``; ``evaluations`` are the
+    seconds of the evaluations still to come (one per remaining epoch end). Returns ``planned`` when
+    it fits, else the last step that does (at least one more).
+    """
+    affordable = int(max(0.0, seconds_left - sum(evaluations)) / step_seconds)
+    return planned if done + affordable >= planned else done + max(1, affordable)
+
+
 @dataclass
 class Progress:
     """Where training is; saved in every checkpoint."""
@@ -352,6 +366,7 @@ class Progress:
     best_epoch: float = 0.0
     bad_epochs: int = 0
     elapsed: float = 0.0  # seconds spent in earlier runs of the same job
+    scheduled_steps: int = 0  # where the learning-rate schedule ends when fitted to a time budget (0: all epochs)
 
 
 def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, progress: Progress, settings: dict):
@@ -484,7 +499,8 @@ def fit(
     optimizer = make_optimizer(params, config)
     runner = Runner(model, config, device, precision)
     lengths = np.array([len(e.input_ids) for e in train])
-    total_steps = math.ceil(len(train) / config.batch_size) * config.epochs
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    planned = steps_per_epoch * config.epochs
     checkpoint_dir = output / CHECKPOINT_DIR
     progress = Progress()
     best: dict | None = None
@@ -548,6 +564,23 @@ def fit(
         )
         model.train()
 
+    steps_this_run = 0
+
+    def fit_schedule() -> None:
+        """Once the speed is known: end the learning-rate schedule where the time budget ends."""
+        per_eval = eval_seconds if eval_seconds is not None else reserve() - 15
+        evaluations_left = [per_eval * 1.2] * (config.epochs - progress.epoch)
+        seconds_left = budget - elapsed() - 15
+        end = fitted_schedule(
+            progress.global_step, planned, train_seconds / steps_this_run, seconds_left, evaluations_left
+        )
+        if end < planned:
+            progress.scheduled_steps = end
+            say(
+                f"note: the time budget allows about {end} of the {planned} planned steps; "
+                "the learning rate now decays to zero there"
+            )
+
     if baseline and found is None:
         evaluate(0.0)
     stopped = "all epochs done"
@@ -565,12 +598,13 @@ def fit(
         )
         out_of_time = False
         for rows in batches[progress.step_in_epoch :]:
-            if elapsed() + reserve() > budget:
+            over = progress.scheduled_steps and progress.global_step >= progress.scheduled_steps
+            if over or elapsed() + reserve() > budget:
                 out_of_time = True
                 break
             t0 = time.monotonic()
             for g in optimizer.param_groups:
-                g["lr"] = learning_rate(progress.global_step, total_steps, config)
+                g["lr"] = learning_rate(progress.global_step, progress.scheduled_steps or planned, config)
             loss = runner.forward(train, rows, with_labels=True).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
@@ -581,6 +615,9 @@ def fit(
             progress.step_in_epoch += 1
             progress.global_step += 1
             train_seconds, train_examples = train_seconds + time.monotonic() - t0, train_examples + len(rows)
+            steps_this_run += 1
+            if steps_this_run == FIT_SCHEDULE_AFTER and budget < math.inf and not progress.scheduled_steps:
+                fit_schedule()
             bar.update(1)
             if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60:
                 checkpoint()
@@ -588,6 +625,8 @@ def fit(
         bar.close()
         if out_of_time:
             stopped = f"time budget of {config.max_minutes:g} minutes reached"
+            if progress.scheduled_steps:
+                stopped += " (the learning-rate schedule was fitted to it)"
             if progress.step_in_epoch:  # the partly trained epoch may still be the best
                 evaluate(progress.epoch + progress.step_in_epoch / len(batches))
             break
@@ -620,6 +659,7 @@ def fit(
         device=device,
         precision=precision,
         trainable_parameters=int(sum(p.numel() for p in params.values())),
+        steps={"planned": planned, "scheduled": progress.scheduled_steps or planned, "done": progress.global_step},
     )
 
 

@@ -201,7 +201,8 @@ def test_time_budget_stops_training_and_still_saves(sample_files, tmp_path, monk
     monkeypatch.setattr(loop.time, "monotonic", clock)
     output = tmp_path / "budget"
     metrics = text_classification.finetune(*sample_files, output, config=replace(FAST, max_minutes=3))
-    assert metrics["stopped"] == "time budget of 3 minutes reached"
+    assert metrics["stopped"].startswith("time budget of 3 minutes reached")
+    assert metrics["steps"]["done"] < metrics["steps"]["planned"]
     assert metrics["seconds"] <= 180 * 1.1  # the reserve for the last evaluation is an estimate
     epochs = [h["epoch"] for h in metrics["history"]]
     assert epochs[0] == 0 and 0 < epochs[-1] < FAST.epochs and epochs[-1] != int(epochs[-1])  # cut mid-epoch
@@ -339,6 +340,13 @@ def test_length_bucketing_keeps_every_example_once_and_pads_little():
     assert padded < 0.6 * naive  # random batches pad to ~the longest in 32 draws
     assert [b.tolist() for b in loop.epoch_batches(lengths, 32, 0, 0)] == [b.tolist() for b in batches]
     assert [b.tolist() for b in loop.epoch_batches(lengths, 32, 0, 1)] != [b.tolist() for b in batches]
+
+
+def test_schedule_fitted_to_a_time_budget():
+    # 100 steps planned, 40 done, 2 s a step, 100 s left, two evaluations of 10 s to come: 40 more steps fit
+    assert loop.fitted_schedule(40, 100, 2.0, 100.0, [10.0, 10.0]) == 80
+    assert loop.fitted_schedule(40, 100, 1.0, 100.0, [10.0, 10.0]) == 100  # everything fits: unchanged
+    assert loop.fitted_schedule(40, 100, 2.0, 10.0, [10.0, 10.0]) == 41  # nothing fits: at least one more step
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
