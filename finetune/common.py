@@ -17,11 +17,11 @@ from .loop import Example, FineTuneConfig, FitResult, Measure, finish, fit, say
 EXIT_USER_ERROR = 2
 
 
-def add_training_options(p: argparse.ArgumentParser) -> None:
-    defaults = FineTuneConfig()
+def add_training_options(p: argparse.ArgumentParser, defaults: FineTuneConfig) -> None:
     p.add_argument("--output", required=True, help="folder for the fine-tuned model (new or empty)")
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    epochs_help = f"passes over the data (default {defaults.epochs})"
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help=epochs_help)
     p.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (AdamW, linear warm-up)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--max-length", type=int, default=defaults.max_length, help="tokens per example; longer are cut")

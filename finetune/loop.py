@@ -55,7 +55,7 @@ SENTENCE_TRANSFORMERS_DIRS = ("1_Pooling", "2_Normalize")
 
 @dataclass(frozen=True)
 class FineTuneConfig:
-    """How to train. With these defaults UMSAB (7,356 tweets, 3 epochs) takes about 6 minutes on 2 CPU cores."""
+    """How to train. Defaults for NER; text classification uses 2 epochs (about 4 minutes for UMSAB on 2 cores)."""
 
     epochs: int = 3
     lr: float = 5e-5

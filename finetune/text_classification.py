@@ -48,6 +48,8 @@ from .common import add_training_options, config_from, load_model, main_guard, r
 from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
 
 TASK = "text-classification"
+# 2 epochs tied 3 on UMSAB validation macro-F1 (68.99 vs 69.00) in two-thirds of the time
+DEFAULTS = FineTuneConfig(epochs=2)
 
 
 def language_table(metrics: dict) -> str:
@@ -120,7 +122,7 @@ def finetune(
     eval_path: str | Path,
     output: str | Path,
     model: str = "embedded",
-    config: FineTuneConfig = FineTuneConfig(),
+    config: FineTuneConfig = DEFAULTS,
     classifier: Literal["head", "sequence"] = "head",
     text_column: str | None = None,
     label_column: str | None = None,
@@ -227,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="head (default): the product's classifier (mean pooling and its MLP head, started from the frozen-head "
         "fit) fine-tuned end to end; sequence: a new AutoModelForSequenceClassification ([CLS] pooler)",
     )
-    add_training_options(p)
+    add_training_options(p, DEFAULTS)
     return p
 
 

@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="files in other languages, measured zero-shot",
     )
     p.add_argument("--validation", help="file for choosing the epoch (default: 10%% of --train)")
-    add_training_options(p)
+    add_training_options(p, FineTuneConfig())
     return p
 
 
