@@ -7,7 +7,6 @@ training (the folder's "query" prompt), and are cut at the length used in traini
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,17 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from .classifier import Progress, TextClassifier
-from .encoders import auto_precision, default_device, model_prompt
+from .encoders import _read_json, auto_precision, default_device, model_prompt
 from .errors import UserError
 
 BATCH_SIZE = 32
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _config(folder: Path) -> dict:
