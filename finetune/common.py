@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -13,8 +12,6 @@ from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.errors import UserError
 
 from .loop import Example, FineTuneConfig, FitResult, Measure, finish, fit, say
-
-EXIT_USER_ERROR = 2
 
 
 def add_training_options(p: argparse.ArgumentParser, defaults: FineTuneConfig) -> None:
@@ -139,15 +136,4 @@ def run(
     return metrics
 
 
-def main_guard(run_command: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv) -> int:
-    """Parse, run, and turn a :class:`UserError` into one ``error:`` line and exit status 2."""
-    args = parser.parse_args(argv)
-    try:
-        run_command(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted (run the same command again to resume from the last checkpoint)", file=sys.stderr)
-        return 130
-    return 0
+RESUME_HINT = "interrupted (run the same command again to resume from the last checkpoint)"

@@ -147,6 +147,17 @@ def _replay_module():
 
 
 @contextmanager
+def _swapped(obj, name: str, value) -> Iterator[None]:
+    """Within the block ``obj.name`` is ``value``; the original is put back after."""
+    original = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, original)
+
+
+@contextmanager
 def upper_layers_only(model, n_frozen: int, replay) -> Iterator[None]:
     """Within the block the model starts at layer ``n_frozen``, reading its input from ``replay``."""
     import torch
@@ -155,14 +166,9 @@ def upper_layers_only(model, n_frozen: int, replay) -> Iterator[None]:
         yield
         return
     base = model.base_model
-    embeddings, layers = encoder_layers(model)
-    base.embeddings = replay
-    base.encoder.layer = torch.nn.ModuleList(list(layers)[n_frozen:])
-    try:
+    _, layers = encoder_layers(model)
+    with _swapped(base, "embeddings", replay), _swapped(base.encoder, "layer", torch.nn.ModuleList(layers[n_frozen:])):
         yield
-    finally:
-        base.embeddings = embeddings
-        base.encoder.layer = layers
 
 
 def _autocast(device: str, precision: str):
@@ -179,14 +185,14 @@ def frozen_states(
 
     _, layers = encoder_layers(model)
     states: list = [None] * len(examples)
-    keep = torch.nn.ModuleList(list(layers)[:n_frozen])
+    keep = torch.nn.ModuleList(layers[:n_frozen])
     base = model.base_model
     lengths = np.array([len(e.input_ids) for e in examples])
     order = np.argsort(-lengths, kind="stable")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     training = model.training
     model.eval()  # no dropout in the frozen part: its output is computed once for every epoch
-    with swap_layers(base, keep), torch.inference_mode(), _autocast(device, precision):
+    with _swapped(base.encoder, "layer", keep), torch.inference_mode(), _autocast(device, precision):
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             ids, mask = pad([examples[i].input_ids for i in rows], pad_id)
@@ -195,16 +201,6 @@ def frozen_states(
                 states[i] = hidden[j, : lengths[i]].to("cpu", dtype)
     model.train(training)
     return states
-
-
-@contextmanager
-def swap_layers(base, layers) -> Iterator[None]:
-    original = base.encoder.layer
-    base.encoder.layer = layers
-    try:
-        yield
-    finally:
-        base.encoder.layer = original
 
 
 def pad(sequences: list[list[int]], value: int):
@@ -327,9 +323,13 @@ def trainable_parameters(model, config: FineTuneConfig) -> dict[str, object]:
 def make_optimizer(params: dict[str, object], config: FineTuneConfig):
     import torch
 
-    no_decay = [p for n, p in params.items() if n.endswith("bias") or "LayerNorm" in n or "layer_norm" in n]
-    decay = [p for n, p in params.items() if not (n.endswith("bias") or "LayerNorm" in n or "layer_norm" in n)]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    def decays(name: str) -> bool:  # biases and layer norms are not decayed
+        return not (name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name)
+
+    groups = [
+        {"params": [p for n, p in params.items() if decays(n)], "weight_decay": config.weight_decay},
+        {"params": [p for n, p in params.items() if not decays(n)], "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
@@ -419,15 +419,13 @@ def restore(tensors: dict, params: dict, optimizer, step: int) -> dict | None:
     with torch.no_grad():
         for n, p in params.items():
             p.copy_(tensors[f"model.{n}"])
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            name = next(n for n, q in params.items() if q is p)
-            if f"adam.{name}.exp_avg" in tensors:
-                optimizer.state[p] = {
-                    "step": torch.tensor(float(step)),
-                    "exp_avg": tensors[f"adam.{name}.exp_avg"].clone(),
-                    "exp_avg_sq": tensors[f"adam.{name}.exp_avg_sq"].clone(),
-                }
+    for name, p in params.items():
+        if f"adam.{name}.exp_avg" in tensors:
+            optimizer.state[p] = {
+                "step": torch.tensor(float(step)),
+                "exp_avg": tensors[f"adam.{name}.exp_avg"].clone(),
+                "exp_avg_sq": tensors[f"adam.{name}.exp_avg_sq"].clone(),
+            }
     torch.set_rng_state(tensors["rng.torch"])
     best = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
     return best or None

@@ -39,12 +39,13 @@ from typing import Literal
 
 import numpy as np
 
+from xlmr_demo.cli import run_cli
 from xlmr_demo.dataset import DataConfig, Dataset, load_dataset
 from xlmr_demo.encoders import model_prompt
 from xlmr_demo.errors import UserError
 from xlmr_demo.metrics import classification_metrics, classification_report, mean_language_macro_f1
 
-from .common import add_training_options, config_from, load_model, main_guard, run, save_pretrained
+from .common import RESUME_HINT, add_training_options, config_from, load_model, run, save_pretrained
 from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
 
 TASK = "text-classification"
@@ -70,23 +71,21 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
     """(network, tokenizer, save, folder, head settings): the product's classifier, to fine-tune end to end."""
     from transformers import AutoModel
 
-    from xlmr_demo.classifier import FINETUNED_HEAD_JSON, HEAD_FILE
-    from xlmr_demo.embedded import EMBEDDED_ALIASES
+    from xlmr_demo.classifier import FINETUNED_HEAD_JSON, HEAD_FILE, fit_head
     from xlmr_demo.encoders import base_model_kwargs, embed, load_encoder
-    from xlmr_demo.heads import Head, HeadConfig
+    from xlmr_demo.heads import HeadConfig, class_weights
 
     from .pooled import pooled_classifier
 
     encoder = load_encoder(model)
     say("training the frozen-head classifier to start from ...")
     X = embed(data.texts, model=encoder).embeddings
-    train, val = data.indices("train"), data.indices("validation")
+    train = data.indices("train")
     head_config = HeadConfig(seed=config.seed)
-    head = Head(head_config).fit(X[train], [data.labels[i] for i in train], X[val], [data.labels[i] for i in val])
-    counts = np.bincount([data.classes.index(data.labels[i]) for i in train], minlength=len(data.classes))
-    class_weight = counts.sum() / (len(counts) * counts)  # as the head was trained
+    head = fit_head(X, data.labels, train, data.indices("validation"), head_config)  # as `xlmr_demo train` does
+    counts = np.unique([data.labels[i] for i in train], return_counts=True)[1]  # classes in sorted order, as the head
     network, tokenizer, folder = load_model(AutoModel, model, config.seed, **base_model_kwargs(encoder.folder))
-    module = pooled_classifier(network, head, class_weight)
+    module = pooled_classifier(network, head, class_weights(counts, head_config.class_weight))
 
     def save(output: Path) -> None:
         from safetensors.numpy import save_file
@@ -95,8 +94,7 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
         tokenizer.save_pretrained(output)
         tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in head.tensors().items()}
         save_file(tensors, str(output / HEAD_FILE))
-        base = EMBEDDED_ALIASES[0] if model in EMBEDDED_ALIASES else model
-        about = {"labels": head.classes_.tolist(), "head": head.settings(), "base_model": base}
+        about = {"labels": head.classes_.tolist(), "head": head.settings(), "base_model": encoder.name}
         (output / FINETUNED_HEAD_JSON).write_text(json.dumps(about, indent=2, ensure_ascii=False), encoding="utf-8")
 
     return module, tokenizer, save, folder, asdict(head_config)
@@ -230,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fit) fine-tuned end to end; sequence: a new AutoModelForSequenceClassification ([CLS] pooler)",
     )
     add_training_options(p, DEFAULTS)
+    p.set_defaults(run=_command)
     return p
 
 
@@ -256,7 +255,7 @@ def _command(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_guard(_command, build_parser(), argv)
+    return run_cli(build_parser(), argv, interrupted=RESUME_HINT)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from xlmr_demo.cli import run_cli
 from xlmr_demo.errors import UserError
 from xlmr_demo.tables import check_file, decode_bytes
 
-from .common import add_training_options, config_from, load_model, main_guard, run, save_pretrained
+from .common import RESUME_HINT, add_training_options, config_from, load_model, run, save_pretrained
 from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
 from .ner_metrics import entity_report, entity_scores, split_tag, token_report
 
@@ -233,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--validation", help="file for choosing the epoch (default: 10%% of --train)")
     add_training_options(p, FineTuneConfig())
+    p.set_defaults(run=_command)
     return p
 
 
@@ -256,7 +258,7 @@ def _command(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_guard(_command, build_parser(), argv)
+    return run_cli(build_parser(), argv, interrupted=RESUME_HINT)
 
 
 if __name__ == "__main__":

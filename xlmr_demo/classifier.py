@@ -152,7 +152,8 @@ class TrainResult:
     training: dict = field(default_factory=dict)  # settings and history, saved in config.json
 
 
-def _fit(X, y, train, val, config: HeadConfig, progress=None) -> Head:
+def fit_head(X, y, train, val, config: HeadConfig, progress=None) -> Head:
+    """A head on embeddings ``X[train]`` with early stopping on ``X[val]`` (row indices into ``X`` and ``y``)."""
     ys = np.asarray(y, dtype=object)
     return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress)
 
@@ -186,7 +187,7 @@ def transfer_matrix(
         return None
     matrix = []
     for source in sources:
-        head = _fit(X, labels, train[langs[train] == source], val[langs[val] == source], config)
+        head = fit_head(X, labels, train[langs[train] == source], val[langs[val] == source], config)
         row = []
         for target in targets:
             rows = eval_langs == target
@@ -223,7 +224,7 @@ def find_label_issues(
         # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
         stop = rng.random(len(fit_rows)) < 0.1
-        head = _fit(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config)
+        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config)
         cols = [index[c] for c in head.classes_]
         proba[np.ix_(held_rows, cols)] = head.predict_proba(X[pool[held_rows]])
     given = proba[np.arange(len(pool)), y]
@@ -318,7 +319,7 @@ def train_classifier(
     train, val = dataset.indices("train"), dataset.indices("validation")
     if len(train) == 0:
         raise UserError("No rows are marked for training.")
-    head = _fit(X, dataset.labels, train, val, config, progress=epoch_done)
+    head = fit_head(X, dataset.labels, train, val, config, progress=epoch_done)
     classifier = Classifier(encoder, head)
     if eval_dataset is not None:
         X_eval = embed(eval_dataset.texts, model=encoder, progress=lambda d, t: say("embedding evaluation data", d / t))

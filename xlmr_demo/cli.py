@@ -307,14 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None, interrupted: str = "interrupted") -> int:
+    """Parse ``argv`` and call the chosen ``run``; a :class:`UserError` becomes one ``error:`` line and status 2."""
+    args = parser.parse_args(argv)
     try:
         args.run(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print(f"error: {interrupted}", file=sys.stderr)
         return 130
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(build_parser(), argv)

@@ -82,6 +82,14 @@ MIN_STEPS_PER_EPOCH = 8
 MIN_IMPROVEMENT = 1e-3
 
 
+def class_weights(counts: np.ndarray, mode: Literal["balanced", "none"]) -> np.ndarray | None:
+    """Loss weight per class from its training-row ``counts``: inverse frequency ("balanced"), or None."""
+    if mode != "balanced":
+        return None
+    counts = counts.astype(np.float32)
+    return counts.sum() / (np.float32(len(counts)) * counts)
+
+
 def _batch_size(largest: int, n_rows: int) -> int:
     """Batches small enough for at least 8 updates per epoch (16 rows at least).
 
@@ -138,8 +146,8 @@ class Head:
         generator = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)
         net = _network(cfg.kind, X.shape[1], len(self.classes_), cfg.hidden, cfg.dropout)
-        counts = torch.bincount(targets, minlength=len(self.classes_)).float()
-        weight = counts.sum() / (len(counts) * counts) if cfg.class_weight == "balanced" else None
+        weights = class_weights(torch.bincount(targets, minlength=len(self.classes_)).numpy(), cfg.class_weight)
+        weight = None if weights is None else torch.from_numpy(weights)
         loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
         lr = cfg.learning_rate or DEFAULT_LEARNING_RATE[cfg.kind]
         optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=cfg.weight_decay)
