@@ -77,6 +77,25 @@ def test_text_finetune_starts_from_the_frozen_head_and_transfers_zero_shot(text_
     assert metrics["evaluations"]["validation"]["macro_f1"] == best["validation"]
 
 
+def test_saved_folder_holds_the_fine_tuned_epoch(umsab_files, tmp_path, model_dir):
+    """On UMSAB tweets fine-tuning beats its frozen-head start on validation; the folder holds those weights."""
+    from safetensors.numpy import load_file
+
+    from xlmr_demo.classifier import evaluate, load_classifier
+    from xlmr_demo.dataset import load_dataset
+
+    output = tmp_path / "umsab"
+    metrics = text_classification.finetune(*umsab_files, output, config=replace(FAST, lr=2e-5))
+    history = metrics["history"]
+    assert metrics["best_epoch"] >= 1 and max(h["validation"] for h in history[1:]) > history[0]["validation"]
+    base, tuned = load_file(str(model_dir / "model.safetensors")), load_file(str(output / "model.safetensors"))
+    layer = "encoder.layer.{}.output.dense.weight"
+    np.testing.assert_array_equal(base[layer.format(7)], tuned[layer.format(7)])  # frozen (freeze_layers=8)
+    assert not np.array_equal(base[layer.format(11)], tuned[layer.format(11)])  # trained
+    again = evaluate(load_classifier(output), load_dataset(umsab_files[1], purpose="evaluate"))
+    assert again["macro_f1"] == pytest.approx(metrics["evaluations"]["eval"]["macro_f1"], abs=0.03)
+
+
 def test_a_new_sequence_head_learns_from_scratch(sequence_run):
     _, metrics = sequence_run
     history = metrics["history"]
