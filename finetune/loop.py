@@ -7,9 +7,9 @@ What makes it usable on a 2-core CPU:
 
 - dynamic padding and length bucketing: each batch is padded to its own longest example, and
   batches are drawn from length-sorted pools, so little compute is spent on padding;
-- the word-embedding matrix (250,002 x 384 for the embedded model, 80% of its weights) is frozen
-  by default: AdamW then updates 21M instead of 118M numbers a step, and words never seen in
-  training keep their pre-trained (cross-lingual) vectors;
+- the word-embedding matrix (250,037 x 384 for the embedded model, 82% of its 117.5M weights) is
+  frozen by default: AdamW then updates 21.6M numbers a step instead of 117.5M, and words never
+  seen in training keep their pre-trained (cross-lingual) vectors;
 - ``freeze_layers=N`` also freezes the lower N transformer layers and computes their output
   once for every example, so each epoch runs only the upper layers;
 - bf16 autocast where the hardware runs it natively (CUDA, AVX512-BF16/AMX CPUs), fp32 elsewhere;
