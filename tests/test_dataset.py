@@ -110,7 +110,8 @@ def test_evaluation_data_keeps_every_row_for_testing():
     assert dataset.splits == ["test"] * 3
 
 
-def test_too_many_rows():
-    rows = [(f"text {i}", "a" if i % 2 else "b", "en") for i in range(20)]
-    with pytest.raises(UserError, match="20 rows; the limit is 10"):
-        prepare_dataset(_table(rows), "t", config=DataConfig(max_rows=10))
+def test_too_many_classes(monkeypatch):
+    monkeypatch.setenv("XLMR_DEMO_MAX_CLASSES", "3")
+    rows = [(f"text {i}", f"class {i % 4}", "en") for i in range(20)]
+    with pytest.raises(UserError, match=r"4 classes; the limit is 3\. Set XLMR_DEMO_MAX_CLASSES"):
+        prepare_dataset(_table(rows), "t")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xlmr_demo.errors import UserError
+from xlmr_demo.limits import Limits
 from xlmr_demo.tables import read_table
 
 from .conftest import TEST_DATA
@@ -80,8 +81,10 @@ def test_unreadable_files_are_one_clear_error(name):
 def test_row_limit_is_enforced(tmp_path):
     path = tmp_path / "big.csv"
     path.write_text("text,label\n" + "x,y\n" * 11)
-    with pytest.raises(UserError, match="11 rows; the limit is 10"):
-        read_table(path, max_rows=10)
+    with pytest.raises(UserError, match="more than 10 rows; the limit is 10"):
+        read_table(path, Limits(rows=10))
+    path.write_text("text,label\n" + "x,y\n" * 10)
+    assert len(read_table(path, Limits(rows=10))) == 10
 
 
 def test_every_awkward_file_is_covered():

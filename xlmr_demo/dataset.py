@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +19,9 @@ import numpy as np
 
 from .data import guess_text_column, letter_share
 from .errors import UserError
-from .tables import Table, check_columns, read_table, rows_text
+from .limits import current as current_limits
+from .limits import over_limit
+from .tables import Table, check_columns, columns_text, read_table, rows_text
 
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "intent", "topic", "tag", "y")
 LANGUAGE_COLUMN_NAMES = ("language", "lang", "locale", "lng", "language_code", "lang_code")
@@ -46,10 +49,8 @@ UNKNOWN_LANGUAGE = "und"  # ISO 639-2 "undetermined"
 class DataConfig:
     """Limits and choices for turning a table into a dataset."""
 
-    max_rows: int = 200_000  # beyond this the app stops being interactive on a laptop
     min_class_rows: int = 2  # a class needs one row to learn from and one to test on
     warn_class_rows: int = 5  # below this, per-class scores are too noisy to trust
-    max_classes: int = 200
     validation_fraction: float = 0.1  # for early stopping of the heads
     test_fraction: float = 0.2  # the metrics are measured here
     seed: int = 0
@@ -109,14 +110,34 @@ def column_named(columns: list[str], names: tuple[str, ...], exclude: set[str]) 
     return next((lowered[n] for n in names if n in lowered), None)
 
 
+def _distinct(cells: list[str | None], accept, limit: int) -> set[str] | None:
+    """The distinct non-empty values (stripped), or None as soon as one is not ``accept``-ed or they pass ``limit``.
+
+    Stops at the first misfit, so checking every column of a wide table costs about one pass over it.
+    """
+    seen: set[str] = set()
+    for cell in cells:
+        if cell and cell not in seen:
+            value = cell.strip()
+            if not accept(value):
+                return None
+            seen.add(cell)
+            if len(seen) > limit:
+                return None
+    return {c.strip() for c in seen}
+
+
 def _looks_like_split(cells: list[str | None]) -> bool:
-    values = {c.strip().lower() for c in cells if c}
-    return bool(values) and values <= set(SPLIT_VALUES) and len(values) >= 2
+    values = _distinct(cells, lambda v: v.lower() in SPLIT_VALUES, len(SPLIT_VALUES) * 4)
+    return values is not None and len({v.lower() for v in values}) >= 2
+
+
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?")
 
 
 def looks_like_language(cells: list[str | None]) -> bool:
-    values = {c.strip() for c in cells if c}
-    return 1 <= len(values) <= 60 and all(re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?", v) for v in values)
+    values = _distinct(cells, _LANGUAGE_CODE.fullmatch, 60)
+    return values is not None and 1 <= len(values) <= 60
 
 
 def detect_columns(
@@ -140,17 +161,17 @@ def detect_columns(
         language = column_named(table.columns, LANGUAGE_COLUMN_NAMES, used)
         used |= {language} if language else set()
     if text is None:
-        rest = Table([c for c in table.columns if c not in used], [])
-        rest.rows = [[r[table.columns.index(c)] for c in rest.columns] for r in table.rows]
-        if not rest.columns:
-            raise UserError(f"{name} has no column left for the text; found columns: {', '.join(table.columns)}.")
-        text = guess_text_column(rest, name)
+        rest = [c for c in table.columns if c not in used]
+        if not rest:
+            raise UserError(f"{name} has no column left for the text; found columns: {columns_text(table.columns)}.")
+        text = guess_text_column(table.select(rest), name)
     used.add(text)
     if label is None:
         label = column_named(table.columns, LABEL_COLUMN_NAMES, used) or _guess_label(table, used)
     if label is None:
         raise UserError(
-            f"Expected a label column (for example 'label' or 'category'); found columns: {', '.join(table.columns)}."
+            "Expected a label column (for example 'label' or 'category'); "
+            f"found columns: {columns_text(table.columns)}."
         )
     if label == text:
         raise UserError(f"The text and label columns are the same column ({label!r}).")
@@ -169,8 +190,10 @@ def _guess_label(table: Table, used: set[str]) -> str | None:
         if c in used:
             continue
         cells = table.column(c)
-        distinct = len({v for v in cells if v})
-        if 2 <= distinct <= max(2, min(200, n // 2)):
+        most = max(2, min(200, n // 2))
+        values = _distinct(cells, bool, most)
+        distinct = len(values) if values is not None else most + 1
+        if 2 <= distinct <= most:
             key = (letter_share(cells) > 40, distinct)  # prefer short values, then fewer classes
             if best_key is None or key < best_key:
                 best, best_key = c, key
@@ -195,13 +218,23 @@ def _check_label_kind(labels: list[str], column: str) -> None:
         )
 
 
-def detect_languages(texts: list[str], min_confidence: float) -> list[str]:
+#: Characters of a text that language identification reads: more does not change its answer, only its time.
+LANGUAGE_ID_CHARS = 2_000
+
+
+@lru_cache(maxsize=1)
+def _language_identifier():
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_languages(texts: list[str], min_confidence: float) -> list[str]:
+    """ISO 639-1 code of each text's language (py3langid, offline), "und" below ``min_confidence``."""
+    identifier = _language_identifier()
     out = []
     for t in texts:
-        lang, prob = identifier.classify(t)
+        lang, prob = identifier.classify(t[:LANGUAGE_ID_CHARS])
         out.append(lang if prob >= min_confidence else UNKNOWN_LANGUAGE)
     return out
 
@@ -286,8 +319,6 @@ def prepare_dataset(
     For ``purpose="evaluate"`` every usable row is a test row, and class sizes are not checked
     (a class with one example can still be scored).
     """
-    if len(table) > config.max_rows:
-        raise UserError(f"{name} has {len(table):,} rows; the limit is {config.max_rows:,}.")
     mapping = detect_columns(table, name, text_column, label_column, language_column, split_column)
     j = {c: table.columns.index(c) for c in table.columns}
     warnings: list[str] = []
@@ -337,9 +368,10 @@ def prepare_dataset(
             f"The label column {mapping.label!r} has only one class ({next(iter(counts))!r}); "
             "a classifier needs at least two."
         )
-    if len(counts) > config.max_classes:
-        raise UserError(
-            f"The label column {mapping.label!r} has {len(counts)} classes; the limit is {config.max_classes}."
+    max_classes = current_limits().classes
+    if len(counts) > max_classes:
+        raise over_limit(
+            f"The label column {mapping.label!r} has {len(counts):,} classes; the limit is {max_classes:,}.", "classes"
         )
     tiny = sorted(c for c, n in counts.items() if n < config.min_class_rows)
     if tiny:
@@ -379,5 +411,5 @@ def load_dataset(
 ) -> Dataset:
     """Read ``path`` (any format of :func:`xlmr_demo.tables.read_table`) and :func:`prepare_dataset` it."""
     path = Path(path)
-    table = read_table(path, max_rows=config.max_rows)
+    table = read_table(path)
     return prepare_dataset(table, path.name, config=config, purpose=purpose, **columns)

@@ -19,6 +19,7 @@ from .dataset import LANGUAGE_COLUMN_NAMES, column_named, detect_languages, look
 from .embedded import EMBEDDED_NAME
 from .encoders import embed
 from .errors import UserError
+from .limits import current as current_limits
 from .paths import output_file, write_file_atomically
 from .plots import embedding_map, similarity_heatmap
 from .projection import (
@@ -30,7 +31,7 @@ from .projection import (
     project,
     separability,
 )
-from .tables import Table, check_columns, read_table
+from .tables import Table, check_columns, columns_text, read_table
 
 PAIR_COLUMN_NAMES = ("pair_id", "pair", "group_id", "group", "meaning_id", "translation_id")
 
@@ -44,6 +45,29 @@ class MapData:
     groups: list[str | None] | None = None
     columns: dict[str, list[str]] = field(default_factory=dict)  # other columns, to colour and hover by
     notes: list[str] = field(default_factory=list)
+
+    def sample(self, n: int, seed: int = 0) -> MapData:
+        """A seeded random ``n`` of the rows, in their order, translations kept together where groups exist."""
+        rng = np.random.default_rng(seed)
+        if self.groups is None:
+            keys = rng.random(len(self.texts))
+        else:  # one random key per group: a group's rows are taken (or left) together
+            ids = {g: i for i, g in enumerate(dict.fromkeys(g for g in self.groups if g is not None))}
+            draws = rng.random(len(ids) + len(self.texts))  # rows without a group draw their own
+            keys = np.array([draws[ids[g] if g is not None else len(ids) + i] for i, g in enumerate(self.groups)])
+        rows = np.sort(np.argsort(keys, kind="stable")[:n])
+        note = f"Mapped a random {n:,} of the {len(self.texts):,} rows: the most this server maps at once."
+
+        def pick(values: list) -> list:
+            return [values[i] for i in rows]
+
+        return MapData(
+            texts=pick(self.texts),
+            languages=pick(self.languages),
+            groups=pick(self.groups) if self.groups is not None else None,
+            columns={c: pick(v) for c, v in self.columns.items()},
+            notes=[*self.notes, note],
+        )
 
 
 def map_data_from_table(
@@ -65,26 +89,30 @@ def map_data_from_table(
         )
     if text_column is None:
         rest = [c for c in table.columns if c not in (language_column, pair_column)]
-        text_column = guess_text_column(
-            Table(rest, [[r[table.columns.index(c)] for c in rest] for r in table.rows]), name
-        )
-    keep = [i for i, t in enumerate(table.column(text_column)) if t and t.strip()]
+        text_column = guess_text_column(table.select(rest), name)
+    cells = table.column(text_column)
+    keep = [i for i, t in enumerate(cells) if t and t.strip()]
     if not keep:
         raise UserError(f"The column {text_column!r} has no text to map.")
     notes = list(table.notes)
     if len(keep) < len(table):
         notes.append(f"Skipped {len(table) - len(keep)} row(s) without text.")
-    texts = [table.column(text_column)[i] for i in keep]
+
+    def kept(column: str) -> list[str | None]:
+        values = table.column(column)
+        return [values[i] for i in keep]
+
+    texts = [cells[i] for i in keep]
     if language_column:
-        languages = [(table.column(language_column)[i] or "und").strip() for i in keep]
+        languages = [(v or "und").strip() for v in kept(language_column)]
     else:
         languages = detect_languages(texts, 0.5)
         notes.append("No language column: detected each row's language offline (py3langid).")
-    groups = [table.column(pair_column)[i] for i in keep] if pair_column else None
+    groups = kept(pair_column) if pair_column else None
     if groups is not None and all(g is None for g in groups):
         groups = None
     other = [c for c in table.columns if c not in (text_column, language_column, pair_column)]
-    columns = {c: [table.column(c)[i] or "" for i in keep] for c in other}
+    columns = {c: [v or "" for v in kept(c)] for c in other}
     return MapData(texts, languages, groups, columns, notes)
 
 
@@ -129,9 +157,17 @@ def build_map(
     label_column: str | None = None,
     progress=None,
 ) -> MapResult:
-    """Embed ``data``, project it and measure how well languages line up."""
+    """Embed ``data``, project it and measure how well languages line up.
+
+    Above the map size limit (:attr:`xlmr_demo.limits.Limits.map_points`, set in public mode) a
+    seeded sample of the rows is mapped, and the findings say so.
+    """
     if color != "language" and color not in data.columns:
-        raise UserError(f"Cannot colour by {color!r}; choose language or one of: {', '.join(data.columns) or 'none'}.")
+        choices = columns_text(list(data.columns)) or "none"
+        raise UserError(f"Cannot colour by {color!r}; choose language or one of: {choices}.")
+    max_points = current_limits().map_points
+    if max_points is not None and len(data.texts) > max_points:
+        data = data.sample(max_points, seed=config.seed)
     on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
     X = embed(data.texts, model=model, progress=on_batch).embeddings
     if progress:

@@ -5,6 +5,11 @@ Every cell comes back as ``str`` or ``None`` (empty / missing), never a number: 
 (UTF-8 with or without BOM, UTF-16 with BOM, else Windows-1252, said in :attr:`Table.notes`),
 delimiters sniffed, and every way a file can be wrong ends as a :class:`UserError` that says what
 was expected and what was found.
+
+Files may come from anyone (see :mod:`xlmr_demo.limits`), so reading is bounded and linear: text
+is parsed as a stream and refused at the first row or column over the limit; Excel and Parquet
+sizes are read from their metadata before any cell is; zip archives are checked by their entry
+count and declared sizes before they are opened; nested JSON is refused past a depth.
 """
 
 from __future__ import annotations
@@ -12,17 +17,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
+import logging
+import struct
 import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import IO, TypeVar
 
+from . import limits as _limits
 from .errors import UserError
+from .limits import Limits, over_limit
 
-MAX_FILE_BYTES = 200 * 1024 * 1024  # 200 MiB on disk
-MAX_UNZIPPED_BYTES = 500 * 1024 * 1024  # an .xlsx is a zip: refuse bombs before opening them
-MAX_CELL_CHARS = 100_000  # a longer cell is almost surely a broken quote, not a text
 DELIMITERS = ",;\t|"
+SNIFF_CHARS = 65536  # the delimiter is chosen on the first 64K characters (at most 50 lines)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -33,9 +46,26 @@ class Table:
     rows: list[list[str | None]]
     notes: list[str] = field(default_factory=list)  # what the reader decided on the user's behalf
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {c: j for j, c in enumerate(self.columns)}
+
+    @cached_property
+    def _by_column(self) -> list[tuple[str | None, ...]]:
+        # one transpose in C, then every column() is a copy: column detection reads each column several times
+        return list(zip(*self.rows, strict=True)) if self.rows else [() for _ in self.columns]
+
     def column(self, name: str) -> list[str | None]:
-        j = self.columns.index(name)
-        return [r[j] for r in self.rows]
+        """The cells of column ``name``, top to bottom. Tables are not changed after reading."""
+        return list(self._by_column[self._positions[name]])
+
+    def select(self, names: list[str]) -> Table:
+        """A table of only the columns ``names``, in that order."""
+        by_column = [self._by_column[self._positions[n]] for n in names]
+        rows = [list(r) for r in zip(*by_column, strict=True)] if by_column else [[] for _ in self.rows]
+        table = Table(columns=list(names), rows=rows, notes=list(self.notes))
+        table.__dict__["_by_column"] = by_column  # the cached_property's slot: no second transpose
+        return table
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -44,8 +74,14 @@ class Table:
 def check_columns(table: Table, **given: str | None) -> None:
     """Each ``role=name`` given must be a column of ``table``."""
     for role, name in given.items():
-        if name is not None and name not in table.columns:
-            raise UserError(f"Expected a {role} column named {name!r}; found columns: {', '.join(table.columns)}.")
+        if name is not None and name not in table._positions:
+            raise UserError(f"Expected a {role} column named {name!r}; found columns: {columns_text(table.columns)}.")
+
+
+def columns_text(columns: list[str], limit: int = 30) -> str:
+    """Column names for a message: "id, text, label" (the first ``limit``, then how many more)."""
+    shown = ", ".join(columns[:limit])
+    return shown + (f" and {len(columns) - limit:,} more" if len(columns) > limit else "")
 
 
 def rows_text(rows: list[int], limit: int = 8) -> str:
@@ -56,7 +92,7 @@ def rows_text(rows: list[int], limit: int = 8) -> str:
 
 def decode_bytes(raw: bytes, name: str, notes: list[str] | None = None) -> str:
     """Decode text: UTF-16 (BOM), UTF-8 (BOM optional), else Windows-1252 with a note; refuse binary."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.startswith(_UTF16_BOMS):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
@@ -83,26 +119,116 @@ def decode_bytes(raw: bytes, name: str, notes: list[str] | None = None) -> str:
     return text
 
 
-def lines_of(text: str) -> list[str]:
-    """Split on line ends only (not on U+2028, form feeds or other separators that ``splitlines`` uses)."""
-    lines = re.split(r"\r\n|\r|\n", text)
-    return lines[:-1] if lines and lines[-1] == "" else lines
+def read_text(path: Path, name: str, notes: list[str], parse: Callable[[IO[str]], T]) -> T:
+    """``parse`` the decoded text of ``path``, given as a stream of lines (``newline=""``).
 
-
-def sniff_delimiter(text: str, default: str = ",") -> str:
-    """The delimiter among , ; TAB | that splits the first lines into the most consistent columns."""
-    sample = "\n".join(lines_of(text[:65536])[:50])
+    UTF-8 and UTF-16 files are streamed, so ``parse`` can stop at a limit without the whole file in
+    memory; a file that is not UTF-8 is decoded whole by :func:`decode_bytes` (Windows-1252, said
+    in ``notes``, or a clear error) and parsed again.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head.startswith(_UTF16_BOMS):
+        try:
+            with path.open(encoding="utf-16", newline="") as fh:
+                return parse(fh)
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{name} starts like UTF-16 text but is not valid UTF-16.") from exc
+    if b"\x00" in head:
+        raise UserError(f"{name} looks like a binary file, not text (it contains NUL bytes).")
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        return default
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return parse(fh)
+    except UnicodeDecodeError:
+        pass
+    return parse(io.StringIO(decode_bytes(path.read_bytes(), name, notes), newline=""))
 
 
-def parse_delimited(text: str, name: str, delimiter: str) -> Table:
-    """Parse delimited text with a header row; ragged rows and broken quoting are errors."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+def text_lines(stream: IO[str]) -> Iterator[str]:
+    """Lines without their ending; \\r\\n, \\r and \\n end a line (not U+2028 or form feeds, as splitlines would)."""
+    for line in stream:
+        if line.endswith("\r\n"):
+            yield line[:-2]
+        elif line.endswith(("\n", "\r")):
+            yield line[:-1]
+        else:
+            yield line
+
+
+def _complete_lines(sample: str, limit: int = 50) -> list[str]:
+    lines = sample.splitlines() if "\n" in sample or "\r" in sample else [sample]
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the last line was cut by the sample's end
+    return lines[:limit]
+
+
+def sniff_delimiter(sample: str, default: str = ",") -> str:
+    """The delimiter among , ; TAB | that splits the first lines into the most consistent columns.
+
+    Each candidate parses the sample as CSV (quotes respected); the winner gives the most lines with
+    the most common width, that width above one. Linear in the sample (``csv.Sniffer`` takes
+    seconds on 64 KB of crafted quotes); ties go to ``default``, then to the order of DELIMITERS.
+    """
+    lines = [line for line in _complete_lines(sample) if line.strip()]
+    best, best_score = default, (0, 0)
+    for delimiter in sorted(DELIMITERS, key=lambda d: d != default):
+        try:
+            widths = [len(r) for r in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            continue
+        if not widths:
+            continue
+        width, agreeing = Counter(widths).most_common(1)[0]
+        score = (agreeing, width) if width > 1 else (0, 0)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _field_limit(cell_chars: int) -> None:
+    # csv refuses fields over its limit (131,072 by default) with its own error; keep it above ours
+    csv.field_size_limit(max(csv.field_size_limit(), cell_chars + 1))
+
+
+def _too_many_rows(name: str, bound: Limits, width: int) -> UserError:
+    if width and bound.rows * width > bound.cells:
+        return over_limit(
+            f"{name} has {width:,} columns and more than {bound.cells // width:,} rows, over the limit of "
+            f"{bound.cells:,} cells (rows x columns).",
+            "cells",
+        )
+    return over_limit(f"{name} has more than {bound.rows:,} rows; the limit is {bound.rows:,}.", "rows")
+
+
+def _too_many_columns(name: str, n: int, bound: Limits) -> UserError:
+    return over_limit(f"{name} has {n:,} columns; the limit is {bound.columns:,}.", "columns")
+
+
+def parse_delimited(stream: Iterable[str], name: str, delimiter: str, bound: Limits) -> Table:
+    """Parse delimited text with a header row; ragged rows, broken quoting and sizes over ``bound`` are errors."""
+    _field_limit(bound.cell_chars)
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    rows: list[list[str | None]] = []
+    max_rows = bound.rows
     try:
-        rows = [r for r in reader if r]  # csv yields [] for empty lines
+        for r in reader:
+            if not r:  # csv yields [] for empty lines
+                continue
+            if header is None:
+                if len(r) > bound.columns:
+                    raise _too_many_columns(name, len(r), bound)
+                header = [h.strip() for h in r]
+                max_rows = min(bound.rows, bound.cells // len(header))
+                continue
+            if len(r) != len(header):
+                raise UserError(
+                    f"{name}: row {len(rows) + 2} has {len(r)} fields but the header has {len(header)} "
+                    f"(separator {_delimiter_name(delimiter)}). Check for unquoted separators or quotes."
+                )
+            if len(rows) >= max_rows:
+                raise _too_many_rows(name, bound, len(header))
+            rows.append([c if c.strip() else None for c in r])
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
             raise UserError(
@@ -110,75 +236,230 @@ def parse_delimited(text: str, name: str, delimiter: str) -> Table:
                 "a quote is probably not closed."
             ) from exc
         raise UserError(f"{name} is not a well-formed table near line {reader.line_num}: {exc}.") from exc
-    if not rows:
+    if header is None:
         raise UserError(f"{name} is empty.")
-    header = [h.strip() for h in rows[0]]
-    for i, r in enumerate(rows[1:], start=2):
-        if len(r) != len(header):
-            raise UserError(
-                f"{name}: row {i} has {len(r)} fields but the header has {len(header)} "
-                f"(separator {_delimiter_name(delimiter)}). Check for unquoted separators or quotes."
-            )
-    return Table(columns=header, rows=[[c if c.strip() else None for c in r] for r in rows[1:]])
+    return Table(columns=header, rows=rows)
 
 
 def _delimiter_name(delimiter: str) -> str:
     return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(delimiter, repr(delimiter))
 
 
-def _read_xlsx(path: Path) -> Table:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unzipped = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        raise UserError(f"{path.name} is not a valid Excel .xlsx file.") from exc
-    if unzipped > MAX_UNZIPPED_BYTES:
-        raise UserError(
-            f"{path.name} unpacks to {unzipped / 2**20:.0f} MiB, over the {MAX_UNZIPPED_BYTES // 2**20} MiB limit."
-        )
-    import openpyxl
+def _read_delimited(path: Path, name: str, default: str, bound: Limits, notes: list[str]) -> Table:
+    chosen: list[str] = []
 
+    def parse(stream: IO[str]) -> Table:
+        delimiter = sniff_delimiter(stream.read(SNIFF_CHARS), default)
+        stream.seek(0)
+        chosen[:] = [delimiter]
+        return parse_delimited(stream, name, delimiter, bound)
+
+    table = read_text(path, name, notes, parse)
+    if chosen[0] != default:
+        notes.append(f"{name} is separated by {_delimiter_name(chosen[0])}s.")
+    return table
+
+
+def check_zip(path: Path, name: str, bound: Limits, what: str) -> zipfile.ZipFile:
+    """Open ``path`` as a zip archive once its entry count and unpacked size are within ``bound``.
+
+    The count is read from the archive's last bytes (its end record) before the central directory
+    is parsed, so a zip of 100,000 empty entries costs nothing to refuse. Sizes are the declared
+    ones, which :mod:`zipfile` also enforces while reading.
+    """
+    entries = _zip_entry_count(path)
+    if entries is None:
+        raise UserError(f"{name} is not {what}.")
+    if entries > bound.zip_entries:
+        raise over_limit(
+            f"{name} holds {entries:,} files; the limit is {bound.zip_entries:,} ({what} holds far fewer).",
+            "zip_entries",
+        )
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for corrupt files
-        raise UserError(f"{path.name} could not be read as an Excel workbook ({type(exc).__name__}).") from exc
-    sheet = book.worksheets[0]
-    values = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    book.close()
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+        raise UserError(f"{name} is not {what}.") from exc
+    unzipped = sum(info.file_size for info in archive.infolist())
+    if unzipped > bound.unzipped_bytes:
+        archive.close()
+        raise over_limit(
+            f"{name} unpacks to {unzipped / 2**20:,.0f} MiB, over the {bound.unzipped_mb:,} MiB limit.", "unzipped_mb"
+        )
+    return archive
+
+
+def _zip_entry_count(path: Path) -> int | None:
+    """Entries declared by the end-of-central-directory record; None if there is none (not a zip)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 65557))  # the record is 22 bytes plus a comment of at most 65,535
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return None
+    (total,) = struct.unpack_from("<H", tail, at + 10)
+    if total != 0xFFFF:
+        return total
+    # zip64: a locator just before the end record points at the zip64 end record, which holds the count
+    if at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
+        return None
+    (offset,) = struct.unpack_from("<Q", tail, at - 12)
+    with path.open("rb") as fh:
+        fh.seek(min(offset, size))
+        record = fh.read(56)
+    if len(record) < 40 or record[:4] != b"PK\x06\x06":
+        return None
+    return struct.unpack_from("<Q", record, 32)[0]
+
+
+def _read_xlsx(path: Path, name: str, bound: Limits) -> Table:
+    check_zip(path, name, bound, "a valid Excel .xlsx file").close()
+    try:
+        values, sheets = _xlsx_values(path, name, bound)
+    except UserError:
+        raise
+    except Exception as exc:  # openpyxl and the XML parser raise many types for corrupt or hostile files
+        raise UserError(f"{name} could not be read as an Excel workbook ({type(exc).__name__}).") from exc
     values = [r for r in values if any(c.strip() for c in r)]
     if not values:
-        raise UserError(f"{path.name}: the first sheet is empty.")
+        raise UserError(f"{name}: the first sheet is empty.")
     width = max(len(r) for r in values)
     values = [r + [""] * (width - len(r)) for r in values]
     header = [h.strip() or f"column_{j + 1}" for j, h in enumerate(values[0])]
     table = Table(columns=header, rows=[[c if c.strip() else None for c in r] for r in values[1:]])
-    if len(book.sheetnames) > 1:
-        table.notes.append(f"{path.name} has {len(book.sheetnames)} sheets; read the first, {book.sheetnames[0]!r}.")
+    if len(sheets) > 1:
+        table.notes.append(f"{name} has {len(sheets)} sheets; read the first, {sheets[0]!r}.")
     return table
 
 
-def _read_jsonl(text: str, name: str) -> Table:
-    records: list[dict] = []
-    stripped = text.lstrip()
-    if stripped.startswith("["):  # a JSON array of objects
+def _xlsx_values(path: Path, name: str, bound: Limits) -> tuple[list[list[str]], list[str]]:
+    """The first sheet's rows as text, within ``bound``, and the names of all sheets."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book.worksheets[0]
+        declared_rows, declared_columns = sheet.max_row, sheet.max_column  # from the sheet's dimension tag
+        if declared_columns and declared_columns > bound.columns:
+            raise _too_many_columns(name, declared_columns, bound)
+        if declared_rows and declared_rows - 1 > bound.rows:
+            raise _too_many_rows(name, bound, 0)
+        values: list[list[str]] = []
+        cells = 0
+        for row in sheet.iter_rows(values_only=True):  # rows the dimension tag did not declare are counted too
+            if len(row) > bound.columns:
+                raise _too_many_columns(name, len(row), bound)
+            cells += len(row)
+            if len(values) > bound.rows or cells > bound.cells:
+                raise _too_many_rows(name, bound, len(row))
+            values.append(["" if v is None else str(v) for v in row])
+        return values, book.sheetnames
+    finally:
+        book.close()
+
+
+def _json_depth_error(name: str, where: str, bound: Limits) -> UserError:
+    return over_limit(
+        f"{name}: {where} nests values more than {bound.json_depth} levels deep; the limit is {bound.json_depth}.",
+        "json_depth",
+    )
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether a parsed JSON value nests more than ``limit`` levels (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _json_record(text: str, name: str, where: str, bound: Limits):
+    try:
+        record = json.loads(text)
+    except RecursionError as exc:
+        raise _json_depth_error(name, where, bound) from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{name}: {where} is not valid JSON ({exc.msg}).") from exc
+    except ValueError as exc:  # Python refuses integers of more than 4,300 digits
+        raise UserError(f"{name}: {where} holds a number too long to read.") from exc
+    if _deeper_than(record, bound.json_depth):
+        raise _json_depth_error(name, where, bound)
+    return record
+
+
+def _records_of_array(text: str, name: str, bound: Limits) -> Iterator[object]:
+    """The elements of a JSON array, one at a time (so a row limit stops the parse)."""
+    decoder = json.JSONDecoder()
+    at = text.index("[") + 1
+    n = len(text)
+
+    def skip(i: int) -> int:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    at = skip(at)
+    if at < n and text[at] == "]":
+        return
+    while True:
         try:
-            records = json.loads(stripped)
+            value, at = decoder.raw_decode(text, at)
+        except RecursionError as exc:
+            raise _json_depth_error(name, "an element of the array", bound) from exc
         except json.JSONDecodeError as exc:
             raise UserError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}.") from exc
-    else:
-        for i, line in enumerate(lines_of(text), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{name}: line {i} is not valid JSON ({exc.msg}).") from exc
-    if not records:
+        except ValueError as exc:
+            raise UserError(f"{name} holds a number too long to read.") from exc
+        if _deeper_than(value, bound.json_depth):
+            raise _json_depth_error(name, "an element of the array", bound)
+        yield value
+        at = skip(at)
+        if at < n and text[at] == ",":
+            at = skip(at + 1)
+            continue
+        if at < n and text[at] == "]":
+            return
+        raise UserError(f"{name} is not valid JSON: expected ',' or ']' at character {at:,}.")
+
+
+def _read_json(path: Path, name: str, bound: Limits, notes: list[str]) -> Table:
+    def parse(stream: IO[str]) -> Table:
+        start = stream.read(4096).lstrip()
+        stream.seek(0)
+        if start.startswith("["):  # a JSON array of objects (the file is within the size limit)
+            records: Iterable = _records_of_array(stream.read(), name, bound)
+        else:
+            records = (
+                _json_record(line, name, f"line {i}", bound)
+                for i, line in enumerate(text_lines(stream), start=1)
+                if line.strip()
+            )
+        return _records_table(records, name, bound)
+
+    return read_text(path, name, notes, parse)
+
+
+def _records_table(records: Iterable, name: str, bound: Limits) -> Table:
+    kept: list[dict] = []
+    columns: dict[str, None] = {}
+    for record in records:
+        if not isinstance(record, dict):
+            raise UserError(f'{name}: expected one JSON object per line, like {{"text": ..., "label": ...}}.')
+        columns.update(dict.fromkeys(record))
+        if len(columns) > bound.columns:
+            raise _too_many_columns(name, len(columns), bound)
+        if len(kept) >= bound.rows or (len(kept) + 1) * len(columns) > bound.cells:
+            raise _too_many_rows(name, bound, len(columns))
+        kept.append(record)
+    if not kept:
         raise UserError(f"{name} has no records.")
-    if not all(isinstance(r, dict) for r in records):
-        raise UserError(f'{name}: expected one JSON object per line, like {{"text": ..., "label": ...}}.')
-    columns = list(dict.fromkeys(k for r in records for k in r))
-    return Table(columns=columns, rows=[[_cell(r.get(c)) for c in columns] for r in records])
+    names = list(columns)
+    return Table(columns=names, rows=[[_cell(r.get(c)) for c in names] for r in kept])
 
 
 def _cell(value) -> str | None:
@@ -187,26 +468,93 @@ def _cell(value) -> str | None:
         return None
     if isinstance(value, float) and value != value:  # NaN
         return None
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    text = str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        text = bytes(value).decode("utf-8", errors="replace")
+    elif isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
     return text if text.strip() else None
 
 
-def _read_parquet(path: Path) -> Table:
+def _type_depth(arrow_type) -> int:
+    depth, stack = 0, [(arrow_type, 1)]
+    while stack:
+        t, d = stack.pop()
+        depth = max(depth, d)
+        stack.extend((t.field(i).type, d + 1) for i in range(getattr(t, "num_fields", 0)))
+    return depth
+
+
+def _read_parquet(path: Path, name: str, bound: Limits) -> Table:
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+        columns = list(parquet.schema_arrow.names)
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
-        raise UserError(f"{path.name} is not a valid Parquet file ({type(exc).__name__}).") from exc
-    data = parquet.read().to_pylist()
-    columns = parquet.schema_arrow.names
-    return Table(columns=list(columns), rows=[[_cell(r.get(c)) for c in columns] for r in data])
+        raise UserError(f"{name} is not a valid Parquet file ({type(exc).__name__}).") from exc
+    if len(columns) > bound.columns:
+        raise _too_many_columns(name, len(columns), bound)
+    if meta.num_rows > bound.rows or meta.num_rows * max(1, len(columns)) > bound.cells:
+        raise _too_many_rows(name, bound, len(columns))
+    if unpacked > bound.unzipped_bytes:
+        raise over_limit(
+            f"{name} unpacks to {unpacked / 2**20:,.0f} MiB, over the {bound.unzipped_mb:,} MiB limit.", "unzipped_mb"
+        )
+    if any(_type_depth(f.type) > bound.json_depth for f in parquet.schema_arrow):
+        raise _json_depth_error(name, "a column's type", bound)
+    try:
+        data = parquet.read()
+    except Exception as exc:
+        raise UserError(f"{name} is not a valid Parquet file ({type(exc).__name__}).") from exc
+    cells = [_parquet_column(data.column(j), c, name) for j, c in enumerate(columns)]
+    return Table(columns=columns, rows=[list(r) for r in zip(*cells, strict=True)] if cells else [])
 
 
-def check_file(path: str | Path) -> Path:
+def _parquet_column(column, title: str, name: str) -> list[str | None]:
+    """One Parquet column as text cells, whatever its type (dates, decimals, bytes, lists, structs, ...)."""
+    try:
+        return [_cell(v) for v in column.to_pylist()]
+    except Exception:  # values Python cannot hold (dates out of range, odd extension types): let Arrow spell them
+        import pyarrow as pa
+
+        try:
+            return [_cell(v) for v in column.cast(pa.string()).to_pylist()]
+        except Exception as exc:
+            raise UserError(
+                f"{name}: column {title!r} holds values of type {column.type} that cannot be read as text."
+            ) from exc
+
+
+def read_lines(path: str | Path, bound: Limits | None = None) -> tuple[list[str], list[str]]:
+    """The lines of a text file (one text per line) and what the reader decided (notes), within ``bound``."""
+    bound = bound or _limits.current()
+    path = check_file(path, bound)
+    name = path.name
+
+    def parse(stream: IO[str]) -> list[str]:
+        lines: list[str] = []
+        for line in text_lines(stream):
+            if len(lines) >= bound.rows:
+                raise over_limit(f"{name} has more than {bound.rows:,} lines; the limit is {bound.rows:,}.", "rows")
+            if len(line) > bound.cell_chars:
+                raise over_limit(
+                    f"{name}: line {len(lines) + 1} has {len(line):,} characters; the limit is {bound.cell_chars:,}.",
+                    "cell_chars",
+                )
+            lines.append(line)
+        return lines
+
+    notes: list[str] = []
+    return read_text(path, name, notes, parse), notes
+
+
+def check_file(path: str | Path, bound: Limits | None = None) -> Path:
     """``path`` as a Path, if it names a non-empty file within the size limit."""
+    bound = bound or _limits.current()
     path = Path(path)
     if not path.exists():
         raise UserError(f"File not found: {path}")
@@ -215,57 +563,59 @@ def check_file(path: str | Path) -> Path:
     size = path.stat().st_size
     if size == 0:
         raise UserError(f"{path.name} is empty.")
-    if size > MAX_FILE_BYTES:
-        raise UserError(f"{path.name} is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB.")
+    if size > bound.file_bytes:
+        raise over_limit(f"{path.name} is {size / 2**20:,.0f} MiB; the limit is {bound.file_mb:,} MiB.", "file_mb")
     return path
 
 
-def read_table(path: str | Path, max_rows: int | None = None) -> Table:
-    """Read a user's file into a :class:`Table`.
+def read_table(path: str | Path, bound: Limits | None = None) -> Table:
+    """Read a user's file into a :class:`Table`, within ``bound`` (default: :func:`xlmr_demo.limits.current`).
 
     Formats by extension: ``.xlsx``, ``.parquet``, ``.jsonl``/``.ndjson``/``.json``, and delimited
     text for anything else (``.csv``, ``.tsv``, ``.txt``, ...), whose delimiter is sniffed.
     """
-    path = check_file(path)
+    bound = bound or _limits.current()
+    path = check_file(path, bound)
+    name = path.name
     suffix = path.suffix.lower()
     notes: list[str] = []
-    if suffix in (".xlsx", ".xlsm"):
-        table = _read_xlsx(path)
-    elif suffix == ".xls":
-        raise UserError(f"{path.name} is an old Excel 97-2003 file; save it as .xlsx or .csv.")
-    elif suffix == ".parquet":
-        table = _read_parquet(path)
-    else:
-        text = decode_bytes(path.read_bytes(), path.name, notes)
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            table = _read_jsonl(text, path.name)
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            table = _read_xlsx(path, name, bound)
+        elif suffix == ".xls":
+            raise UserError(f"{name} is an old Excel 97-2003 file; save it as .xlsx or .csv.")
+        elif suffix == ".parquet":
+            table = _read_parquet(path, name, bound)
+        elif suffix in (".jsonl", ".ndjson", ".json"):
+            table = _read_json(path, name, bound, notes)
         else:
-            default = "\t" if suffix in (".tsv", ".tab") else ","
-            delimiter = sniff_delimiter(text, default)
-            table = parse_delimited(text, path.name, delimiter)
-            if delimiter != default:
-                notes.append(f"{path.name} is separated by {_delimiter_name(delimiter)}s.")
+            table = _read_delimited(path, name, "\t" if suffix in (".tsv", ".tab") else ",", bound, notes)
+    except UserError:
+        raise
+    except (RecursionError, MemoryError, OSError, ValueError, TypeError, KeyError, IndexError, EOFError) as exc:
+        # a reader failing on a user's file is a problem with the file: say so, keep the details in the log
+        _log.warning("could not read %s", name, exc_info=True)
+        raise UserError(
+            f"{name} could not be read ({type(exc).__name__}); check that it is a valid {suffix} file."
+        ) from exc
     table.notes[:0] = notes
-    _check_shape(table, path.name, max_rows)
+    _check_shape(table, name, bound)
     return table
 
 
-def _check_shape(table: Table, name: str, max_rows: int | None) -> None:
+def _check_shape(table: Table, name: str, bound: Limits) -> None:
     if not table.columns:
         raise UserError(f"{name} has no columns.")
-    duplicates = sorted({c for c in table.columns if table.columns.count(c) > 1})
+    duplicates = sorted(c for c, n in Counter(table.columns).items() if n > 1)
     if duplicates:
-        raise UserError(f"{name} has repeated column names: {', '.join(duplicates)}. Rename them so each is unique.")
+        raise UserError(f"{name} has repeated column names: {columns_text(duplicates)}. Rename them so each is unique.")
     if not table.rows:
         raise UserError(f"{name} has a header but no rows.")
-    if max_rows is not None and len(table.rows) > max_rows:
-        raise UserError(
-            f"{name} has {len(table.rows):,} rows; the limit is {max_rows:,}. Use a sample or raise the limit."
-        )
     for i, row in enumerate(table.rows, start=2):
-        for j, cell in enumerate(row):
-            if cell is not None and len(cell) > MAX_CELL_CHARS:
-                raise UserError(
-                    f"{name}: the cell in row {i}, column {table.columns[j]!r} has {len(cell):,} characters "
-                    f"(limit {MAX_CELL_CHARS:,}); a quote is probably not closed."
-                )
+        if max(len(c) if c else 0 for c in row) > bound.cell_chars:
+            j = next(j for j, c in enumerate(row) if c and len(c) > bound.cell_chars)
+            raise over_limit(
+                f"{name}: the cell in row {i}, column {table.columns[j]!r} has {len(row[j]):,} characters "
+                f"(limit {bound.cell_chars:,}); a quote is probably not closed.",
+                "cell_chars",
+            )
