@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from xlmr_demo.encoders import Encoder, EncoderConfig, EncodeStats, load_encoder
+from xlmr_demo.encoders import Encoder, EncoderConfig, EncodeStats, embed, load_encoder
 from xlmr_demo.errors import UserError
 
 from .conftest import tatoeba
@@ -134,3 +134,28 @@ def test_the_package_exposes_embed_lazily():
     assert xlmr_demo.embed is encoders.embed and xlmr_demo.Encoder is encoders.Encoder
     assert set(xlmr_demo.__all__) == set(xlmr_demo._LAZY) | {"UserError"}
     assert all(getattr(xlmr_demo, name) is not None for name in xlmr_demo.__all__)
+
+
+def test_very_long_texts_are_cut_before_tokenising_without_changing_what_the_model_reads(encoder):
+    """A 20 MB paste was tokenised whole (71 s, +1.6 GB) to read its first 512 tokens."""
+    tokenizer = encoder.tokenizer
+    sentence = "Le train de nuit pour Vienne part à 22 h 40 depuis le quai numéro sept. "
+    cases = [
+        sentence * 1_000,  # 72,000 characters of ordinary text
+        " " * 100_000 + "hello world " * 10_000,  # spaces the tokenizer collapses: the cut must look further
+        "猫がソファで寝ている。" * 6_000,  # no spaces at all
+    ]
+    for text in cases:
+        cut = encoder.cut([text])[0]
+        assert len(cut) < len(text) and text.startswith(cut)
+        read = tokenizer(encoder.prompt + text, truncation=True, max_length=encoder.max_length)["input_ids"]
+        assert tokenizer(encoder.prompt + cut, truncation=True, max_length=encoder.max_length)["input_ids"] == read
+    assert encoder.cut(["short"]) == ["short"]
+
+
+def test_a_20_megabyte_text_is_embedded_as_its_beginning_and_said_to_be_truncated(encoder):
+    sentence = "Das Wetter ist heute schön und warm. "
+    text = sentence * (20_000_000 // len(sentence))
+    result = embed([text, sentence * 100], encoder, cache=False)
+    assert result.truncated_rows == [0, 1]
+    np.testing.assert_allclose(result.embeddings[0], result.embeddings[1], atol=1e-5)

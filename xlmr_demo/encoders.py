@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, META_FILE, materialize
+from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, materialize
 from .errors import UserError
+from .fingerprints import folder_fingerprint
+from .limits import check_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -127,30 +129,12 @@ def auto_precision(device: str) -> Precision:
     return "bf16" if native else "fp32"
 
 
-def _folder_fingerprint(folder: Path) -> str:
-    """Cheap identity of a model folder: its config and the size and edges of each weight file."""
-    digest = hashlib.sha256()
-    meta = folder / META_FILE
-    if meta.is_file():  # the embedded model records the hash of the file it came from
-        digest.update(json.loads(meta.read_text())["source_sha256"].encode())
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file():
-            continue
-        rel = str(path.relative_to(folder)).encode()
-        if path.suffix in (".json", ".txt", ".model"):
-            digest.update(rel + path.read_bytes())
-        elif path.suffix in (".safetensors", ".bin", ".pt", ".onnx"):
-            size = path.stat().st_size
-            with path.open("rb") as fh:
-                head = fh.read(1 << 16)
-                fh.seek(max(0, size - (1 << 16)))
-                tail = fh.read()
-            digest.update(rel + str(size).encode() + head + tail)
-    return digest.hexdigest()[:16]
-
-
 def resolve_model_folder(model: str) -> Path:
-    """A local folder for ``model``: the materialised embedded model, a given folder, or the hub cache."""
+    """A local folder for ``model``: the materialised embedded model, a given folder, or the hub cache.
+
+    In public mode only the allow-listed names get this far (:func:`xlmr_demo.limits.check_model`).
+    """
+    check_model(model)
     if model in EMBEDDED_ALIASES:
         return materialize()
     path = Path(model).expanduser()
@@ -176,6 +160,34 @@ def resolve_model_folder(model: str) -> Path:
             f"Could not get model {model!r} from the Hugging Face hub ({type(exc).__name__}). "
             f"Without a network only the embedded model ('{EMBEDDED_NAME}') and local folders work."
         ) from exc
+
+
+#: How many tokens past the model's limit a cut text still gives: its cut lies far beyond what is read.
+CUT_MARGIN = 64
+
+
+def longest_piece(tokenizer) -> int:
+    """Characters in the longest piece of ``tokenizer``'s vocabulary (16 for XLM-R): no token covers more."""
+    return max(map(len, tokenizer.get_vocab()))
+
+
+def cut_text(tokenizer, text: str, max_tokens: int, piece_chars: int) -> str:
+    """``text``, or a prefix of it long enough that the model reads exactly what it would read of the whole.
+
+    A model reads the first ``max_tokens`` tokens, but its tokenizer works through all of a text
+    first: a 20 MB paste took 71 s and 1.6 GB. No token covers more than ``piece_chars`` characters,
+    so a prefix of ``(max_tokens + CUT_MARGIN) * piece_chars`` characters normally gives more than
+    ``max_tokens + CUT_MARGIN`` tokens, and the cut cannot touch the tokens that are read; a text
+    that normalises to much less (long runs of spaces) is tried with 4x longer prefixes until one does.
+    """
+    limit = (max_tokens + CUT_MARGIN) * piece_chars
+    while len(text) > limit:
+        head = text[:limit]
+        tokens = tokenizer(head, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        if len(tokens) > max_tokens + CUT_MARGIN:
+            return head
+        limit *= 4
+    return text
 
 
 # model types whose transformers class builds a pooler layer by default (unused here)
@@ -218,11 +230,12 @@ class Encoder:
         self.precision = auto_precision(self.device) if config.precision == "auto" else config.precision
         # what the vectors mean: same weights, prompt and length limit. Heads record it and refuse others.
         self.fingerprint = hashlib.sha256(
-            f"{_folder_fingerprint(self.folder)}|{self.prompt}|{self.max_length}".encode()
+            f"{folder_fingerprint(self.folder)}|{self.prompt}|{self.max_length}".encode()
         ).hexdigest()[:20]
         # the exact vectors also depend on the arithmetic (bf16 differs from fp32 in the 3rd decimal)
         self.cache_key = f"{self.fingerprint}-{self.precision}-{self.device.split(':')[0]}"
         self._model: SentenceTransformer | None = None
+        self._piece_chars: int | None = None  # longest vocabulary piece, for cut()
         self._load_lock = threading.Lock()  # app callbacks and the warm-up thread may ask at once
 
     def _model_max_length(self) -> int:
@@ -280,10 +293,21 @@ class Encoder:
             f"Encoder({self.name!r}, precision={self.precision}, device={self.device}, fingerprint={self.fingerprint})"
         )
 
+    def cut(self, texts: Sequence[str]) -> list[str]:
+        """``texts`` with each very long one cut to a prefix that still overflows the model (see :func:`cut_text`)."""
+        if self._piece_chars is None:
+            self._piece_chars = longest_piece(self.tokenizer)
+        return [cut_text(self.tokenizer, t, self.max_length, self._piece_chars) for t in texts]
+
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
-        """Untruncated token counts of ``prompt + text`` (special tokens included), shape (n,)."""
+        """Token counts of ``prompt + text`` (special tokens included), shape (n,).
+
+        Exact up to :data:`CUT_MARGIN` tokens past :attr:`max_length`; a longer text counts as
+        "longer than that", since only its beginning is ever read (:meth:`cut`).
+        """
         if not texts:
             return np.zeros(0, dtype=np.int64)
+        texts = self.cut(texts)
         enc = self.tokenizer([self.prompt + t for t in texts], add_special_tokens=True, truncation=False, verbose=False)
         return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
 
@@ -293,6 +317,7 @@ class Encoder:
 
         if not texts:
             return
+        texts = self.cut(texts)
         lengths = self.token_lengths(texts)
         stats.lengths, stats.max_length = lengths, self.max_length
         order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
@@ -381,11 +406,11 @@ def embed(
     A plain batch function with no UI state: the unit of work for scripts and distributed jobs.
     Duplicates are encoded once; when every text is cached, the network is never loaded.
     """
-    from .cache import EmbeddingCache
+    from .cache import open_cache
 
     encoder = model if isinstance(model, Encoder) else load_encoder(model)
     texts = list(texts)
-    store = EmbeddingCache(encoder.cache_key) if cache else None
+    store = open_cache(encoder.cache_key) if cache else None
     if store is not None:
         found, out, lengths = store.get(texts)
     else:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Progress, TextClassifier
-from .encoders import _read_json, auto_precision, default_device, model_prompt
+from .classifier import TextClassifier
+from .encoders import _read_json, auto_precision, cut_text, default_device, longest_piece, model_prompt
 from .errors import UserError
+from .jobs import Progress
 
 BATCH_SIZE = 32
 
@@ -68,7 +69,8 @@ class FineTunedClassifier(TextClassifier):
         import torch
 
         tokenizer, model = self._load()
-        texts = [self.prompt + t for t in texts]
+        piece_chars = longest_piece(tokenizer)
+        texts = [self.prompt + cut_text(tokenizer, t, self.max_length, piece_chars) for t in texts]
         out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths together: little padding
         with torch.inference_mode():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 CACHE_ENV = "XLMR_DEMO_CACHE"
@@ -22,8 +22,25 @@ def cache_dir() -> Path:
     return path
 
 
-def output_file(path: str | Path, suffixes: tuple[str, ...], what: str) -> Path:
-    """Check, before any work, that ``path`` can be written as a ``what`` file with one of ``suffixes``."""
+def same_path(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name the same file or folder (links and relative spellings included)."""
+    a, b = Path(a), Path(b)
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def output_file(
+    path: str | Path, suffixes: tuple[str, ...], what: str, *, inputs: Iterable[str | Path] = (), overwrite: bool = True
+) -> Path:
+    """Check, before any work, that ``path`` can be written as a ``what`` file with one of ``suffixes``.
+
+    An output that is also one of ``inputs`` is always refused (it would replace the input); an
+    existing file is refused unless ``overwrite`` (the command line's ``--overwrite``).
+    """
     from .errors import UserError
 
     path = Path(path)
@@ -34,6 +51,38 @@ def output_file(path: str | Path, suffixes: tuple[str, ...], what: str) -> Path:
         )
     if not path.parent.is_dir():
         raise UserError(f"Cannot write {path}: folder {path.parent} does not exist.")
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder; give a file name.")
+    if any(same_path(path, source) for source in inputs):
+        raise UserError(f"{what} {path} is also an input: writing it would replace that input. Choose another name.")
+    if path.exists() and not overwrite:
+        raise UserError(f"{path} already exists; choose another name, or add --overwrite to replace it.")
+    return path
+
+
+def output_folder(
+    path: str | Path, what: str, *, replaceable: Callable[[Path], bool], inputs: Iterable[str | Path] = (),
+    overwrite: bool = False,
+) -> Path:  # fmt: skip
+    """Check, before any work, that folder ``path`` can be written.
+
+    A new or empty folder always can. An existing one only with ``overwrite``, and only if
+    ``replaceable(path)`` says it holds what we write (a saved classifier), never an unrelated folder;
+    a folder that holds one of ``inputs`` never.
+    """
+    from .errors import UserError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path} is a file; give a folder.")
+    for source in inputs:
+        if same_path(path, source) or Path(source).resolve().is_relative_to(path.resolve()):
+            raise UserError(f"{what} {path} holds an input ({Path(source).name}); choose another folder.")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise UserError(f"{path} already exists; choose another folder, or add --overwrite to replace it.")
+        if not replaceable(path):
+            raise UserError(f"{path} is not a folder this command wrote, so it is not replaced. Choose another folder.")
     return path
 
 
@@ -50,24 +99,31 @@ def write_file_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def write_dir_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
+def write_dir_atomically(target: Path, fill: Callable[[Path], None], replace: bool = False) -> Path:
     """Create directory ``target`` by filling a temporary sibling and renaming it into place.
 
     Readers therefore see either no directory or a complete one, even if the writer is killed
-    half-way or two processes race (the loser's copy is discarded).
+    half-way or two processes race (the loser's copy is discarded). An existing ``target`` is kept
+    as it is, unless ``replace``: then it is swapped for the new one, and removed.
     """
-    if target.is_dir():
+    if target.is_dir() and not replace:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = None
     try:
         fill(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a saved model is an ordinary folder
+        if replace and target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, old / target.name)
         try:
             os.rename(tmp, target)
         except OSError:
             if not target.is_dir():  # a real failure, not a lost race
                 raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, old):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
     return target

@@ -7,11 +7,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .classifier import Progress, TextClassifier
+from .classifier import TextClassifier
 from .data import guess_text_column
 from .errors import UserError
+from .jobs import Progress
 from .paths import output_file, write_file_atomically
-from .tables import Table, read_table
+from .tables import Table, columns_text, read_table
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may execute as a formula
 
@@ -44,7 +45,7 @@ def predict_table(
     """Predict every row of ``table``; rows with an empty text get empty prediction cells."""
     column = text_column or guess_text_column(table, "the file")
     if column not in table.columns:
-        raise UserError(f"Expected a text column named {column!r}; found columns: {', '.join(table.columns)}.")
+        raise UserError(f"Expected a text column named {column!r}; found columns: {columns_text(table.columns)}.")
     cells = table.column(column)
     rows = [i for i, c in enumerate(cells) if c and c.strip()]
     if not rows:
@@ -81,6 +82,7 @@ def predict_file(
     progress: Progress | None = None,
 ) -> Predictions:  # fmt: skip
     """Read ``source`` (any supported format), predict every row and write ``output`` (CSV/TSV)."""
+    output_file(output, (".csv", ".tsv"), "The predictions", inputs=[source])
     predictions = predict_table(classifier, read_table(source), text_column, progress)
     write_table(predictions.table, output)
     return predictions

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import UserError
+from .limits import public_mode
 from .paths import cache_dir, write_file_atomically
 
 Method = Literal["auto", "umap", "tsne", "pca"]
@@ -138,7 +139,7 @@ def project(X: np.ndarray, config: ProjectionConfig = ProjectionConfig(), langua
     X = _check(X)
     if languages is not None and len(languages) != len(X):
         raise ValueError("languages must have one entry per row")
-    path = _cache_path(X, languages, config) if cache else None
+    path = _cache_path(X, languages, config) if cache and not public_mode() else None  # visitors' data: no disk
     if path is not None and path.is_file():
         with np.load(path, allow_pickle=False) as saved:
             return Projection(saved["coords"], str(saved["method"]), bool(saved["centered"]), list(saved["notes"]))
