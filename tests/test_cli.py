@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -64,9 +65,9 @@ def test_utf16_and_bom_files_are_read(tmp_path, capsys):
     for name, data in [("u16.txt", "hola\nmundo\n".encode("utf-16")), ("bom.txt", b"\xef\xbb\xbfhola\nmundo\n")]:
         src = tmp_path / name
         src.write_bytes(data)
-        code, err = run(capsys, "embed", str(src), "-o", str(tmp_path / "o.npy"))
+        code, err = run(capsys, "embed", str(src), "-o", str(tmp_path / f"{name}.npy"))
         assert code == 0, err
-        assert np.load(tmp_path / "o.npy").shape == (2, 384)
+        assert np.load(tmp_path / f"{name}.npy").shape == (2, 384)
 
 
 @pytest.mark.parametrize(
@@ -172,3 +173,91 @@ def test_train_predict_evaluate_user_errors(tmp_path, capsys, args, message):
     argv = [a.format(awkward=TEST_DATA / "awkward", tmp=tmp_path) for a in args]
     code, err = run(capsys, *argv)
     assert code == 2 and message in err and err.startswith("error: "), err
+
+
+def test_an_output_that_is_an_input_is_refused_before_any_work(trained, umsab_files, tmp_path, capsys, monkeypatch):
+    """`predict HEAD in.csv --output in.csv` silently replaced the input; now no spelling of it gets through."""
+    head = trained.classifier.save(tmp_path / "head")
+    source = tmp_path / "in.csv"
+    source.write_bytes(umsab_files[1].read_bytes())
+    (tmp_path / "linked.csv").hardlink_to(source)
+    monkeypatch.chdir(tmp_path)
+    for output in (str(source), "in.csv", "./sub/../in.csv", "linked.csv"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        code, err = run(capsys, "predict", str(head), "in.csv", "--output", output, "--overwrite")
+        assert code == 2 and "is also an input" in err, err
+    assert source.read_bytes() == umsab_files[1].read_bytes()
+    code, err = run(capsys, "map", "in.csv", "--output", "map.html", "--coords", "in.csv")
+    assert code == 2 and "is also an input" in err
+
+
+def test_existing_outputs_are_replaced_only_with_overwrite(tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("bonjour\n")
+    out = tmp_path / "out.npy"
+    out.write_bytes(b"keep me")
+    code, err = run(capsys, "embed", str(src), "--output", str(out))
+    assert code == 2 and "already exists; choose another name, or add --overwrite" in err
+    assert out.read_bytes() == b"keep me"
+    code, err = run(capsys, "embed", str(src), "--output", str(out), "--overwrite")
+    assert code == 0, err
+    assert np.load(out).shape == (1, 384)
+
+
+def test_train_checks_its_output_folder_before_training(umsab_files, tmp_path, capsys, monkeypatch):
+    """`train ... --output EXISTING_FILE` failed with a traceback after minutes of work."""
+    import xlmr_demo.classifier
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the output was checked")
+
+    monkeypatch.setattr(xlmr_demo.classifier, "train_classifier", no_training)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "cat.jpg").write_bytes(b"\xff\xd8")
+    cases = [
+        ([str(notes)], "is a file; give a folder"),
+        ([str(photos)], "already exists; choose another folder, or add --overwrite"),
+        ([str(photos), "--overwrite"], "is not a folder this command wrote"),
+        ([str(umsab_files[0].parent)], "holds an input (train.csv)"),
+    ]
+    for output, message in cases:
+        code, err = run(capsys, "train", str(umsab_files[0]), "--output", *output)
+        assert code == 2 and message in err and err.count("\n") == 1, err
+    assert notes.read_text() == "mine" and (photos / "cat.jpg").exists()
+
+
+def test_a_seed_outside_what_the_generators_take_is_an_argument_error(capsys):
+    for seed in ("99999999999", "-1", "1e400"):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", "data.csv", "--output", "head", "--seed", seed])
+        assert stop.value.code == 2
+    assert "--seed: expected" in capsys.readouterr().err
+
+
+def test_kill_removes_the_half_written_output(tmp_path):
+    """SIGTERM stops a command like Ctrl-C: temporary files are removed, nothing half-written remains."""
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import argparse, os, signal, sys, time\n"
+        "from pathlib import Path\n"
+        "from xlmr_demo.cli import run_cli\n"
+        "from xlmr_demo.paths import write_file_atomically\n"
+        "def write(tmp):\n"
+        "    tmp.write_text('half')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.set_defaults(run=lambda args: write_file_atomically(Path(sys.argv[1]), write))\n"
+        "sys.exit(run_cli(parser, []))\n"
+    )
+    out = tmp_path / "out" / "vectors.npy"
+    out.parent.mkdir()
+    proc = subprocess.run(
+        [sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 130 and proc.stderr.startswith("error: interrupted"), proc.stderr
+    assert list(out.parent.iterdir()) == []

@@ -6,8 +6,11 @@ measures it on the test split: overall, per class, per language, the cross-lingu
 matrix, and the rows whose given label the model finds least likely (suspected label errors).
 
 A saved classifier is a folder: ``head.safetensors`` (tensors), ``config.json`` (labels, encoder
-name and fingerprint, dims, training settings, creation time) and ``metrics.json``. Nothing is
-pickled; loading refuses other files and a head made for a different encoder.
+name and fingerprint, dims, training settings, creation time) and ``metrics.json``; the app hands
+out the same files as one .zip (:meth:`Classifier.save_archive`) and reads it back without
+unpacking it to disk (:func:`load_archive`). Nothing is pickled; loading checks every setting and
+tensor before building anything (:func:`xlmr_demo.heads.check_saved`) and refuses a head made for a
+different encoder, or, in public mode, for a model the server does not offer.
 :func:`load_classifier` also reads the folders ``finetune.text_classification`` writes.
 """
 
@@ -15,7 +18,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,16 +29,67 @@ from .dataset import Dataset
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
-from .heads import Head, HeadConfig, HeadProgress
+from .heads import Head, HeadConfig, HeadProgress, check_saved
+from .jobs import Progress
+from .limits import current as current_limits
 from .metrics import classification_metrics
-from .paths import write_file_atomically
+from .paths import output_folder, write_dir_atomically, write_file_atomically
+from .tables import check_zip
 
 HEAD_FILE, CONFIG_FILE, METRICS_FILE = "head.safetensors", "config.json", "metrics.json"
+LABEL_ISSUES_FILE = "label_issues.json"
 FINETUNED_HEAD_JSON = "head.json"  # beside a fine-tuned encoder (finetune.text_classification): labels and head
-FORMAT = "xlmr_demo.head/1"
-#: progress(stage, fraction done in [0, 1]) for long work shown in the UI or a terminal.
-Progress = Callable[[str, float], None]
+FORMAT = "xlmr_demo.head/2"
+# format 1 tied heads to a fingerprint of the model's config and weight-file edges; since format 2
+# it covers every byte, so a format-1 head cannot be matched to its encoder any more
+OLD_FORMATS = ("xlmr_demo.head/1",)
+MAX_CONFIG_BYTES = 16 * 2**20  # a config.json holds labels and a loss history: kilobytes
 MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone
+
+
+def is_saved_classifier(folder: Path) -> bool:
+    """Whether ``folder`` holds a classifier saved by :meth:`Classifier.save` (its two files)."""
+    return (folder / CONFIG_FILE).is_file() and (folder / HEAD_FILE).is_file()
+
+
+def _json_bytes(value) -> bytes:
+    return json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _parse_json(data: bytes, name: str):
+    """A saved JSON file's value; anything unreadable (bad UTF-8 or JSON, absurd nesting) is a damaged classifier."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise UserError(f"{name} holds a damaged classifier: its settings are not valid JSON.") from exc
+
+
+def load_archive(path: str | Path, encoder: Encoder | None = None) -> Classifier:
+    """The classifier in a .zip from :meth:`Classifier.save_archive`, read in memory: nothing is unpacked to disk.
+
+    The archive's entry count and sizes are checked before it is opened (:func:`xlmr_demo.tables.check_zip`);
+    only ``config.json`` and ``head.safetensors`` are read, by name, so paths inside it never matter.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    path = Path(path)
+    name = path.name
+    with check_zip(path, name, current_limits(), "a classifier .zip from the Train tab") as archive:
+        members = {info.filename.removeprefix("./"): info for info in archive.infolist() if not info.is_dir()}
+        missing = [f for f in (CONFIG_FILE, HEAD_FILE) if f not in members]
+        if missing:
+            raise UserError(f"{name} is not a classifier .zip from the Train tab: it has no {' or '.join(missing)}.")
+        if members[CONFIG_FILE].file_size > MAX_CONFIG_BYTES:
+            raise UserError(f"{name}: its {CONFIG_FILE} is too large to be a classifier's settings.")
+        try:
+            config = _parse_json(archive.read(members[CONFIG_FILE]), name)
+            tensors = load(archive.read(members[HEAD_FILE]))
+        except (zipfile.BadZipFile, SafetensorError, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            if isinstance(exc, UserError):
+                raise
+            raise UserError(f"{name} holds a damaged classifier ({type(exc).__name__}).") from exc
+    return Classifier._from_saved(config, tensors, name, encoder)
 
 
 class TextClassifier:
@@ -74,12 +129,10 @@ class Classifier(TextClassifier):
         on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
         return self.head.predict_proba(embed(list(texts), model=self.encoder, progress=on_batch).embeddings)
 
-    def save(self, folder: str | Path, metrics: dict | None = None, training: dict | None = None) -> Path:
-        """Write the head folder (see the module docstring); existing files of the same names are replaced."""
-        from safetensors.numpy import save_file
+    def _files(self, metrics: dict | None, training: dict | None, label_issues: list | None) -> dict[str, bytes]:
+        """The saved classifier's files by name: config, tensors, and metrics and label issues when given."""
+        from safetensors.numpy import save
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         config = {
             "format": FORMAT,
             "labels": self.classes_,
@@ -95,15 +148,43 @@ class Classifier(TextClassifier):
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.head.tensors().items()}
-        write_file_atomically(folder / HEAD_FILE, lambda path: save_file(tensors, str(path)))
-        write_file_atomically(
-            folder / CONFIG_FILE, lambda path: path.write_text(json.dumps(config, indent=2, ensure_ascii=False))
-        )
+        files = {CONFIG_FILE: _json_bytes(config), HEAD_FILE: save(tensors)}
         if metrics is not None:
-            write_file_atomically(
-                folder / METRICS_FILE, lambda path: path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-            )
-        return folder
+            files[METRICS_FILE] = _json_bytes(metrics)
+        if label_issues:
+            files[LABEL_ISSUES_FILE] = _json_bytes(label_issues)
+        return files
+
+    def save(
+        self, folder: str | Path, metrics: dict | None = None, training: dict | None = None,
+        label_issues: list | None = None, overwrite: bool = False,
+    ) -> Path:  # fmt: skip
+        """Write the head folder (see the module docstring) atomically: readers see all of it or none.
+
+        An existing folder is replaced only with ``overwrite``; one that is not a saved classifier never.
+        """
+        folder = output_folder(folder, "The classifier folder", replaceable=is_saved_classifier, overwrite=overwrite)
+        files = self._files(metrics, training, label_issues)
+
+        def fill(tmp: Path) -> None:
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
+
+        return write_dir_atomically(folder, fill, replace=overwrite)
+
+    def save_archive(
+        self, path: str | Path, metrics: dict | None = None, training: dict | None = None,
+        label_issues: list | None = None,
+    ) -> Path:  # fmt: skip
+        """Write the same files as :meth:`save` into one .zip at ``path`` (what the app hands out)."""
+        files = self._files(metrics, training, label_issues)
+
+        def write(tmp: Path) -> None:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, data in files.items():
+                    archive.writestr(name, data)
+
+        return write_file_atomically(Path(path), write)
 
     @classmethod
     def load(cls, folder: str | Path, encoder: Encoder | None = None) -> Classifier:
@@ -117,29 +198,46 @@ class Classifier(TextClassifier):
                 f"{folder} is not a folder; a saved classifier is a folder with {HEAD_FILE} and {CONFIG_FILE}."
             )
         if not (folder / HEAD_FILE).is_file() or not (folder / CONFIG_FILE).is_file():
-            found = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
+            found = ", ".join(sorted(p.name for p in folder.iterdir())[:20]) or "nothing"
             raise UserError(
                 f"{folder} is not a saved classifier: expected {HEAD_FILE} and {CONFIG_FILE}, found {found}."
             )
+        if (folder / CONFIG_FILE).stat().st_size > MAX_CONFIG_BYTES:
+            raise UserError(f"{folder.name}/{CONFIG_FILE} is too large to be a classifier's settings.")
         try:
-            config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            config = _parse_json((folder / CONFIG_FILE).read_bytes(), folder.name)
             tensors = load_file(str(folder / HEAD_FILE))
-        except (ValueError, SafetensorError, OSError) as exc:
-            raise UserError(f"{folder} holds a damaged classifier ({exc}).") from exc
-        if config.get("format") != FORMAT:
-            raise UserError(f"{folder}/{CONFIG_FILE} is not an xlmr_demo classifier (format {config.get('format')!r}).")
-        wanted = config["encoder"]
-        encoder = encoder or load_encoder(wanted["name"])
+        except (SafetensorError, OSError) as exc:
+            raise UserError(f"{folder.name} holds a damaged classifier ({type(exc).__name__}).") from exc
+        return cls._from_saved(config, tensors, folder.name, encoder)
+
+    @classmethod
+    def _from_saved(cls, config: object, tensors: dict, name: str, encoder: Encoder | None) -> Classifier:
+        """A classifier from a saved config and tensors, each checked before anything is built."""
+        version = config.get("format") if isinstance(config, dict) else None
+        if version in OLD_FORMATS:
+            raise UserError(
+                f"{name} was saved by an earlier xlmr_demo that identified models less strictly; train it again."
+            )
+        if version != FORMAT:
+            raise UserError(f"{name} is not an xlmr_demo classifier (its {CONFIG_FILE} has no format {FORMAT!r}).")
+        wanted = config.get("encoder")
+        if not isinstance(wanted, dict) or not all(isinstance(wanted.get(k), str) for k in ("name", "fingerprint")):
+            raise UserError(f"{name} holds a damaged classifier: its {CONFIG_FILE} does not name its encoder.")
+        _, _, dim = check_saved(config.get("head"), tensors, current_limits())
+        encoder = encoder or load_encoder(wanted["name"])  # in public mode, only an offered model
         if encoder.fingerprint != wanted["fingerprint"]:
             raise UserError(
                 f"This classifier was trained on embeddings of {wanted['name']!r} "
-                f"(fingerprint {wanted['fingerprint']}); the encoder given is {encoder.name!r} "
+                f"(fingerprint {wanted['fingerprint'][:20]}); the encoder given is {encoder.name!r} "
                 f"(fingerprint {encoder.fingerprint}). Use the same model."
             )
-        head = Head.from_saved(config["head"], tensors)
-        if head.n_features_in_ != wanted["dim"]:
-            raise UserError(f"{folder}: head width {head.n_features_in_} does not match the encoder's {wanted['dim']}.")
-        return cls(encoder, head)
+        if not dim == wanted.get("dim") == encoder.dim:
+            raise UserError(
+                f"{name}: the head reads {dim} numbers per text, which does not match its encoder "
+                f"({encoder.name!r} gives {encoder.dim}, its config says {str(wanted.get('dim'))[:20]})."
+            )
+        return cls(encoder, Head.from_saved(config["head"], tensors))
 
 
 @dataclass
@@ -165,6 +263,7 @@ def transfer_matrix(
     y_eval: Sequence[str],
     eval_languages: Sequence[str],
     config: HeadConfig,
+    progress: Progress | None = None,
 ) -> dict | None:
     """Train on one language's training rows only, evaluate on each language: macro-F1 per (train, eval) pair.
 
@@ -186,7 +285,9 @@ def transfer_matrix(
     if len(sources) < 2 or len(targets) < 2:
         return None
     matrix = []
-    for source in sources:
+    for k, source in enumerate(sources):
+        if progress:
+            progress("cross-lingual transfer", k / len(sources))
         head = fit_head(X, labels, train[langs[train] == source], val[langs[val] == source], config)
         row = []
         for target in targets:
@@ -199,8 +300,9 @@ def transfer_matrix(
 
 
 def find_label_issues(
-    X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200
-) -> list[dict]:
+    X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200,
+    progress: Progress | None = None,
+) -> list[dict]:  # fmt: skip
     """Rows whose given label the model finds least likely, from out-of-fold predictions.
 
     Each training/validation row is predicted by a head that never saw it (k-fold). As in
@@ -220,7 +322,10 @@ def find_label_issues(
 
     proba = np.zeros((len(pool), len(classes)))
     rng = np.random.default_rng(config.seed)
-    for fit_rows, held_rows in StratifiedKFold(folds, shuffle=True, random_state=config.seed).split(pool, y):
+    splits = StratifiedKFold(folds, shuffle=True, random_state=config.seed).split(pool, y)
+    for k, (fit_rows, held_rows) in enumerate(splits):
+        if progress:
+            progress("looking for label errors", k / folds)
         # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
         stop = rng.random(len(fit_rows)) < 0.1
@@ -279,13 +384,15 @@ def load_classifier(folder: str | Path) -> TextClassifier:
 
     folder = Path(folder)
     if (folder / FINETUNED_HEAD_JSON).is_file() and (folder / HEAD_FILE).is_file():
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
         try:
-            about = json.loads((folder / FINETUNED_HEAD_JSON).read_text(encoding="utf-8"))
-            head = Head.from_saved(about["head"], load_file(str(folder / HEAD_FILE)))
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise UserError(f"{folder} holds a damaged fine-tuned classifier ({exc}).") from exc
+            about = _parse_json((folder / FINETUNED_HEAD_JSON).read_bytes(), folder.name)
+            tensors = load_file(str(folder / HEAD_FILE))
+        except (OSError, SafetensorError) as exc:
+            raise UserError(f"{folder.name} holds a damaged fine-tuned classifier ({type(exc).__name__}).") from exc
+        head = Head.from_saved(about.get("head") if isinstance(about, dict) else None, tensors)
         return Classifier(load_encoder(str(folder)), head)  # the folder is the fine-tuned encoder
     if folder.is_dir() and not (folder / HEAD_FILE).is_file() and is_finetuned_folder(folder):
         return FineTunedClassifier(folder)
@@ -335,13 +442,13 @@ def train_classifier(
     metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
     if transfer:
         say("cross-lingual transfer", 0.0)
-        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config)
+        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, progress=say)
         if matrix is not None:
             metrics["transfer"] = matrix
     issues = []
     if label_issues:
         say("looking for label errors", 0.0)
-        issues = find_label_issues(X, dataset, config)
+        issues = find_label_issues(X, dataset, config, progress=say)
     say("done", 1.0)
     training = {
         "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},

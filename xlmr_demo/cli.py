@@ -1,17 +1,21 @@
-"""Command line: ``python -m xlmr_demo {embed,train,predict,evaluate} ...`` (``--help`` on each).
+"""Command line: ``python -m xlmr_demo {embed,train,predict,evaluate,map} ...`` (``--help`` on each).
 
-User errors print one ``error: ...`` line on stderr and exit with status 2.
+User errors print one ``error: ...`` line on stderr and exit with status 2. Outputs are checked
+before any work starts: an output that is also an input is refused, and an existing one is
+replaced only with ``--overwrite``. Files are written through temporary siblings that are removed
+on every exit, Ctrl-C and ``kill`` included.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from .embedded import EMBEDDED_NAME
 from .errors import UserError
-from .paths import output_file, write_file_atomically
+from .paths import output_file, output_folder, write_file_atomically
 from .tables import rows_text
 
 EXIT_USER_ERROR = 2
@@ -48,7 +52,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
     from .data import read_texts
     from .encoders import embed
 
-    output = output_file(args.output, (".npy",), "--output")
+    output = output_file(args.output, (".npy",), "--output", inputs=[args.input], overwrite=args.overwrite)
     data = read_texts(args.input, column=args.column)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -133,12 +137,12 @@ def _summary(metrics: dict) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    import json
-
-    from .classifier import train_classifier
+    from .classifier import is_saved_classifier, train_classifier
     from .dataset import DataConfig, load_dataset
     from .heads import HeadConfig
 
+    inputs = [args.data] + ([args.eval] if args.eval else [])
+    output_folder(args.output, "--output", replaceable=is_saved_classifier, inputs=inputs, overwrite=args.overwrite)
     dataset = load_dataset(args.data, DataConfig(seed=args.seed), **_columns(args))
     _say_dataset(dataset, Path(args.data).name)
     eval_dataset = None
@@ -148,9 +152,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         _say_dataset(eval_dataset, Path(args.eval).name, evaluating=True)
     config = HeadConfig(kind=args.head, seed=args.seed)
     result = train_classifier(dataset, args.model, config, eval_dataset=eval_dataset, progress=_stage_printer())
-    folder = result.classifier.save(args.output, metrics=result.metrics, training=result.training)
-    if result.label_issues:
-        (folder / "label_issues.json").write_text(json.dumps(result.label_issues, indent=2, ensure_ascii=False))
+    folder = result.classifier.save(
+        args.output, result.metrics, result.training, label_issues=result.label_issues, overwrite=args.overwrite
+    )
     print(_summary(result.metrics))
     print(
         f"\nmacro-F1 {result.metrics['macro_f1']:.4f} on the {result.metrics['evaluated_on']}; "
@@ -163,6 +167,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .classifier import load_classifier
     from .predict import predict_file
 
+    if args.output:
+        inputs = [args.head_dir] + ([args.data] if args.data else [])
+        output_file(args.output, (".csv", ".tsv"), "--output", inputs=inputs, overwrite=args.overwrite)
     classifier = load_classifier(args.head_dir)
     if args.text is not None:
         for label, p in classifier.scores(args.text):
@@ -193,9 +200,10 @@ def cmd_map(args: argparse.Namespace) -> None:
     from .maps import add_predictions, build_map, load_map_data, summary_lines, write_coords, write_map_html
     from .projection import ProjectionConfig
 
-    output = output_file(args.output, (".html", ".htm"), "The map")
+    inputs = [args.data] + ([args.head] if args.head else [])
+    output = output_file(args.output, (".html", ".htm"), "The map", inputs=inputs, overwrite=args.overwrite)
     if args.coords:
-        output_file(args.coords, (".csv", ".tsv"), "--coords")
+        output_file(args.coords, (".csv", ".tsv"), "--coords", inputs=[*inputs, output], overwrite=args.overwrite)
     data = load_map_data(
         args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.pair_column
     )
@@ -219,6 +227,21 @@ def _add_column_options(p: argparse.ArgumentParser, split: bool = False) -> None
         p.add_argument("--split-column", help="column with train/validation/test (default: a stratified split)")
 
 
+def seed(text: str) -> int:
+    """An argparse type: a whole number from 0 to 2**32 - 1 (what the random generators accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text[:20]!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to {2**32 - 1}")
+    return value
+
+
+def _add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (never an input)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m xlmr_demo", description="Multilingual embeddings and classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     p.add_argument("--column", help="the text column of a CSV/TSV (default: detected)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    _add_overwrite(p)
     p.set_defaults(run=cmd_embed)
 
     p = sub.add_parser(
@@ -246,8 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_column_options(p, split=True)
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     p.add_argument("--head", choices=["logreg", "mlp"], default="mlp", help="classifier head (default: mlp)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--eval", help="a second labelled file to measure on instead of the test split")
+    _add_overwrite(p)
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("predict", help="predict the labels of a file's rows, or of one --text")
@@ -256,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="CSV or TSV to write: the input rows plus predictions")
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--text", help="predict this one text and print every label's probability")
+    _add_overwrite(p)
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("evaluate", help="measure a saved classifier on a labelled file (prints JSON)")
@@ -303,13 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="project the raw embeddings, language identity included",
     )
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
+    _add_overwrite(p)
     p.set_defaults(run=cmd_map)
     return parser
 
 
 def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None, interrupted: str = "interrupted") -> int:
-    """Parse ``argv`` and call the chosen ``run``; a :class:`UserError` becomes one ``error:`` line and status 2."""
+    """Parse ``argv`` and call the chosen ``run``; a :class:`UserError` becomes one ``error:`` line and status 2.
+
+    ``kill`` (SIGTERM) stops the command like Ctrl-C does, so that temporary files are removed.
+    """
     args = parser.parse_args(argv)
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main_thread = _in_main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         args.run(args)
     except UserError as exc:
@@ -318,7 +352,20 @@ def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None, interrupted
     except KeyboardInterrupt:
         print(f"error: {interrupted}", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def main(argv: list[str] | None = None) -> int:

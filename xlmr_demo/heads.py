@@ -10,12 +10,14 @@ contract: ``__init__`` stores settings, ``fit`` returns ``self`` and sets ``clas
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 import numpy as np
 
 from .errors import UserError
+from .limits import Limits, over_limit
+from .limits import current as current_limits
 
 HeadKind = Literal["logreg", "mlp"]
 #: progress(epoch, max_epochs, train_loss, validation_loss or None)
@@ -48,8 +50,12 @@ class HeadConfig:
     def __post_init__(self) -> None:
         if self.kind not in ("logreg", "mlp"):
             raise ValueError(f"kind must be 'logreg' or 'mlp', not {self.kind!r}")
-        if min(self.max_epochs, self.max_steps, self.batch_size, self.patience) < 1:
-            raise ValueError("max_epochs, max_steps, batch_size and patience must be >= 1")
+        if min(self.max_epochs, self.max_steps, self.batch_size, self.patience, self.hidden) < 1:
+            raise ValueError("hidden, max_epochs, max_steps, batch_size and patience must be >= 1")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be a whole number from 0 to {2**32 - 1}, not {self.seed}")
+        if self.weight_decay < 0:
+            raise ValueError("weight_decay must be >= 0")
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError("learning_rate must be > 0")
         if not 0 <= self.dropout < 1:
@@ -226,12 +232,19 @@ class Head:
         return {"config": asdict(self.config), "classes": self.classes_.tolist(), "dim": int(self.n_features_in_)}
 
     @classmethod
-    def from_saved(cls, settings: dict, tensors: dict[str, np.ndarray]) -> Head:
+    def from_saved(cls, settings: object, tensors: dict[str, np.ndarray], bound: Limits | None = None) -> Head:
+        """The head that :meth:`settings` and :meth:`tensors` describe, checked against ``bound`` first.
+
+        Saved heads may come from anyone: every setting, the label count, the hidden width and each
+        tensor's shape and values are checked before a layer is built, and any mismatch is a
+        :class:`UserError` (see :func:`check_saved`).
+        """
         import torch
 
-        head = cls(HeadConfig(**settings["config"]))
-        head.classes_ = np.array(settings["classes"], dtype=object)
-        head.n_features_in_ = int(settings["dim"])
+        config, classes, dim = check_saved(settings, tensors, bound or current_limits())
+        head = cls(config)
+        head.classes_ = np.array(classes, dtype=object)
+        head.n_features_in_ = dim
         head.mean_, head.scale_ = tensors["mean"], tensors["scale"]
         cfg = head.config
         net = _network(cfg.kind, head.n_features_in_, len(head.classes_), cfg.hidden, cfg.dropout)
@@ -239,3 +252,77 @@ class Head:
         head.network_ = net.eval()
         head.history_ = TrainingHistory()
         return head
+
+
+def _tensor_shapes(config: HeadConfig, n_classes: int, dim: int) -> dict[str, tuple[int, ...]]:
+    """The tensors a saved head of this shape holds (:meth:`Head.tensors`) and their shapes."""
+    if config.kind == "logreg":
+        layers = {"net.weight": (n_classes, dim), "net.bias": (n_classes,)}
+    else:  # nn.Sequential(Linear, GELU, Dropout, Linear)
+        layers = {
+            "net.0.weight": (config.hidden, dim),
+            "net.0.bias": (config.hidden,),
+            "net.3.weight": (n_classes, config.hidden),
+            "net.3.bias": (n_classes,),
+        }
+    return {**layers, "mean": (dim,), "scale": (dim,)}
+
+
+FLOAT_SETTINGS = ("dropout", "weight_decay")
+MAX_DIM = 16_384  # embedding widths: 384 (the embedded model) to 1,024 (XLM-R large); far above any real one
+
+
+def check_saved(settings: object, tensors: dict, bound: Limits) -> tuple[HeadConfig, list[str], int]:
+    """Validate a saved head's JSON ``settings`` and its ``tensors``: (config, classes, input width).
+
+    Only plain JSON types of the right kinds pass; the hidden width and the label count are held
+    to ``bound``; every tensor must have exactly the shape the settings imply, float32 and finite.
+    """
+
+    def damaged(detail: str) -> UserError:
+        return UserError(f"The classifier's saved head is damaged: {detail}.")
+
+    if not isinstance(settings, dict) or not isinstance(settings.get("config"), dict):
+        raise damaged("its settings are not a JSON object with a 'config'")
+    known = {f.name: f for f in fields(HeadConfig)}
+    given = settings["config"]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise damaged(f"unknown settings {', '.join(map(repr, unknown[:5]))}")
+    for key, value in given.items():
+        kind = {"kind": str, "class_weight": str}.get(key)
+        if kind is None:
+            numbers = (float, int)
+            kind = (*numbers, type(None)) if key == "learning_rate" else numbers if key in FLOAT_SETTINGS else int
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise damaged(f"the setting {key!r} has the wrong type")
+    hidden = given.get("hidden", HeadConfig.hidden)
+    if hidden > bound.head_hidden:
+        raise over_limit(
+            f"The classifier's hidden layer is {hidden:,} wide; the limit is {bound.head_hidden:,}.", "head_hidden"
+        )
+    try:
+        config = HeadConfig(**given)
+    except ValueError as exc:
+        raise damaged(str(exc)) from exc
+    classes, dim = settings.get("classes"), settings.get("dim")
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise damaged("its labels are not a list of texts")
+    if len(set(classes)) != len(classes):
+        raise damaged("its labels repeat")
+    if not 2 <= len(classes) <= bound.classes:
+        if len(classes) > bound.classes:
+            raise over_limit(f"The classifier has {len(classes):,} labels; the limit is {bound.classes:,}.", "classes")
+        raise damaged("it has fewer than two labels")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIM:
+        raise damaged("its input width is not a whole number from 1 to 16,384")
+    expected = _tensor_shapes(config, len(classes), dim)
+    if set(tensors) != set(expected):
+        raise damaged(f"expected the tensors {', '.join(sorted(expected))}")
+    for key, shape in expected.items():
+        value = tensors[key]
+        if value.dtype != np.float32 or value.shape != shape:
+            raise damaged(f"tensor {key!r} is {value.dtype} {value.shape}, expected float32 {shape}")
+        if not np.isfinite(value).all():
+            raise damaged(f"tensor {key!r} holds values that are not finite numbers")
+    return config, list(classes), dim
