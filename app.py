@@ -3,28 +3,45 @@
 This file only builds and wires the page; the work happens in ``xlmr_demo`` functions that take
 and return plain data (``xlmr_demo.views`` turns results into what the page shows). Heavy imports
 (torch, transformers, umap) load in a background thread after the page is up, so the app starts in
-seconds. Each browser session keeps its own data and classifier in ``gr.State``.
+seconds.
+
+Each browser or API session has its own data, classifier and files on the server
+(:mod:`xlmr_demo.sessions`), runs one job at a time, and can stop it. Uploads are read and then
+deleted; files handed out (a classifier .zip, predictions) live in Gradio's cache and go with the
+session. With ``XLMR_DEMO_PUBLIC=1``, or on a Hugging Face Space, the app runs in public mode
+(:mod:`xlmr_demo.limits`): models from an allow-list only, a time limit per job, messages
+without server paths.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
+import inspect
+import logging
+import os
 import queue
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import NamedString, get_upload_folder
 
+from xlmr_demo.cache import cache_scope
 from xlmr_demo.compare import parse_sentences, similarity
 from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.errors import UserError
+from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
+from xlmr_demo.limits import current as current_limits
+from xlmr_demo.paths import cache_dir
 from xlmr_demo.plots import similarity_heatmap
+from xlmr_demo.sessions import Session, SessionStore
+from xlmr_demo.views import cell, table_rows
 
-MODEL_CHOICES = [EMBEDDED_NAME, "xlm-roberta-base", "sentence-transformers/LaBSE"]
 SAMPLE = Path(__file__).parent / "assets" / "sample_parallel.csv"
-MAX_UPLOAD = "50mb"
 EXAMPLE = """The cat is sleeping on the sofa.
 Le chat dort sur le canapé.
 Die Katze schläft auf dem Sofa.
@@ -41,26 +58,180 @@ PREDICT_EXAMPLES = [
     "Я записался к врачу на следующую неделю.",
     "我的手机电池一天都撑不住。",
 ]
+HEAVY = "heavy"  # the queue shared by training, maps and file predictions
+LOCAL_SESSION = "local"  # the session of direct calls (tests, scripts) that come without a request
+
+# every visitor's files live under Gradio's cache, which serves them and deletes them by age too
+SESSIONS = SessionStore(root=lambda: Path(get_upload_folder()) / "xlmr_demo")
+_log = logging.getLogger("xlmr_demo.app")
+
+
+def upload_box(label: str) -> gr.File:
+    """A file upload whose callbacks get the uploaded file's own path, and nothing else on disk.
+
+    Gradio 6's ``File(type="filepath")`` also creates an empty temporary file in its cache for every
+    upload and never removes it (``_process_single_file`` in ``gradio/components/file.py``); this
+    instance skips that step. (A subclass would too, but Gradio writes a .pyi stub beside any module
+    that defines a component class.)
+    """
+    box = gr.File(label=label, type="filepath")
+    box._process_single_file = lambda f: NamedString(f.path)
+    return box
+
+
+def model_choices() -> list[str]:
+    """The Model dropdown: the allow-list in public mode, else the suggested models."""
+    return list(allowed_models()) if public_mode() else list(DEFAULT_MODELS)
+
+
+def _server_paths() -> list[str]:
+    paths = {get_upload_folder(), tempfile.gettempdir(), str(cache_dir()), os.getcwd(), str(Path.home()), sys.prefix}
+    paths |= {str(Path(p).resolve()) for p in paths}
+    return sorted((p for p in paths if len(p) > 1), key=len, reverse=True)
+
+
+def shown(message: str) -> str:
+    """A message as the page shows it: in public mode, with every server folder replaced by "…"."""
+    if public_mode():
+        for path in _server_paths():
+            message = message.replace(path, "…")
+    return message
+
+
+def _unexpected(exc: Exception) -> gr.Error:
+    _log.exception("unexpected error in a callback", exc_info=exc)
+    return gr.Error("Something went wrong on the server (the error was logged). Try again, or with another file.")
 
 
 def user_errors(fn):
-    """Show UserError messages in the page instead of a traceback."""
+    """Show UserError messages in the page, and hide anything unexpected behind a plain message."""
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except UserError as exc:
+                raise gr.Error(shown(str(exc))) from exc
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise _unexpected(exc) from exc
+
+        return generator
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise gr.Error(shown(str(exc))) from exc
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise _unexpected(exc) from exc
 
     return wrapper
 
 
+def _sid(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or LOCAL_SESSION
+
+
+def _need(value, session: Session, what: str):
+    """``value``, or a message saying ``what`` to do first (and why earlier data is gone, if it is)."""
+    if value is None:
+        gone = f" (Your earlier data was cleared: {session.ended_because}.)" if session.ended_because else ""
+        raise UserError(what + gone)
+    return value
+
+
+def _discard_upload(path: str | Path) -> None:
+    """Delete an uploaded file once read: a visitor's data stays in memory, never on the server's disk."""
+    upload, folder = Path(path).resolve(), Path(get_upload_folder()).resolve()
+    if upload.is_relative_to(folder) and not upload.is_relative_to(SESSIONS.root.resolve()):
+        upload.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            upload.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+
+
+def _model(model: str | None) -> str:
+    return (model or EMBEDDED_NAME).strip()
+
+
+def _seed(seed) -> int:
+    try:
+        value = int(seed or 0)
+    except (TypeError, ValueError, OverflowError):
+        value = -1
+    if not 0 <= value < 2**32:
+        raise UserError(f"The seed must be a whole number from 0 to {2**32 - 1}.")
+    return value
+
+
+_DONE = object()
+
+
+def _background(request, what: str, work, outputs: int, report=None, on_update=None):
+    """Run ``work(session, job, update)`` as the session's one job, in a thread; a generator for Gradio.
+
+    Yields ``on_update(item)`` for each ``update(item)`` the work makes (None: nothing to show),
+    and returns what ``work`` returns. The session's job slot is released when the thread ends.
+    If the page stops listening first (Stop, a closed tab, a client's cancel), the job is stopped:
+    Gradio closes a generator only between two yields, so while the work is quiet this yields
+    "no change" for each of its ``outputs`` once a second.
+    """
+    session, job = SESSIONS.start(_sid(request), what, report)
+    updates: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            with cache_scope(session.cache):
+                outcome["result"] = work(session, job, updates.put)
+        except BaseException as exc:  # handed to the page below
+            outcome["error"] = exc
+        finally:
+            SESSIONS.finish(session, job)
+            updates.put(_DONE)
+
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name=what, daemon=True).start()
+    no_change = gr.skip() if outputs == 1 else (gr.skip(),) * outputs
+    try:
+        while True:
+            try:
+                item = updates.get(timeout=1.0)
+            except queue.Empty:
+                yield no_change
+                continue
+            if item is _DONE:
+                break
+            shown_item = on_update(item) if on_update else None
+            if shown_item is not None:
+                yield shown_item
+    finally:
+        if not outcome:
+            job.stop()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def _progress_report(progress):
+    return lambda stage, fraction: progress(fraction, desc=stage)
+
+
 @user_errors
-def compare(sentences: str, model: str):
+def compare(sentences: str, model: str, request: gr.Request = None):
     """Callback of "Compare": sentences (one per line) -> heatmap and the closest pairs."""
-    result = similarity(parse_sentences(sentences), model=(model or EMBEDDED_NAME).strip())
-    pairs = "\n".join(f"| {a} | {b} | {s:.3f} |" for a, b, s in result.most_similar_pairs(5))
+    with SESSIONS.task(_sid(request), "Comparing") as (session, _), cache_scope(session.cache):
+        result = similarity(parse_sentences(sentences or ""), model=_model(model))
+
+    def quoted(text: str) -> str:
+        return cell(text, 120).replace("|", "\\|").replace("<", "&lt;")
+
+    pairs = "\n".join(f"| {quoted(a)} | {quoted(b)} | {s:.3f} |" for a, b, s in result.most_similar_pairs(5))
     table = "**Most similar pairs**\n\n| sentence | sentence | cosine |\n|---|---|---|\n" + pairs
     return similarity_heatmap(result.matrix, result.texts), table
 
@@ -71,7 +242,7 @@ def _choices(columns: list[str], value: str | None, optional: bool = False):
 
 
 @user_errors
-def load_file(path: str | None, state: dict):
+def load_file(path: str | None, request: gr.Request = None):
     """Read an upload (or the sample): preview and the detected columns."""
     from xlmr_demo.dataset import detect_columns
     from xlmr_demo.tables import read_table
@@ -79,18 +250,23 @@ def load_file(path: str | None, state: dict):
 
     if not path:
         raise UserError("Choose a file first (CSV, TSV, Excel, JSON Lines or Parquet), or load the sample.")
-    table = read_table(path)
-    name = Path(path).name
-    header, rows = preview(table)
-    try:
-        mapping = detect_columns(table, name)
-        guess = (mapping.text, mapping.label, mapping.language, mapping.split)
-    except UserError:
-        guess = (None, None, None, None)
-    state = {"table": table, "name": name}
-    notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{name}**: {len(table)} rows."
+    with SESSIONS.task(_sid(request), "Reading the file") as (session, _):
+        try:
+            table = read_table(path)
+        finally:
+            _discard_upload(path)
+        name = Path(path).name
+        session.set_table(table, name)
+        header, rows = preview(table)
+        try:
+            mapping = detect_columns(table, name)
+            guess = (mapping.text, mapping.label, mapping.language, mapping.split)
+        except UserError:
+            guess = (None, None, None, None)
+    notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{cell(name, 80)}**: {len(table)} rows."
+    if len(table.columns) > len(header):
+        notes += f"\n- The preview shows the first {len(header)} of {len(table.columns):,} columns."
     return (
-        state,
         {"headers": header, "data": rows},
         notes,
         _choices(table.columns, guess[0]),
@@ -100,75 +276,72 @@ def load_file(path: str | None, state: dict):
     )
 
 
+def load_sample(request: gr.Request = None):
+    """The "Use the sample data" button: :func:`load_file` on ``assets/sample_parallel.csv``."""
+    return load_file(str(SAMPLE), request)
+
+
 def _none(value: str | None) -> str | None:
     return None if value in (None, "", "(none)") else value
 
 
 @user_errors
-def check_data(state: dict, text: str, label: str, language: str, split: str):
+def check_data(text: str, label: str, language: str, split: str, request: gr.Request = None):
     """Validate the table with the chosen columns: report and label x language chart."""
     from xlmr_demo.dataset import prepare_dataset
     from xlmr_demo.views import counts_figure, dataset_report
 
-    if not state or "table" not in state:
-        raise UserError("Load a file first.")
-    dataset = prepare_dataset(
-        state["table"],
-        state["name"],
-        text_column=_none(text),
-        label_column=_none(label),
-        language_column=_none(language),
-        split_column=_none(split),
-    )
-    state = {**state, "dataset": dataset}
-    return state, dataset_report(dataset), counts_figure(dataset)
+    with SESSIONS.task(_sid(request), "Checking the data") as (session, _):
+        table = _need(session.table, session, "Load a file first.")
+        session.dataset = prepare_dataset(
+            table,
+            session.table_name,
+            text_column=_none(text),
+            label_column=_none(label),
+            language_column=_none(language),
+            split_column=_none(split),
+        )
+        return dataset_report(session.dataset), counts_figure(session.dataset)
 
 
-def train(state: dict, model: str, head: str, seed: float, progress=gr.Progress()):
-    """Train on the checked data, streaming the loss curve; then every result view and the head."""
+@user_errors
+def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
+    """Train on the checked data, streaming the loss curve; then every result view and the classifier .zip."""
     from xlmr_demo.classifier import train_classifier
     from xlmr_demo.heads import HeadConfig
     from xlmr_demo.plots import loss_curve
-    from xlmr_demo.views import head_archive, headline, issue_rows, report_rows, result_figures
+    from xlmr_demo.views import headline, issue_rows, report_rows, result_figures
 
-    if not state or "dataset" not in state:
-        raise gr.Error("Check your data in the Data tab first.")
-    updates: queue.Queue = queue.Queue()
-    outcome: dict = {}
+    config = HeadConfig(kind=head if head in ("mlp", "logreg") else "mlp", seed=_seed(seed))
+    model = _model(model)
 
-    def work() -> None:
-        try:
-            outcome["result"] = train_classifier(
-                state["dataset"],
-                (model or EMBEDDED_NAME).strip(),
-                HeadConfig(kind=head, seed=int(seed)),
-                progress=lambda stage, fraction: progress(fraction, desc=stage),
-                on_epoch=lambda epoch, epochs, tr, va: updates.put((tr, va)),
-            )
-        except Exception as exc:  # handed to the page below
-            outcome["error"] = exc
-        finally:
-            updates.put(None)
+    def work(session: Session, job, update):
+        dataset = _need(session.dataset, session, "Check your data in the Data tab first.")
+        result = train_classifier(
+            dataset, model, config, progress=job.progress, on_epoch=lambda epoch, epochs, tr, va: update((tr, va))
+        )
+        archive = result.classifier.save_archive(
+            session.new_file("classifier.zip"), result.metrics, result.training, result.label_issues
+        )
+        session.result, session.classifier = result, result.classifier
+        return result, archive
 
-    threading.Thread(target=work, daemon=True).start()
     train_loss: list[float] = []
     validation_loss: list[float] = []
-    while (item := updates.get()) is not None:
-        train_loss.append(item[0])
-        if item[1] is not None:
-            validation_loss.append(item[1])
+
+    def show_loss(losses):
+        train_loss.append(losses[0])
+        if losses[1] is not None:
+            validation_loss.append(losses[1])
         if len(train_loss) % 5 == 1:  # a fresh figure every 5 epochs keeps the page responsive
-            yield (gr.skip(),) * 6 + (loss_curve(train_loss, validation_loss),) + (gr.skip(),) * 2
-    if "error" in outcome:
-        error = outcome["error"]
-        raise gr.Error(str(error)) if isinstance(error, UserError) else error
-    result = outcome["result"]
+            return (gr.skip(),) * 5 + (loss_curve(train_loss, validation_loss),) + (gr.skip(),) * 2
+        return None
+
+    result, archive = yield from _background(request, "Training", work, 8, _progress_report(progress), show_loss)
     figures = result_figures(result)
-    archive = head_archive(result, Path(tempfile.mkdtemp(prefix="xlmr_train_")))
     header, rows = report_rows(result)
     issues_header, issues = issue_rows(result)
     yield (
-        {**state, "result": result, "classifier": result.classifier},
         headline(result),
         {"headers": header, "data": rows},
         figures["confusion"],
@@ -181,87 +354,116 @@ def train(state: dict, model: str, head: str, seed: float, progress=gr.Progress(
 
 
 @user_errors
-def load_head(archive: str | None, state: dict):
-    from xlmr_demo.classifier import Classifier
-    from xlmr_demo.views import unpack_head
+def load_head(archive: str | None, request: gr.Request = None):
+    """Use a classifier .zip downloaded from the Train tab (read in memory, never unpacked)."""
+    from xlmr_demo.classifier import load_archive
 
     if not archive:
         raise UserError("Choose a classifier .zip first.")
-    classifier = Classifier.load(unpack_head(archive))
-    return {**(state or {}), "classifier": classifier}, f"Loaded a classifier for: {', '.join(classifier.classes_)}."
-
-
-def _classifier(state: dict):
-    if not state or "classifier" not in state:
-        raise UserError("Train a classifier (Train tab) or load a saved one first.")
-    return state["classifier"]
+    with SESSIONS.task(_sid(request), "Loading the classifier") as (session, _):
+        try:
+            session.classifier = load_archive(archive)
+        finally:
+            _discard_upload(archive)
+        labels = ", ".join(cell(c, 40) for c in session.classifier.classes_[:30])
+    return f"Loaded a classifier for: {labels}."
 
 
 @user_errors
-def predict_text(text: str, state: dict):
+def predict_text(text: str, request: gr.Request = None):
     """Probabilities of every label for one text."""
     if not text or not text.strip():
         raise UserError("Type a text to classify.")
-    return dict(_classifier(state).scores(text))
+    with SESSIONS.task(_sid(request), "Predicting") as (session, _), cache_scope(session.cache):
+        classifier = _need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
+        return dict(classifier.scores(text))
 
 
 @user_errors
-def predict_upload(path: str | None, state: dict, progress=gr.Progress()):
-    """Predict every row of an uploaded file; return the CSV to download."""
-    from xlmr_demo.predict import predict_file
+def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Progress()):
+    """Predict every row of an uploaded file; hand back the CSV."""
+    from xlmr_demo.predict import predict_table, write_table
+    from xlmr_demo.tables import read_table
 
     if not path:
         raise UserError("Choose a file to predict first.")
-    out = Path(tempfile.mkdtemp(prefix="xlmr_pred_")) / f"{Path(path).stem}_predictions.csv"
-    predict_file(_classifier(state), path, out, progress=lambda stage, fraction: progress(fraction, desc=stage))
-    return str(out)
+
+    def work(session: Session, job, update):
+        try:
+            table = read_table(path)
+        finally:
+            _discard_upload(path)
+        classifier = _need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
+        predictions = predict_table(classifier, table, progress=job.progress)
+        return write_table(predictions.table, session.new_file(f"{Path(path).stem[:60]}_predictions.csv"))
+
+    out = yield from _background(request, "Predicting the file", work, 1, _progress_report(progress))
+    yield str(out)
 
 
 @user_errors
-def embedding_map(state: dict, method: str, dims: str, color: str, center: bool, progress=gr.Progress()):
+def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.Request = None, progress=gr.Progress()):
     """Map the loaded data (or the sample): figure, findings and centroid heatmap."""
     from xlmr_demo.maps import build_map, map_data_from_table, summary_lines
     from xlmr_demo.projection import ProjectionConfig
     from xlmr_demo.tables import read_table
 
-    if state and "table" in state:
-        table, name = state["table"], state["name"]
-    else:
-        table, name = read_table(SAMPLE), SAMPLE.name
-    data = map_data_from_table(table, name)
-    config = ProjectionConfig(method=method, dims=int(dims), center_languages=bool(center))
-    result = build_map(
-        data, config=config, color=color or "language", progress=lambda stage, fraction: progress(fraction, desc=stage)
-    )
+    config = ProjectionConfig(
+        method=method if method in ("auto", "tsne", "umap", "pca") else "auto", dims=3 if str(dims) == "3" else 2,
+        center_languages=bool(center),
+    )  # fmt: skip
+
+    def work(session: Session, job, update):
+        if session.table is not None:
+            table, name = session.table, session.table_name
+        else:
+            table, name = read_table(SAMPLE), SAMPLE.name
+        data = map_data_from_table(table, name)
+        session.map = build_map(data, config=config, color=(color or "language").strip(), progress=job.progress)
+        return session.map
+
+    result = yield from _background(request, "Drawing the map", work, 3, _progress_report(progress))
     findings = "\n".join(f"- {line}" for line in summary_lines(result))
-    return {**(state or {}), "map": result}, result.figure, findings, result.centroid_figure
+    yield result.figure, findings, result.centroid_figure
 
 
 @user_errors
-def place_on_map(text: str, state: dict):
+def place_on_map(text: str, request: gr.Request = None):
     """Put a typed text on the current map; list its nearest mapped texts in any language."""
     from xlmr_demo.maps import place_text, with_placement
 
-    if not state or "map" not in state:
-        raise UserError("Draw the map first.")
-    result = state["map"]
-    placement = place_text(result, text)
-    columns = list(placement.neighbours[0])
-    rows = [[n[c] for c in columns] for n in placement.neighbours]
-    return with_placement(result, text, placement), {"headers": columns, "data": rows}
+    with SESSIONS.task(_sid(request), "Placing the text") as (session, _), cache_scope(session.cache):
+        result = _need(session.map, session, "Draw the map first.")
+        placement = place_text(result, text)
+        columns = list(placement.neighbours[0])
+        rows = table_rows([[n[c] for c in columns] for n in placement.neighbours])
+        return with_placement(result, text, placement), {"headers": columns, "data": rows}
+
+
+def stop_job(request: gr.Request = None) -> str:
+    """The Stop buttons: stop this session's running job (it ends at its next step)."""
+    return "Stopping…" if SESSIONS.stop(_sid(request)) else "Nothing is running."
+
+
+def end_session(request: gr.Request = None) -> None:
+    """The page was closed: forget the session's data and remove its files."""
+    SESSIONS.end(_sid(request))
 
 
 def build_app() -> gr.Blocks:
-    # uploaded and generated files older than a day are deleted, checked every hour
-    with gr.Blocks(title="xlmr_demo: multilingual embeddings and classifiers", delete_cache=(3600, 86400)) as demo:
-        state = gr.State({})
+    public = public_mode()
+    # files handed out and uploads older than an hour (public) or a day are deleted, checked every 10 min / hour
+    delete_cache = (600, 3600) if public else (3600, 86400)
+    with gr.Blocks(title="xlmr_demo: multilingual embeddings and classifiers", delete_cache=delete_cache) as demo:
         gr.Markdown(
             "# xlmr_demo\nTrain a multilingual text classifier from a spreadsheet, and see how a multilingual "
             "model lines up languages. Everything runs offline with the embedded model."
-        )
+            + ("\n\n*Public demo: files are limited in size and deleted once read; jobs are limited in time.*"
+               if public else "")
+        )  # fmt: skip
         with gr.Tab("1. Data"):
             with gr.Row():
-                upload = gr.File(label="Labelled file (CSV, TSV, Excel, JSON Lines, Parquet)", type="filepath")
+                upload = upload_box("Labelled file (CSV, TSV, Excel, JSON Lines, Parquet)")
                 with gr.Column():
                     sample = gr.Button("Use the sample data (8 languages, 6 topics)")
                     read_notes = gr.Markdown()
@@ -277,16 +479,21 @@ def build_app() -> gr.Blocks:
         with gr.Tab("2. Train"):
             with gr.Row():
                 model = gr.Dropdown(
-                    MODEL_CHOICES,
+                    model_choices(),
                     value=EMBEDDED_NAME,
-                    allow_custom_value=True,
+                    allow_custom_value=not public,
                     label="Model",
-                    info="'embedded' works offline; hub ids need a network; a model folder (from finetune/) works.",
+                    info="'embedded' works offline; hub ids need a network"
+                    + ("." if public else "; a model folder (from finetune/) works."),
                 )
                 head = gr.Radio(["mlp", "logreg"], value="mlp", label="Classifier head")
             with gr.Accordion("Advanced", open=False):
-                seed = gr.Number(value=0, precision=0, label="Seed (same seed, same result)")
-            train_button = gr.Button("Train", variant="primary")
+                seed = gr.Number(
+                    value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed (same seed, same result)"
+                )
+            with gr.Row():
+                train_button = gr.Button("Train", variant="primary", scale=3)
+                stop_train = gr.Button("Stop", variant="stop", scale=1)
             headline = gr.Markdown()
             with gr.Row():
                 report_table = gr.Dataframe(label="Per class", interactive=False)
@@ -307,10 +514,13 @@ def build_app() -> gr.Blocks:
                     predict_button = gr.Button("Predict", variant="primary")
                 probabilities = gr.Label(label="Probabilities", num_top_classes=6)
             with gr.Row():
-                to_predict = gr.File(label="Predict a whole file", type="filepath")
+                to_predict = upload_box("Predict a whole file")
                 predictions = gr.File(label="Predictions (CSV)")
+            with gr.Row():
+                predict_status = gr.Markdown()
+                stop_predict = gr.Button("Stop", variant="stop")
             with gr.Accordion("Use a saved classifier", open=False):
-                head_zip = gr.File(label="Classifier .zip from the Train tab", type="filepath")
+                head_zip = upload_box("Classifier .zip from the Train tab")
                 head_status = gr.Markdown()
         with gr.Tab("4. Explore"):
             with gr.Row():
@@ -318,7 +528,9 @@ def build_app() -> gr.Blocks:
                 dims = gr.Radio(["2", "3"], value="2", label="Dimensions")
                 color = gr.Textbox(value="language", label="Colour by (language or a column name)")
                 center = gr.Checkbox(value=True, label="Remove language identity")
-            map_button = gr.Button("Draw the map", variant="primary")
+            with gr.Row():
+                map_button = gr.Button("Draw the map", variant="primary", scale=3)
+                stop_map = gr.Button("Stop", variant="stop", scale=1)
             findings = gr.Markdown()
             map_plot = gr.Plot(label="Embedding map")
             with gr.Row():
@@ -331,48 +543,41 @@ def build_app() -> gr.Blocks:
         with gr.Tab("Compare sentences"), gr.Row():
             with gr.Column(scale=2):
                 sentences = gr.Textbox(label="Sentences, one per line, in any languages", value=EXAMPLE, lines=12)
-                compare_model = gr.Dropdown(MODEL_CHOICES, value=EMBEDDED_NAME, allow_custom_value=True, label="Model")
+                compare_model = gr.Dropdown(
+                    model_choices(), value=EMBEDDED_NAME, allow_custom_value=not public, label="Model"
+                )
                 run = gr.Button("Compare", variant="primary")
             with gr.Column(scale=3):
                 heatmap = gr.Plot(label="Cosine similarity")
                 pairs = gr.Markdown()
 
-        columns = [state, preview_table, read_notes, text_col, label_col, lang_col, split_col]
-        upload.upload(load_file, [upload, state], columns, api_name="load_file")
-        sample.click(lambda s: load_file(str(SAMPLE), s), [state], columns, api_name=False)
+        columns = [preview_table, read_notes, text_col, label_col, lang_col, split_col]
+        upload.upload(load_file, [upload], columns, api_name="load_file")
+        sample.click(load_sample, None, columns, api_name=False)
         check.click(
-            check_data,
-            [state, text_col, label_col, lang_col, split_col],
-            [state, report, counts_plot],
-            api_name="check_data",
+            check_data, [text_col, label_col, lang_col, split_col], [report, counts_plot], api_name="check_data"
         )
-        train_button.click(
+        heavy = {"concurrency_id": HEAVY, "concurrency_limit": 2}
+        training = train_button.click(
             train,
-            [state, model, head, seed],
-            [
-                state,
-                headline,
-                report_table,
-                confusion_plot,
-                language_plot,
-                transfer_plot,
-                loss_plot,
-                issues_table,
-                download,
-            ],
+            [model, head, seed],
+            [headline, report_table, confusion_plot, language_plot, transfer_plot, loss_plot, issues_table, download],
             api_name="train",
+            **heavy,
         )
-        predict_button.click(predict_text, [one_text, state], probabilities, api_name="predict")
-        to_predict.upload(predict_upload, [to_predict, state], predictions, api_name="predict_file")
-        head_zip.upload(load_head, [head_zip, state], [state, head_status], api_name="load_head")
-        map_button.click(
-            embedding_map,
-            [state, method, dims, color, center],
-            [state, map_plot, findings, centroid_plot],
-            api_name="embedding_map",
-        )
-        place_button.click(place_on_map, [new_text, state], [map_plot, neighbours_table], api_name="place_on_map")
+        stop_train.click(stop_job, None, headline, cancels=[training], api_name="stop")
+        predict_button.click(predict_text, [one_text], probabilities, api_name="predict")
+        predicting = to_predict.upload(predict_upload, [to_predict], predictions, api_name="predict_file", **heavy)
+        stop_predict.click(stop_job, None, predict_status, cancels=[predicting], api_name=False)
+        head_zip.upload(load_head, [head_zip], [head_status], api_name="load_head")
+        mapping = map_button.click(
+            embedding_map, [method, dims, color, center], [map_plot, findings, centroid_plot],
+            api_name="embedding_map", **heavy,
+        )  # fmt: skip
+        stop_map.click(stop_job, None, findings, cancels=[mapping], api_name=False)
+        place_button.click(place_on_map, [new_text], [map_plot, neighbours_table], api_name="place_on_map")
         run.click(compare, [sentences, compare_model], [heatmap, pairs], api_name="compare")
+        demo.unload(end_session)
     return demo
 
 
@@ -382,7 +587,16 @@ def _warm_up() -> None:
         similarity(["warm up", "préchauffage"])
 
 
-if __name__ == "__main__":
+def launch() -> None:
+    """Serve the app as configured by the environment (limits, public mode, GRADIO_SERVER_NAME/PORT)."""
+    bound = current_limits()
     threading.Thread(target=_warm_up, daemon=True).start()
+    idle = bound.session_idle_minutes
+    SESSIONS.sweep_every(min(60.0, 30 * idle) if idle else 60.0)  # idle sessions go within 1.5x their limit
+    max_size = 64 if public_mode() else None  # waiting requests beyond this are refused, not queued
     # server name and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860)
-    build_app().queue(default_concurrency_limit=2).launch(max_file_size=MAX_UPLOAD)
+    build_app().queue(default_concurrency_limit=2, max_size=max_size).launch(max_file_size=f"{bound.upload_mb}mb")
+
+
+if __name__ == "__main__":
+    launch()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -105,27 +107,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(cache_root):
-    """``python app.py`` running on a free port, as a user starts it; its URL once it answers."""
+@contextlib.contextmanager
+def serving_app(**env: str):
+    """``python app.py`` running on a free port with ``env`` added, as a user starts it; its URL once it answers."""
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", **env}
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90  # generous: this checks that it serves, bench/ measures how fast
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = proc.stdout.read().decode() if proc.poll() is not None else "no answer"
-                    pytest.fail(f"python app.py did not serve {url}: {output}")
-                time.sleep(0.25)
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: a chatty server must never block on a full pipe
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        output = log.read().decode(errors="replace") if proc.poll() is not None else "no answer"
+                        pytest.fail(f"python app.py did not serve {url}: {output}")
+                    time.sleep(0.25)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def app_url(cache_root):
+    """The app as a user starts it on a laptop."""
+    with serving_app() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

@@ -7,9 +7,6 @@ browser.
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
-from pathlib import Path
 
 from .classifier import TrainResult
 from .dataset import Dataset
@@ -18,11 +15,26 @@ from .plots import bars, confusion_heatmap, counts_chart, loss_curve, transfer_h
 from .tables import Table
 
 PREVIEW_ROWS = 20
+PREVIEW_COLUMNS = 30
+CELL_CHARS = 300  # a table cell on the page; the full text stays in the data
+
+
+def cell(value, limit: int = CELL_CHARS):
+    """A value for a table on the page: long texts cut with an ellipsis (a cell may hold 100,000 characters)."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
+
+
+def table_rows(rows: list[list]) -> list[list]:
+    """``rows`` with every long text cut for display (see :func:`cell`)."""
+    return [[cell(v) for v in row] for row in rows]
 
 
 def preview(table: Table) -> tuple[list[str], list[list[str]]]:
-    """Header and the first rows of ``table``, for a dataframe component."""
-    return table.columns, [[c or "" for c in row] for row in table.rows[:PREVIEW_ROWS]]
+    """Header and the first rows and columns of ``table``, long cells cut, for a dataframe component."""
+    columns = [cell(c, 60) for c in table.columns[:PREVIEW_COLUMNS]]
+    return columns, [[cell(c or "") for c in row[:PREVIEW_COLUMNS]] for row in table.rows[:PREVIEW_ROWS]]
 
 
 def dataset_report(dataset: Dataset) -> str:
@@ -69,7 +81,7 @@ def report_rows(result: TrainResult) -> tuple[list[str], list[list]]:
 def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[list]]:
     """Suspected label errors, most suspicious first."""
     rows = [
-        [i["row"], i["language"], i["text"], i["given_label"], i["predicted_label"], i["given_probability"]]
+        [i["row"], i["language"], cell(i["text"]), i["given_label"], i["predicted_label"], i["given_probability"]]
         for i in result.label_issues
         if i["suspect"]
     ][:limit]
@@ -87,29 +99,3 @@ def result_figures(result: TrainResult) -> dict:
         "transfer": transfer_heatmap(m["transfer"]) if "transfer" in m else None,
         "loss": loss_curve(t["train_loss"], t["validation_loss"], t["best_epoch"]),
     }
-
-
-def head_archive(result: TrainResult, folder: Path) -> Path:
-    """Save the classifier under ``folder`` and zip it for download (safetensors + JSON inside)."""
-    head = result.classifier.save(folder / "classifier", metrics=result.metrics, training=result.training)
-    return Path(shutil.make_archive(str(folder / "classifier"), "zip", head))
-
-
-def unpack_head(archive: str | Path) -> Path:
-    """Unzip an uploaded classifier archive into a fresh temporary folder and return the folder."""
-    import zipfile
-
-    from .errors import UserError
-
-    target = Path(tempfile.mkdtemp(prefix="xlmr_head_"))
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            names = zf.namelist()
-            if any(n.startswith("/") or ".." in Path(n).parts for n in names):
-                raise UserError("The archive contains unsafe paths.")
-            if sum(i.file_size for i in zf.infolist()) > 50 * 2**20:
-                raise UserError("The archive is too large to be a classifier head.")
-            zf.extractall(target)
-    except zipfile.BadZipFile as exc:
-        raise UserError("Upload the .zip that the Train tab offers for download.") from exc
-    return target

@@ -1,0 +1,131 @@
+"""The app in public mode, tried as an anonymous visitor would: through gradio_client, with hostile input.
+
+One server for the module: public mode, its own Gradio cache folder (so that what is left on disk
+can be counted) and sessions that go after 3 idle seconds.
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, serving_app, umsab, write_csv
+
+SAMPLE = ROOT / "assets" / "sample_parallel.csv"
+IDLE_SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def gradio_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gradio_cache")
+
+
+@pytest.fixture(scope="module")
+def public_url(cache_root, gradio_cache):
+    env = {
+        "XLMR_DEMO_PUBLIC": "1",
+        "GRADIO_TEMP_DIR": str(gradio_cache),
+        "XLMR_DEMO_SESSION_IDLE_MINUTES": str(IDLE_SECONDS / 60),
+    }
+    with serving_app(**env) as url:
+        yield url
+
+
+def visitor(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=False)  # a visitor's downloads stay on their machine
+
+
+def refusal(call) -> str:
+    """The message a visitor sees when ``call`` is refused."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        call()
+    return str(caught.value)
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_model_names_off_the_allow_list_are_refused_alike(public_url, cache_root):
+    client = visitor(public_url)
+    names = ["~/.ssh", "/nonexistent", "../..", str(cache_root), str(cache_root / "models"), "org/any-model"]
+    messages = {refusal(lambda n=n: client.predict("a\nb", n, api_name="/compare")).replace(n, "NAME") for n in names}
+    assert len(messages) == 1, messages
+    assert "embedded" in messages.pop()
+
+
+def test_hostile_uploads_get_plain_messages_without_server_paths(public_url, gradio_cache, tmp_path):
+    from gradio_client import handle_file
+
+    client = visitor(public_url)
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(30_000)) + "\n" + "x," * 29_999 + "x\n")
+    message = refusal(lambda: client.predict(handle_file(str(wide)), api_name="/load_file"))
+    assert "30,000 columns; the limit is 1,000. This public demo limits every request" in message
+    junk = tmp_path / "classifier.zip"
+    with zipfile.ZipFile(junk, "w") as archive:
+        archive.writestr("config.json", "[" * 50_000)
+        archive.writestr("head.safetensors", b"\x80\x04")
+    message = refusal(lambda: client.predict(handle_file(str(junk)), api_name="/load_head"))
+    assert "classifier.zip holds a damaged classifier" in message
+    missing = refusal(lambda: client.predict("Bonjour", api_name="/predict"))
+    assert "Train a classifier (Train tab) or load a saved one first" in missing
+    for text in (message, missing):
+        for server_path in (str(gradio_cache), str(ROOT), str(Path.home()), "/tmp"):
+            assert server_path not in text
+
+
+def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_cache, tmp_path):
+    from gradio_client import handle_file
+
+    client = visitor(public_url)
+    client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
+    assert files_in(gradio_cache) == []  # the upload was deleted once read
+    client.predict("text", "topic", "language", "(none)", api_name="/check_data")
+    outputs = client.predict("embedded", "mlp", 0, api_name="/train")
+    assert outputs[0].startswith("### Macro-F1")
+    assert [Path(f).name for f in files_in(gradio_cache)] == ["classifier.zip"]  # the download, in Gradio's cache
+    # a 20 MB paste is answered as its beginning: the same probabilities as the same text 200 times
+    sentence = "Il pleut et il fait froid. "
+    pasted = client.predict(sentence * 750_000, api_name="/predict")
+    assert pasted == client.predict(sentence * 200, api_name="/predict")
+    to_predict = write_csv(tmp_path / "new.csv", ["text"], [["Mañana nevará en la montaña."], ["El tren llega tarde."]])
+    client.predict(handle_file(str(to_predict)), api_name="/predict_file")
+    assert len(files_in(gradio_cache)) == 2
+    time.sleep(IDLE_SECONDS * 3)  # the visitor left: their session goes, and its files with it
+    assert files_in(gradio_cache) == []
+
+
+def test_a_visitor_holds_one_worker_and_stop_frees_it(public_url, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from gradio_client.utils import Status
+
+    rows = umsab("train", 400)  # 1,600 tweets: a map that takes several seconds
+    client = visitor(public_url)
+    client.predict(handle_file(str(write_csv(tmp_path / "tweets.csv", ["text", "label", "language"], rows))),
+                   api_name="/load_file")  # fmt: skip
+    job = client.submit("auto", "2", "language", True, api_name="/embedding_map")
+    deadline = time.monotonic() + 60
+    while job.status().code != Status.PROCESSING and time.monotonic() < deadline:
+        time.sleep(0.1)
+    message = refusal(lambda: client.predict("one\ntwo", "embedded", api_name="/compare"))
+    assert "Drawing the map is still running. Wait for it to finish, or press Stop" in message
+    other = visitor(public_url)  # another visitor is not held up
+    assert other.predict("one\ntwo", "embedded", api_name="/compare")[1].startswith("**Most similar pairs**")
+    assert client.predict(api_name="/stop") == "Stopping…"
+    freed = False
+    stopped = time.monotonic()
+    while not freed and time.monotonic() - stopped < 30:  # the map stops at its next batch, freeing the worker
+        try:
+            freed = bool(client.predict("one\ntwo", "embedded", api_name="/compare"))
+        except AppError:
+            time.sleep(0.2)
+    assert freed

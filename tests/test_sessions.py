@@ -1,0 +1,81 @@
+"""Sessions: one job per visitor, Stop and time limits that end the work, idle and memory bounds, nothing left."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from xlmr_demo.errors import UserError
+from xlmr_demo.jobs import Job, Stopped
+from xlmr_demo.limits import Limits
+from xlmr_demo.sessions import SessionStore, table_bytes
+from xlmr_demo.tables import Table
+
+
+def store(tmp_path, **bounds) -> SessionStore:
+    return SessionStore(tmp_path / "sessions", limits=lambda: Limits(**bounds))
+
+
+def test_a_visitor_runs_one_job_at_a_time_and_others_are_not_held_up(tmp_path):
+    sessions = store(tmp_path)
+    session, job = sessions.start("alice", "Training")
+    with pytest.raises(UserError, match=r"Training is still running\. Wait for it to finish, or press Stop"):
+        sessions.start("alice", "Drawing the map")
+    with sessions.task("bob", "Drawing the map") as (other, _):
+        assert other is not session
+    sessions.finish(session, job)
+    with sessions.task("alice", "Drawing the map") as (again, _):
+        assert again is session
+
+
+def test_stop_ends_the_work_at_its_next_progress_report(tmp_path):
+    sessions = store(tmp_path)
+    reports = []
+    _, job = sessions.start("alice", "Training", report=lambda stage, fraction: reports.append(stage))
+    job.progress("embedding", 0.1)
+    assert sessions.stop("alice") and not sessions.stop("bob")
+    with pytest.raises(Stopped, match="Training stopped"):
+        job.progress("embedding", 0.2)
+    assert reports == ["embedding"]
+
+
+def test_a_job_past_its_time_limit_stops_with_a_reason():
+    job = Job("Drawing the map", seconds=0.05)
+    job.check()
+    time.sleep(0.1)
+    with pytest.raises(Stopped, match="stopped after 0 seconds, the most one job may run on this server"):
+        job.progress("projecting", 0.5)
+
+
+def test_idle_sessions_go_with_their_files_and_say_why_when_they_come_back(tmp_path):
+    sessions = store(tmp_path, session_idle_minutes=1 / 600)  # 0.1 s
+    alice = sessions.get("alice")
+    download = alice.new_file("classifier.zip")
+    download.write_bytes(b"zip")
+    busy, job = sessions.start("bob", "Training")
+    time.sleep(0.2)
+    assert sessions.sweep() == ["alice"]  # bob is running a job: never ended under him
+    assert not download.exists() and not alice.folder.exists()
+    assert sessions.get("alice").ended_because.startswith("it was idle for more than")
+    sessions.finish(busy, job)
+
+
+def test_over_the_memory_budget_the_least_recently_used_sessions_go_first(tmp_path):
+    sessions = store(tmp_path, session_mb=1)
+    table = Table(columns=["text"], rows=[["x" * 1000] for _ in range(400)])  # ~0.4 MiB each
+    assert 400_000 < table_bytes(table) < 450_000
+    for name in ("old", "middle", "new"):
+        sessions.get(name).set_table(table, f"{name}.csv")
+        time.sleep(0.01)
+    assert sessions.sweep() == ["old"]
+    assert "old" not in sessions and sessions.nbytes() <= 2**20
+    assert sessions.get("old").ended_because == "the server needed its memory for other visitors"
+
+
+def test_ending_a_session_stops_its_job_and_removes_its_files(tmp_path):
+    sessions = store(tmp_path)
+    session, job = sessions.start("alice", "Predicting the file")
+    session.new_file("predictions.csv").write_text("x")
+    sessions.end("alice")
+    assert job.stopped and not session.folder.exists() and len(sessions) == 0

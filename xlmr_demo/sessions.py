@@ -1,0 +1,222 @@
+"""What the app keeps for each visitor: their data, results and files, one job at a time, within a budget.
+
+A :class:`Session` holds one visitor's table, checked dataset, training result, classifier, map
+and embedding cache, in memory only; the files handed to them (a classifier .zip, predictions)
+live in a folder of their own that goes when the session does. The :class:`SessionStore` runs
+at most one job per session (a second is refused with a message, so one visitor never holds two
+workers), ends sessions that stay idle too long, and when the sessions together hold more memory
+than the budget, ends the least recently used ones first. Limits come from :mod:`xlmr_demo.limits`.
+
+Plain Python: the app maps each browser or API session to a session id; tests use any string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .cache import MemoryCache
+from .errors import UserError
+from .jobs import Job
+from .limits import Limits
+from .limits import current as current_limits
+
+if TYPE_CHECKING:
+    from .classifier import TextClassifier, TrainResult
+    from .dataset import Dataset
+    from .maps import MapResult
+    from .tables import Table
+
+POINTER = 8
+STR_OVERHEAD = 49  # sys.getsizeof("") on 64-bit CPython
+
+
+def table_bytes(table: Table) -> int:
+    """About how much memory ``table`` holds: a pointer per cell plus each string."""
+    total = POINTER * len(table.columns) * (len(table) + 1)
+    for row in table.rows:
+        texts = [c for c in row if c]
+        total += sum(map(len, texts)) + STR_OVERHEAD * len(texts)
+    return total
+
+
+@dataclass
+class Session:
+    """One visitor's state: what they loaded and made, and the job they are running."""
+
+    id: str
+    folder: Path  # this session's files; removed when the session ends
+    # why an earlier session of this id was ended (idle, memory), said when its data is asked for
+    ended_because: str | None = None
+    table: Table | None = None
+    table_name: str | None = None
+    dataset: Dataset | None = None
+    result: TrainResult | None = None
+    classifier: TextClassifier | None = None
+    map: MapResult | None = None
+    cache: MemoryCache = field(default_factory=MemoryCache)
+    last_used: float = field(default_factory=time.monotonic)
+    job: Job | None = None
+    _table_bytes: int = 0
+
+    def set_table(self, table: Table, name: str) -> None:
+        """A newly loaded table replaces everything derived from the previous one."""
+        self.table, self.table_name, self._table_bytes = table, name, table_bytes(table)
+        self.dataset = self.result = self.map = None
+
+    def nbytes(self) -> int:
+        """About how much memory this session holds (tables, embeddings, maps); counted against the budget."""
+        total = self._table_bytes + self.cache.nbytes
+        if self.dataset is not None:
+            total += 6 * POINTER * len(self.dataset.texts)
+        if self.map is not None:
+            points = len(self.map.embeddings)
+            total += 2 * self.map.embeddings.nbytes + 600 * points  # vectors, centred copy, figure data
+        return total
+
+    def new_file(self, name: str) -> Path:
+        """A path for a file to hand to the visitor, in a fresh folder of its own (unguessable URL)."""
+        folder = self.folder / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return folder / name
+
+
+class SessionStore:
+    """Sessions by id, with the limits of :func:`xlmr_demo.limits.current` (read at each call)."""
+
+    def __init__(self, root: Path | Callable[[], Path], limits: Callable[[], Limits] = current_limits) -> None:
+        self._root = root
+        self._limits = limits
+        self._sessions: dict[str, Session] = {}
+        self._ended: OrderedDict[str, str] = OrderedDict()  # recently ended ids and why (the newest 10,000)
+        self._lock = threading.RLock()
+
+    @property
+    def root(self) -> Path:
+        return self._root() if callable(self._root) else self._root
+
+    def get(self, session_id: str) -> Session:
+        """The session ``session_id``, created on first use; marks it as used now."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                digest = hashlib.sha256(session_id.encode()).hexdigest()[:24]
+                because = self._ended.pop(session_id, None)
+                session = Session(id=session_id, folder=self.root / digest, ended_because=because)
+                self._sessions[session_id] = session
+            session.last_used = time.monotonic()
+        self.sweep(keep=session_id)
+        return session
+
+    def start(self, session_id: str, what: str, report=None) -> tuple[Session, Job]:
+        """Begin job ``what`` in the session, or refuse if it already runs one."""
+        session = self.get(session_id)
+        with self._lock:
+            if session.job is not None:
+                raise UserError(
+                    f"{session.job.what} is still running. Wait for it to finish, or press Stop, then try again."
+                )
+            session.job = Job(what, self._limits().job_seconds, report)
+            return session, session.job
+
+    def finish(self, session: Session, job: Job) -> None:
+        """The job ended (finished, failed or stopped): the session may start another."""
+        with self._lock:
+            if session.job is job:
+                session.job = None
+            session.last_used = time.monotonic()
+        self.sweep(keep=session.id)
+
+    @contextmanager
+    def task(self, session_id: str, what: str, report=None) -> Iterator[tuple[Session, Job]]:
+        """``with store.task(id, "Check data") as (session, job):`` start and finish around a block."""
+        session, job = self.start(session_id, what, report)
+        try:
+            yield session, job
+        finally:
+            self.finish(session, job)
+
+    def stop(self, session_id: str) -> bool:
+        """Stop the session's running job, if any; whether there was one."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            job = session.job if session else None
+        if job is None:
+            return False
+        job.stop()
+        return True
+
+    def end(self, session_id: str, because: str | None = None) -> None:
+        """Forget the session and remove its files (its running job, if any, is stopped).
+
+        ``because`` is said to the visitor if the same session comes back (the page was left open).
+        """
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+            if because is not None:
+                self._ended[session_id] = because
+                while len(self._ended) > 10_000:
+                    self._ended.popitem(last=False)
+        if session is not None:
+            if session.job is not None:
+                session.job.stop()
+            shutil.rmtree(session.folder, ignore_errors=True)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._sessions
+
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(s.nbytes() for s in self._sessions.values())
+
+    def sweep(self, keep: str | None = None) -> list[str]:
+        """End idle sessions, then the least recently used until the rest fit the memory budget; their ids.
+
+        Sessions running a job, and ``keep`` (the one asking), are never ended here.
+        """
+        bound = self._limits()
+        now = time.monotonic()
+        with self._lock:
+            idle = [s for s in self._sessions.values() if s.job is None and s.id != keep]
+            ended: dict[str, str] = {}
+            if bound.session_idle_minutes is not None:
+                for s in idle:
+                    if now - s.last_used > 60 * bound.session_idle_minutes:
+                        ended[s.id] = f"it was idle for more than {bound.session_idle_minutes:g} minutes"
+            if bound.session_mb is not None:
+                sizes = {s.id: s.nbytes() for s in self._sessions.values()}
+                total = sum(sizes.values()) - sum(sizes[i] for i in ended)
+                for s in sorted(idle, key=lambda s: s.last_used):
+                    if total <= bound.session_mb * 2**20:
+                        break
+                    if s.id not in ended:
+                        ended[s.id] = "the server needed its memory for other visitors"
+                        total -= sizes[s.id]
+        for session_id, because in ended.items():
+            self.end(session_id, because)
+        return list(ended)
+
+    def sweep_every(self, seconds: float) -> threading.Thread:
+        """Sweep in a daemon thread every ``seconds`` (so idle sessions go even when nobody asks anything)."""
+
+        def loop() -> None:
+            while True:
+                time.sleep(seconds)
+                self.sweep()
+
+        thread = threading.Thread(target=loop, name="xlmr-session-sweeper", daemon=True)
+        thread.start()
+        return thread
+
