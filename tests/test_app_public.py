@@ -80,6 +80,18 @@ def test_hostile_uploads_get_plain_messages_without_server_paths(public_url, gra
     for text in (message, missing):
         for server_path in (str(gradio_cache), str(ROOT), str(Path.home()), "/tmp"):
             assert server_path not in text
+    assert files_in(gradio_cache) == []  # refused uploads leave nothing
+
+
+def test_the_servers_own_files_cannot_be_fetched(public_url):
+    import urllib.error
+    import urllib.request
+
+    for path in ("/etc/passwd", str(ROOT / "app.py"), str(ROOT / "README.md")):
+        for route in ("gradio_api/file=", "file="):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(public_url + route + path, timeout=10)
+            assert refused.value.code in (403, 404)
 
 
 def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_cache, tmp_path):

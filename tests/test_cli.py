@@ -90,6 +90,8 @@ def test_utf16_and_bom_files_are_read(tmp_path, capsys):
         ("dup.csv", b"text,text\na,b\n", [], "repeated column names"),
         ("data.xlsx", b"PK\x03\x04", [], "not a valid Excel .xlsx file"),
         ("lines.txt", b"hello\n", ["--column", "text"], "--column applies to tables"),
+        ("deep.jsonl", b'{"text": ' + b"[" * 5000 + b"]" * 5000 + b"}\n", [], "nests values more than 32 levels"),
+        ("digits.jsonl", b'{"text": ' + b"7" * 5000 + b"}\n", [], "holds a number too long to read"),
     ],
 )
 def test_bad_input_is_one_clear_error(tmp_path, capsys, name, content, extra, message):

@@ -73,6 +73,18 @@ def test_over_the_memory_budget_the_least_recently_used_sessions_go_first(tmp_pa
     assert sessions.get("old").ended_because == "the server needed its memory for other visitors"
 
 
+def test_a_new_download_replaces_the_sessions_earlier_one_of_the_same_name(tmp_path):
+    session = store(tmp_path).get("alice")
+    first = session.new_file("classifier.zip")
+    first.write_bytes(b"1")
+    other = session.new_file("predictions.csv")
+    other.write_bytes(b"p")
+    second = session.new_file("classifier.zip")
+    second.write_bytes(b"2")
+    assert sorted(p.name for p in session.folder.rglob("*.*")) == ["classifier.zip", "predictions.csv"]
+    assert not first.exists() and second.read_bytes() == b"2" and other.exists()
+
+
 def test_ending_a_session_stops_its_job_and_removes_its_files(tmp_path):
     sessions = store(tmp_path)
     session, job = sessions.start("alice", "Predicting the file")

@@ -12,6 +12,7 @@ Plain Python: the app maps each browser or API session to a session id; tests us
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import shutil
 import threading
@@ -84,7 +85,14 @@ class Session:
         return total
 
     def new_file(self, name: str) -> Path:
-        """A path for a file to hand to the visitor, in a fresh folder of its own (unguessable URL)."""
+        """A path for a file to hand to the visitor, in a fresh folder of its own (unguessable URL).
+
+        The session's earlier file of the same name goes: a visitor who trains ten times holds one
+        classifier .zip, not ten.
+        """
+        if self.folder.is_dir():
+            for old in self.folder.glob(f"*/{glob.escape(name)}"):
+                shutil.rmtree(old.parent, ignore_errors=True)
         folder = self.folder / uuid.uuid4().hex
         folder.mkdir(parents=True)
         return folder / name
