@@ -94,3 +94,15 @@ def test_a_laptop_accepts_folders_and_hub_ids(monkeypatch):
     monkeypatch.delenv("SPACE_ID", raising=False)
     for name in HOSTILE_NAMES:
         check_model(name)  # no refusal by name: resolve_model_folder then says what is wrong with it
+
+
+def test_the_readme_lists_every_limit_with_its_defaults():
+    from dataclasses import fields
+
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for f in fields(Limits):
+        public = f.metadata["public"]
+        row = f"| `{f.metadata['env']}` | {f.default or 'none'} | {public or ''} | {f.metadata['what']} |"
+        assert row.replace("|  |", "| |") in readme, row
