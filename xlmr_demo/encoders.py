@@ -389,7 +389,7 @@ class EmbedResult:
     """Embeddings of a batch of texts and how they were obtained."""
 
     embeddings: np.ndarray  # (n, dim) float32, L2-normalised, input order
-    n_cached: int  # rows served from the disk cache
+    n_cached: int  # rows served from the cache
     truncated_rows: list[int]  # indices of texts longer than the model's limit (cut at the end)
     encoder: Encoder
 
@@ -401,7 +401,7 @@ def embed(
     cache: bool = True,
     progress: ProgressFn | None = None,
 ) -> EmbedResult:
-    """Embed ``texts`` with ``model``, reusing the disk cache of that model's earlier results.
+    """Embed ``texts`` with ``model``, reusing the cache of that model's earlier results (see ``cache.open_cache``).
 
     A plain batch function with no UI state: the unit of work for scripts and distributed jobs.
     Duplicates are encoded once; when every text is cached, the network is never loaded.

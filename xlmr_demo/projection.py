@@ -135,7 +135,7 @@ def _cache_path(X: np.ndarray, languages: Sequence[str] | None, config: Projecti
 
 def project(X: np.ndarray, config: ProjectionConfig = ProjectionConfig(), languages: Sequence[str] | None = None,
             cache: bool = True) -> Projection:  # fmt: skip
-    """Project embeddings ``X`` (n, d) to ``config.dims`` dimensions; results are cached on disk."""
+    """Project embeddings ``X`` (n, d) to ``config.dims`` dimensions; cached on disk, except in public mode."""
     X = _check(X)
     if languages is not None and len(languages) != len(X):
         raise ValueError("languages must have one entry per row")
