@@ -164,6 +164,8 @@ def resolve_model_folder(model: str) -> Path:
 
 #: How many tokens past the model's limit a cut text still gives: its cut lies far beyond what is read.
 CUT_MARGIN = 64
+#: Texts tokenised at once to count tokens: 200,000 tweets at once took 1.5 GB (+33 MB in chunks of 4,096).
+TOKENIZE_CHUNK = 4096
 
 
 def longest_piece(tokenizer) -> int:
@@ -305,11 +307,13 @@ class Encoder:
         Exact up to :data:`CUT_MARGIN` tokens past :attr:`max_length`; a longer text counts as
         "longer than that", since only its beginning is ever read (:meth:`cut`).
         """
-        if not texts:
-            return np.zeros(0, dtype=np.int64)
         texts = self.cut(texts)
-        enc = self.tokenizer([self.prompt + t for t in texts], add_special_tokens=True, truncation=False, verbose=False)
-        return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        for start in range(0, len(texts), TOKENIZE_CHUNK):
+            chunk = [self.prompt + t for t in texts[start : start + TOKENIZE_CHUNK]]
+            ids = self.tokenizer(chunk, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+            lengths[start : start + len(chunk)] = [len(row) for row in ids]
+        return lengths
 
     def _batches(self, texts: Sequence[str], stats: EncodeStats):
         """Yield (row indices, model outputs) over batches of similar length, longest first."""
