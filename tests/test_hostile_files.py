@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import tracemalloc
 import zipfile
 
@@ -192,3 +193,12 @@ def test_column_detection_on_the_widest_allowed_table_reads_each_column_a_few_ti
     table = read_table(path)
     mapping = detect_columns(table, "wide.csv")
     assert (mapping.text, mapping.label) == ("text", "label")
+
+
+def test_a_giant_column_name_is_refused_and_never_repeated_whole(tmp_path):
+    """Every page and message shows column names: a 40,000-character key would be sent back in each."""
+    path = tmp_path / "key.jsonl"
+    path.write_text(json.dumps({"text": "a", "k" * 40_000: "b"}) + "\n")
+    with pytest.raises(UserError, match="column name of 40,000 characters") as refused:
+        read_table(path)
+    assert len(str(refused.value)) < 300

@@ -21,7 +21,7 @@ from .data import guess_text_column, letter_share
 from .errors import UserError
 from .limits import current as current_limits
 from .limits import over_limit
-from .tables import Table, check_columns, columns_text, read_table, rows_text
+from .tables import Table, check_columns, columns_text, read_table, rows_text, short
 
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "intent", "topic", "tag", "y")
 LANGUAGE_COLUMN_NAMES = ("language", "lang", "locale", "lng", "language_code", "lang_code")
@@ -103,6 +103,11 @@ class Dataset:
             out.setdefault(label, {}).setdefault(lang, 0)
             out[label][lang] += 1
         return out
+
+
+def quoted(values: list[str]) -> str:
+    """Values for a message: each quoted and cut to 60 characters (a label may be a whole paragraph)."""
+    return ", ".join(repr(short(v)) for v in values)
 
 
 def column_named(columns: list[str], names: tuple[str, ...], exclude: set[str]) -> str | None:
@@ -271,7 +276,7 @@ def _splits_from_column(cells: list[str], column: str, labels: list[str], config
     unknown = sorted({c for c in cells if c.strip().lower() not in SPLIT_VALUES})
     if unknown:
         raise UserError(
-            f"The split column {column!r} holds {', '.join(map(repr, unknown[:5]))}; "
+            f"The split column {column!r} holds {quoted(unknown[:5])}; "
             "expected train, validation (or val/dev) and test."
         )
     splits: list[Split] = [SPLIT_VALUES[c.strip().lower()] for c in cells]  # type: ignore[misc]
@@ -365,7 +370,7 @@ def prepare_dataset(
     counts = Counter(labels)
     if len(counts) < 2:
         raise UserError(
-            f"The label column {mapping.label!r} has only one class ({next(iter(counts))!r}); "
+            f"The label column {mapping.label!r} has only one class ({quoted(list(counts))}); "
             "a classifier needs at least two."
         )
     max_classes = current_limits().classes
@@ -376,13 +381,13 @@ def prepare_dataset(
     tiny = sorted(c for c, n in counts.items() if n < config.min_class_rows)
     if tiny:
         raise UserError(
-            f"Class(es) {', '.join(map(repr, tiny[:10]))} have fewer than {config.min_class_rows} rows; "
+            f"Class(es) {quoted(tiny[:10])} have fewer than {config.min_class_rows} rows; "
             "add examples or remove them."
         )
     small = sorted(c for c, n in counts.items() if n < config.warn_class_rows)
     if small:
         warnings.append(
-            f"Class(es) {', '.join(map(repr, small[:10]))} have fewer than {config.warn_class_rows} rows; "
+            f"Class(es) {quoted(small[:10])} have fewer than {config.warn_class_rows} rows; "
             "their scores will be unreliable."
         )
     by_text: dict[str, set[str]] = {}
@@ -392,8 +397,8 @@ def prepare_dataset(
     if conflicts:
         example = conflicts[0]
         warnings.append(
-            f"{len(conflicts)} text(s) appear with different labels, e.g. {example[0][:60]!r}: "
-            f"{', '.join(example[1])}. Check them; the model cannot get both right."
+            f"{len(conflicts)} text(s) appear with different labels, e.g. {short(example[0])!r}: "
+            f"{quoted(example[1][:10])}. Check them; the model cannot get both right."
         )
     if mapping.split:
         split_cells = [table.rows[i - 1][j[mapping.split]] or "" for i in kept]

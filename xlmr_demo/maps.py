@@ -31,7 +31,7 @@ from .projection import (
     project,
     separability,
 )
-from .tables import Table, check_columns, columns_text, read_table
+from .tables import Table, check_columns, columns_text, read_table, short
 
 PAIR_COLUMN_NAMES = ("pair_id", "pair", "group_id", "group", "meaning_id", "translation_id")
 
@@ -164,7 +164,7 @@ def build_map(
     """
     if color != "language" and color not in data.columns:
         choices = columns_text(list(data.columns)) or "none"
-        raise UserError(f"Cannot colour by {color!r}; choose language or one of: {choices}.")
+        raise UserError(f"Cannot colour by {short(color)!r}; choose language or one of: {choices}.")
     max_points = current_limits().map_points
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)

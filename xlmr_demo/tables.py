@@ -78,9 +78,14 @@ def check_columns(table: Table, **given: str | None) -> None:
             raise UserError(f"Expected a {role} column named {name!r}; found columns: {columns_text(table.columns)}.")
 
 
+def short(text: str, limit: int = 60) -> str:
+    """``text`` for a message: at most ``limit`` characters, cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def columns_text(columns: list[str], limit: int = 30) -> str:
-    """Column names for a message: "id, text, label" (the first ``limit``, then how many more)."""
-    shown = ", ".join(columns[:limit])
+    """Column names for a message: "id, text, label" (the first ``limit``, long names cut, then how many more)."""
+    shown = ", ".join(map(short, columns[:limit]))
     return shown + (f" and {len(columns) - limit:,} more" if len(columns) > limit else "")
 
 
@@ -328,7 +333,7 @@ def _read_xlsx(path: Path, name: str, bound: Limits) -> Table:
     header = [h.strip() or f"column_{j + 1}" for j, h in enumerate(values[0])]
     table = Table(columns=header, rows=[[c if c.strip() else None for c in r] for r in values[1:]])
     if len(sheets) > 1:
-        table.notes.append(f"{name} has {len(sheets)} sheets; read the first, {sheets[0]!r}.")
+        table.notes.append(f"{name} has {len(sheets)} sheets; read the first, {short(sheets[0])!r}.")
     return table
 
 
@@ -525,7 +530,7 @@ def _parquet_column(column, title: str, name: str) -> list[str | None]:
             return [_cell(v) for v in column.cast(pa.string()).to_pylist()]
         except Exception as exc:
             raise UserError(
-                f"{name}: column {title!r} holds values of type {column.type} that cannot be read as text."
+                f"{name}: column {short(title)!r} holds values of type {column.type} that cannot be read as text."
             ) from exc
 
 
@@ -609,13 +614,20 @@ def _check_shape(table: Table, name: str, bound: Limits) -> None:
     duplicates = sorted(c for c, n in Counter(table.columns).items() if n > 1)
     if duplicates:
         raise UserError(f"{name} has repeated column names: {columns_text(duplicates)}. Rename them so each is unique.")
+    longest = max(table.columns, key=len)
+    if len(longest) > bound.name_chars:
+        raise over_limit(
+            f"{name} has a column name of {len(longest):,} characters ({short(longest)!r}); the limit is "
+            f"{bound.name_chars:,}.",
+            "name_chars",
+        )
     if not table.rows:
         raise UserError(f"{name} has a header but no rows.")
     for i, row in enumerate(table.rows, start=2):
         if max(len(c) if c else 0 for c in row) > bound.cell_chars:
             j = next(j for j, c in enumerate(row) if c and len(c) > bound.cell_chars)
             raise over_limit(
-                f"{name}: the cell in row {i}, column {table.columns[j]!r} has {len(row[j]):,} characters "
+                f"{name}: the cell in row {i}, column {short(table.columns[j])!r} has {len(row[j]):,} characters "
                 f"(limit {bound.cell_chars:,}); a quote is probably not closed.",
                 "cell_chars",
             )
