@@ -25,6 +25,7 @@ import queue
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -60,6 +61,8 @@ PREDICT_EXAMPLES = [
 ]
 HEAVY = "heavy"  # the queue shared by training, maps and file predictions
 LOCAL_SESSION = "local"  # the session of direct calls (tests, scripts) that come without a request
+# Gradio routes that write a visitor's data to disk and that this app never uses: refused in public mode
+UNUSED_ROUTES = ("/gradio_api/deep_link", "/gradio_api/process_recording")
 
 # every visitor's files live under Gradio's cache, which serves them and deletes them by age too
 SESSIONS = SessionStore(root=lambda: Path(get_upload_folder()) / "xlmr_demo")
@@ -147,13 +150,44 @@ def _need(value, session: Session, what: str):
     return value
 
 
-def _discard_upload(path: str | Path) -> None:
-    """Delete an uploaded file once read: a visitor's data stays in memory, never on the server's disk."""
-    upload, folder = Path(path).resolve(), Path(get_upload_folder()).resolve()
-    if upload.is_relative_to(folder) and not upload.is_relative_to(SESSIONS.root.resolve()):
-        upload.unlink(missing_ok=True)
+def _is_upload(path: Path) -> bool:
+    """Whether ``path`` is a visitor's upload in Gradio's cache (not one of our downloads, not the sample)."""
+    path, folder = path.resolve(), Path(get_upload_folder()).resolve()
+    return path.is_relative_to(folder) and not path.is_relative_to(SESSIONS.root.resolve())
+
+
+def _discard_upload(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+
+
+@contextlib.contextmanager
+def _consumed(path: str | Path):
+    """Around the use of an upload: afterwards, read or refused, it is deleted (its data lives in memory only)."""
+    try:
+        yield
+    finally:
+        if _is_upload(Path(path)):
+            _discard_upload(Path(path))
+
+
+def sweep_orphan_uploads(max_age: float) -> list[Path]:
+    """Delete files in Gradio's cache that no session owns and that are older than ``max_age`` seconds.
+
+    Anyone can post files to Gradio's upload route without ever using them; our callbacks delete
+    the uploads they read at once, so an upload still there after as long as a session may stay
+    idle was never used (a file to predict may wait minutes in the queue for the heavy workers).
+    """
+    folder = Path(get_upload_folder())
+    now = time.time()
+    gone = []
+    for path in list(folder.rglob("*")) if folder.is_dir() else []:  # listed first: deleting changes the tree
         with contextlib.suppress(OSError):
-            upload.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+            if path.is_file() and _is_upload(path) and now - path.stat().st_ctime > max_age:
+                _discard_upload(path)
+                gone.append(path)
+    return gone
 
 
 def _model(model: str | None) -> str:
@@ -250,11 +284,8 @@ def load_file(path: str | None, request: gr.Request = None):
 
     if not path:
         raise UserError("Choose a file first (CSV, TSV, Excel, JSON Lines or Parquet), or load the sample.")
-    with SESSIONS.task(_sid(request), "Reading the file") as (session, _):
-        try:
-            table = read_table(path)
-        finally:
-            _discard_upload(path)
+    with _consumed(path), SESSIONS.task(_sid(request), "Reading the file") as (session, _):
+        table = read_table(path)
         name = Path(path).name
         session.set_table(table, name)
         header, rows = preview(table)
@@ -360,11 +391,8 @@ def load_head(archive: str | None, request: gr.Request = None):
 
     if not archive:
         raise UserError("Choose a classifier .zip first.")
-    with SESSIONS.task(_sid(request), "Loading the classifier") as (session, _):
-        try:
-            session.classifier = load_archive(archive)
-        finally:
-            _discard_upload(archive)
+    with _consumed(archive), SESSIONS.task(_sid(request), "Loading the classifier") as (session, _):
+        session.classifier = load_archive(archive)
         labels = ", ".join(cell(c, 40) for c in session.classifier.classes_[:30])
     return f"Loaded a classifier for: {labels}."
 
@@ -389,15 +417,14 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
         raise UserError("Choose a file to predict first.")
 
     def work(session: Session, job, update):
-        try:
+        with _consumed(path):
             table = read_table(path)
-        finally:
-            _discard_upload(path)
         classifier = _need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
         predictions = predict_table(classifier, table, progress=job.progress)
         return write_table(predictions.table, session.new_file(f"{Path(path).stem[:60]}_predictions.csv"))
 
-    out = yield from _background(request, "Predicting the file", work, 1, _progress_report(progress))
+    with _consumed(path):  # also when the job is refused or stopped before it reads the file
+        out = yield from _background(request, "Predicting the file", work, 1, _progress_report(progress))
     yield str(out)
 
 
@@ -587,15 +614,39 @@ def _warm_up() -> None:
         similarity(["warm up", "préchauffage"])
 
 
+class RefuseRoutes:
+    """ASGI middleware: 404 for the given paths (Gradio routes a public server must not offer)."""
+
+    def __init__(self, app, paths: tuple[str, ...]) -> None:
+        self.app, self.paths = app, paths
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") in self.paths:
+            from starlette.responses import PlainTextResponse
+
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def launch() -> None:
     """Serve the app as configured by the environment (limits, public mode, GRADIO_SERVER_NAME/PORT)."""
+    from starlette.middleware import Middleware
+
     bound = current_limits()
+    public = public_mode()
     threading.Thread(target=_warm_up, daemon=True).start()
     idle = bound.session_idle_minutes
-    SESSIONS.sweep_every(min(60.0, 30 * idle) if idle else 60.0)  # idle sessions go within 1.5x their limit
-    max_size = 64 if public_mode() else None  # waiting requests beyond this are refused, not queued
+    # idle sessions go within 1.5x their limit, and so do uploads nobody used within that time
+    orphans = (functools.partial(sweep_orphan_uploads, 60 * idle),) if idle else ()
+    SESSIONS.sweep_every(min(60.0, 30 * idle) if idle else 60.0, *orphans)
+    max_size = 64 if public else None  # waiting requests beyond this are refused, not queued
+    # deep links write a session's page state to disk, recordings write audio: neither is used here
+    middleware = [Middleware(RefuseRoutes, paths=UNUSED_ROUTES)] if public else []
     # server name and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860)
-    build_app().queue(default_concurrency_limit=2, max_size=max_size).launch(max_file_size=f"{bound.upload_mb}mb")
+    build_app().queue(default_concurrency_limit=2, max_size=max_size).launch(
+        max_file_size=f"{bound.upload_mb}mb", app_kwargs={"middleware": middleware}
+    )
 
 
 if __name__ == "__main__":

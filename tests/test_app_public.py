@@ -83,6 +83,36 @@ def test_hostile_uploads_get_plain_messages_without_server_paths(public_url, gra
     assert files_in(gradio_cache) == []  # refused uploads leave nothing
 
 
+def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url, gradio_cache, tmp_path):
+    import httpx
+    from gradio_client import handle_file
+    from gradio_client.utils import Status
+
+    client = visitor(public_url)
+    client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
+    job = client.submit("auto", "2", "language", True, api_name="/embedding_map")
+    while job.status().code != Status.PROCESSING:
+        time.sleep(0.05)
+    busy = write_csv(tmp_path / "busy.csv", ["text", "label"], [["a", "x"], ["b", "y"]])
+    assert "still running" in refusal(lambda: client.predict(handle_file(str(busy)), api_name="/load_file"))
+    job.result()
+    unused = tmp_path / "never_used.csv"
+    unused.write_text("text\nhello\n")
+    with unused.open("rb") as fh:  # straight to Gradio's upload route, never given to any callback
+        httpx.post(public_url + "gradio_api/upload", files={"files": fh}, timeout=30).raise_for_status()
+    assert [Path(f).name for f in files_in(gradio_cache)] == ["never_used.csv"]
+    time.sleep(IDLE_SECONDS * 3)  # as long as a session may stay idle (and the sweep's interval)
+    assert files_in(gradio_cache) == []
+
+
+def test_routes_that_write_a_visitors_state_to_disk_are_closed(public_url):
+    import httpx
+
+    client = visitor(public_url)
+    answer = httpx.get(public_url + "gradio_api/deep_link", params={"session_hash": client.session_hash}, timeout=30)
+    assert answer.status_code == 404
+
+
 def test_the_servers_own_files_cannot_be_fetched(public_url):
     import urllib.error
     import urllib.request

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import logging
 import shutil
 import threading
 import time
@@ -30,6 +31,8 @@ from .errors import UserError
 from .jobs import Job
 from .limits import Limits
 from .limits import current as current_limits
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .classifier import TextClassifier, TrainResult
@@ -216,13 +219,18 @@ class SessionStore:
             self.end(session_id, because)
         return list(ended)
 
-    def sweep_every(self, seconds: float) -> threading.Thread:
-        """Sweep in a daemon thread every ``seconds`` (so idle sessions go even when nobody asks anything)."""
+    def sweep_every(self, seconds: float, *also: Callable[[], object]) -> threading.Thread:
+        """Sweep in a daemon thread every ``seconds`` (so idle sessions go even when nobody asks anything),
+        then call each of ``also``."""
 
         def loop() -> None:
             while True:
                 time.sleep(seconds)
-                self.sweep()
+                for task in (self.sweep, *also):
+                    try:
+                        task()
+                    except Exception:  # a failed sweep must not end the sweeping
+                        _log.exception("sweep failed")
 
         thread = threading.Thread(target=loop, name="xlmr-session-sweeper", daemon=True)
         thread.start()
