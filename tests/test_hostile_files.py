@@ -202,3 +202,24 @@ def test_a_giant_column_name_is_refused_and_never_repeated_whole(tmp_path):
     with pytest.raises(UserError, match="column name of 40,000 characters") as refused:
         read_table(path)
     assert len(str(refused.value)) < 300
+
+
+def test_a_few_kilobytes_that_repeat_a_long_value_are_refused_before_it_is_spelled_out(tmp_path):
+    """Parquet dictionaries and Excel shared strings store a value once: 5 KB spelled out to 20 GB."""
+    import openpyxl
+
+    parquet = tmp_path / "dictionary.parquet"
+    pq.write_table(pa.table({"text": pa.array(["x" * 100_000] * 200_000).dictionary_encode()}), parquet)
+    assert parquet.stat().st_size < 10_000
+    assert _peak_mib(lambda: read_table(parquet)) < 50
+    with pytest.raises(UserError, match="holds more than 200,000,000 characters"):
+        read_table(parquet)
+    book = openpyxl.Workbook()
+    book.active.append(["text", "label"])
+    for _ in range(40):
+        book.active.append(["y" * 30_000, "label"])  # Excel's cells hold at most 32,767 characters
+    workbook = tmp_path / "shared.xlsx"
+    book.save(workbook)
+    assert workbook.stat().st_size < 100_000
+    with pytest.raises(UserError, match="holds more than 1,000,000 characters"):
+        read_table(workbook, Limits(chars=1_000_000))

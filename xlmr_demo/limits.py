@@ -45,10 +45,14 @@ class Limits:
     # rows x columns: 200,000 rows of 25 columns. Bounds the memory of one table (~60 bytes a cell).
     cells: int = _limit(5_000_000, "XLMR_DEMO_MAX_CELLS", "cells (rows x columns) in a file")
     cell_chars: int = _limit(100_000, "XLMR_DEMO_MAX_CELL_CHARS", "characters in one cell or line")
+    # all cells together: Excel's shared strings and Parquet's dictionaries let a small file repeat a long value
+    chars: int = _limit(200_000_000, "XLMR_DEMO_MAX_CHARS", "characters in a file, all cells together", 50_000_000)
     # a survey export's column may be a whole question; every page shows the names, so they stay short
     name_chars: int = _limit(1_000, "XLMR_DEMO_MAX_NAME_CHARS", "characters in a column name")
     file_mb: int = _limit(200, "XLMR_DEMO_MAX_FILE_MB", "MiB of a file on disk")
-    unzipped_mb: int = _limit(500, "XLMR_DEMO_MAX_UNZIPPED_MB", "MiB an .xlsx, .zip or Parquet file unpacks to")
+    unzipped_mb: int = _limit(
+        500, "XLMR_DEMO_MAX_UNZIPPED_MB", "MiB an .xlsx, .zip or Parquet file unpacks to", public=200
+    )
     zip_entries: int = _limit(1_000, "XLMR_DEMO_MAX_ZIP_ENTRIES", "files inside an .xlsx or .zip")
     json_depth: int = _limit(32, "XLMR_DEMO_MAX_JSON_DEPTH", "levels of nesting in a JSON value")
     classes: int = _limit(200, "XLMR_DEMO_MAX_CLASSES", "classes of a classifier")

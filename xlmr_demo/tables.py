@@ -205,6 +205,10 @@ def _too_many_rows(name: str, bound: Limits, width: int) -> UserError:
     return over_limit(f"{name} has more than {bound.rows:,} rows; the limit is {bound.rows:,}.", "rows")
 
 
+def _too_many_chars(name: str, bound: Limits) -> UserError:
+    return over_limit(f"{name} holds more than {bound.chars:,} characters; the limit is {bound.chars:,}.", "chars")
+
+
 def _too_many_columns(name: str, n: int, bound: Limits) -> UserError:
     return over_limit(f"{name} has {n:,} columns; the limit is {bound.columns:,}.", "columns")
 
@@ -216,6 +220,7 @@ def parse_delimited(stream: Iterable[str], name: str, delimiter: str, bound: Lim
     header: list[str] | None = None
     rows: list[list[str | None]] = []
     max_rows = bound.rows
+    chars = 0
     try:
         for r in reader:
             if not r:  # csv yields [] for empty lines
@@ -233,6 +238,9 @@ def parse_delimited(stream: Iterable[str], name: str, delimiter: str, bound: Lim
                 )
             if len(rows) >= max_rows:
                 raise _too_many_rows(name, bound, len(header))
+            chars += sum(map(len, r))
+            if chars > bound.chars:
+                raise _too_many_chars(name, bound)
             rows.append([c if c.strip() else None for c in r])
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
@@ -350,14 +358,18 @@ def _xlsx_values(path: Path, name: str, bound: Limits) -> tuple[list[list[str]],
         if declared_rows and declared_rows - 1 > bound.rows:
             raise _too_many_rows(name, bound, 0)
         values: list[list[str]] = []
-        cells = 0
+        cells = chars = 0
         for row in sheet.iter_rows(values_only=True):  # rows the dimension tag did not declare are counted too
             if len(row) > bound.columns:
                 raise _too_many_columns(name, len(row), bound)
             cells += len(row)
             if len(values) > bound.rows or cells > bound.cells:
                 raise _too_many_rows(name, bound, len(row))
-            values.append(["" if v is None else str(v) for v in row])
+            texts = ["" if v is None else str(v) for v in row]
+            chars += sum(map(len, texts))  # shared strings: one 100,000-character cell may fill every row
+            if chars > bound.chars:
+                raise _too_many_chars(name, bound)
+            values.append(texts)
         return values, book.sheetnames
     finally:
         book.close()
@@ -513,10 +525,50 @@ def _read_parquet(path: Path, name: str, bound: Limits) -> Table:
         raise _json_depth_error(name, "a column's type", bound)
     try:
         data = parquet.read()
+        chars = sum(_text_size(data.column(j)) for j in range(len(columns)))
     except Exception as exc:
         raise UserError(f"{name} is not a valid Parquet file ({type(exc).__name__}).") from exc
+    # dictionary encoding stores a repeated value once: a 5 KB file can spell out to gigabytes
+    if chars > bound.chars:
+        raise _too_many_chars(name, bound)
     cells = [_parquet_column(data.column(j), c, name) for j, c in enumerate(columns)]
     return Table(columns=columns, rows=[list(r) for r in zip(*cells, strict=True)] if cells else [])
+
+
+def _text_size(array) -> int:
+    """An upper bound of the characters an Arrow array's values take as text, read from its encoding.
+
+    Nothing is spelled out: a dictionary-encoded column costs its dictionary's lengths taken by row,
+    a list column its elements' sizes, so the bound is known before any Python string exists.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(array, pa.ChunkedArray):
+        return sum(_text_size(c) for c in array.chunks)
+    kind, n = array.type, len(array)
+    types = pa.types
+    if types.is_dictionary(kind):
+        values = array.dictionary
+        if types.is_string(values.type) or types.is_large_string(values.type) or types.is_binary(values.type):
+            lengths = pc.utf8_length(values) if not types.is_binary(values.type) else pc.binary_length(values)
+            return int(pc.sum(pc.take(lengths, array.indices)).as_py() or 0)
+        return _text_size(values) * (n - array.null_count)  # each row at most the whole dictionary
+    if types.is_string(kind) or types.is_large_string(kind):
+        return int(pc.sum(pc.utf8_length(array)).as_py() or 0)
+    if types.is_binary(kind) or types.is_large_binary(kind) or types.is_fixed_size_binary(kind):
+        return int(pc.sum(pc.binary_length(array)).as_py() or 0)
+    if types.is_map(kind):
+        return _text_size(array.keys) + _text_size(array.items) + 8 * len(array.keys) + 2 * n
+    if types.is_list(kind) or types.is_large_list(kind) or types.is_fixed_size_list(kind):
+        values = array.flatten()
+        return _text_size(values) + 4 * len(values) + 2 * n
+    if types.is_struct(kind):
+        names = sum(len(kind.field(i).name) + 6 for i in range(kind.num_fields))
+        return sum(_text_size(array.field(i)) for i in range(kind.num_fields)) + (names + 2) * n
+    if getattr(kind, "num_fields", 0):
+        raise ValueError(f"unsupported nested type {kind}")  # unions, list views: never seen in user tables
+    return 80 * n  # numbers, dates, decimals, booleans: short spellings
 
 
 def _parquet_column(column, title: str, name: str) -> list[str | None]:
