@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -35,6 +36,7 @@ from xlmr_demo.cache import cache_scope
 from xlmr_demo.compare import parse_sentences, similarity
 from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.errors import UserError
+from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
 from xlmr_demo.limits import current as current_limits
 from xlmr_demo.paths import cache_dir
@@ -65,7 +67,7 @@ LOCAL_SESSION = "local"  # the session of direct calls (tests, scripts) that com
 UNUSED_ROUTES = ("/gradio_api/deep_link", "/gradio_api/process_recording")
 
 # every visitor's files live under Gradio's cache, which serves them and deletes them by age too
-SESSIONS = SessionStore(root=lambda: Path(get_upload_folder()) / "xlmr_demo")
+SESSIONS = SessionStore(parent=lambda: Path(get_upload_folder()) / "xlmr_demo")
 _log = logging.getLogger("xlmr_demo.app")
 
 
@@ -106,14 +108,29 @@ def _unexpected(exc: Exception) -> gr.Error:
     return gr.Error("Something went wrong on the server (the error was logged). Try again, or with another file.")
 
 
+def _text_inputs(fn) -> Callable[..., None]:
+    """A check that every argument ``fn`` annotates as text is text: an API caller can send a list or a dict."""
+    signature = inspect.signature(fn)
+    texts = {name for name, p in signature.parameters.items() if p.annotation in ("str", "str | None")}
+
+    def check(args, kwargs) -> None:
+        for name, value in signature.bind_partial(*args, **kwargs).arguments.items():
+            if name in texts and not isinstance(value, str | None):
+                raise UserError(f"Expected text for {name.replace('_', ' ')}, not {type(value).__name__}.")
+
+    return check
+
+
 def user_errors(fn):
-    """Show UserError messages in the page, and hide anything unexpected behind a plain message."""
+    """Check text inputs, show UserError messages in the page, and hide anything unexpected behind a plain message."""
+    check = _text_inputs(fn)
 
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def generator(*args, **kwargs):
             try:
+                check(args, kwargs)
                 yield from fn(*args, **kwargs)
             except UserError as exc:
                 raise gr.Error(shown(str(exc))) from exc
@@ -127,6 +144,7 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            check(args, kwargs)
             return fn(*args, **kwargs)
         except UserError as exc:
             raise gr.Error(shown(str(exc))) from exc
@@ -142,6 +160,18 @@ def _sid(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or LOCAL_SESSION
 
 
+def _address(request: gr.Request | None) -> str:
+    if request is None:
+        return LOCAL_SESSION
+    client = getattr(request, "client", None)
+    return visitor_address(request.headers.get("x-forwarded-for"), getattr(client, "host", None))
+
+
+def _task(request: gr.Request | None, what: str):
+    """``with _task(request, "Comparing") as (session, job):`` the visitor's session, running ``what``."""
+    return SESSIONS.task(_sid(request), what, client=_address(request))
+
+
 def _need(value, session: Session, what: str):
     """``value``, or a message saying ``what`` to do first (and why earlier data is gone, if it is)."""
     if value is None:
@@ -153,7 +183,7 @@ def _need(value, session: Session, what: str):
 def _is_upload(path: Path) -> bool:
     """Whether ``path`` is a visitor's upload in Gradio's cache (not one of our downloads, not the sample)."""
     path, folder = path.resolve(), Path(get_upload_folder()).resolve()
-    return path.is_relative_to(folder) and not path.is_relative_to(SESSIONS.root.resolve())
+    return path.is_relative_to(folder) and not path.is_relative_to(SESSIONS.parent.resolve())
 
 
 def _discard_upload(path: Path) -> None:
@@ -216,7 +246,7 @@ def _background(request, what: str, work, outputs: int, report=None, on_update=N
     Gradio closes a generator only between two yields, so while the work is quiet this yields
     "no change" for each of its ``outputs`` once a second.
     """
-    session, job = SESSIONS.start(_sid(request), what, report)
+    session, job = SESSIONS.start(_sid(request), what, report, _address(request))
     updates: queue.Queue = queue.Queue()
     outcome: dict = {}
 
@@ -259,7 +289,7 @@ def _progress_report(progress):
 @user_errors
 def compare(sentences: str, model: str, request: gr.Request = None):
     """Callback of "Compare": sentences (one per line) -> heatmap and the closest pairs."""
-    with SESSIONS.task(_sid(request), "Comparing") as (session, _), cache_scope(session.cache):
+    with _task(request, "Comparing") as (session, _), cache_scope(session.cache):
         result = similarity(parse_sentences(sentences or ""), model=_model(model))
 
     def quoted(text: str) -> str:
@@ -284,7 +314,7 @@ def load_file(path: str | None, request: gr.Request = None):
 
     if not path:
         raise UserError("Choose a file first (CSV, TSV, Excel, JSON Lines or Parquet), or load the sample.")
-    with _consumed(path), SESSIONS.task(_sid(request), "Reading the file") as (session, _):
+    with _consumed(path), _task(request, "Reading the file") as (session, _):
         table = read_table(path)
         name = Path(path).name
         session.set_table(table, name)
@@ -322,7 +352,7 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
     from xlmr_demo.dataset import prepare_dataset
     from xlmr_demo.views import counts_figure, dataset_report
 
-    with SESSIONS.task(_sid(request), "Checking the data") as (session, _):
+    with _task(request, "Checking the data") as (session, _):
         table = _need(session.table, session, "Load a file first.")
         session.dataset = prepare_dataset(
             table,
@@ -391,7 +421,7 @@ def load_head(archive: str | None, request: gr.Request = None):
 
     if not archive:
         raise UserError("Choose a classifier .zip first.")
-    with _consumed(archive), SESSIONS.task(_sid(request), "Loading the classifier") as (session, _):
+    with _consumed(archive), _task(request, "Loading the classifier") as (session, _):
         session.classifier = load_archive(archive)
         labels = ", ".join(cell(c, 40) for c in session.classifier.classes_[:30])
     return f"Loaded a classifier for: {labels}."
@@ -402,7 +432,7 @@ def predict_text(text: str, request: gr.Request = None):
     """Probabilities of every label for one text."""
     if not text or not text.strip():
         raise UserError("Type a text to classify.")
-    with SESSIONS.task(_sid(request), "Predicting") as (session, _), cache_scope(session.cache):
+    with _task(request, "Predicting") as (session, _), cache_scope(session.cache):
         classifier = _need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
         return dict(classifier.scores(text))
 
@@ -459,7 +489,7 @@ def place_on_map(text: str, request: gr.Request = None):
     """Put a typed text on the current map; list its nearest mapped texts in any language."""
     from xlmr_demo.maps import place_text, with_placement
 
-    with SESSIONS.task(_sid(request), "Placing the text") as (session, _), cache_scope(session.cache):
+    with _task(request, "Placing the text") as (session, _), cache_scope(session.cache):
         result = _need(session.map, session, "Draw the map first.")
         placement = place_text(result, text)
         columns = list(placement.neighbours[0])
@@ -592,16 +622,17 @@ def build_app() -> gr.Blocks:
             api_name="train",
             **heavy,
         )
-        stop_train.click(stop_job, None, headline, cancels=[training], api_name="stop")
+        # Stop skips the queue: it must work while the visitor's own requests fill it
+        stop_train.click(stop_job, None, headline, cancels=[training], api_name="stop", queue=False)
         predict_button.click(predict_text, [one_text], probabilities, api_name="predict")
         predicting = to_predict.upload(predict_upload, [to_predict], predictions, api_name="predict_file", **heavy)
-        stop_predict.click(stop_job, None, predict_status, cancels=[predicting], api_name=False)
+        stop_predict.click(stop_job, None, predict_status, cancels=[predicting], api_name=False, queue=False)
         head_zip.upload(load_head, [head_zip], [head_status], api_name="load_head")
         mapping = map_button.click(
             embedding_map, [method, dims, color, center], [map_plot, findings, centroid_plot],
             api_name="embedding_map", **heavy,
         )  # fmt: skip
-        stop_map.click(stop_job, None, findings, cancels=[mapping], api_name=False)
+        stop_map.click(stop_job, None, findings, cancels=[mapping], api_name=False, queue=False)
         place_button.click(place_on_map, [new_text], [map_plot, neighbours_table], api_name="place_on_map")
         run.click(compare, [sentences, compare_model], [heatmap, pairs], api_name="compare")
         demo.unload(end_session)
@@ -614,39 +645,28 @@ def _warm_up() -> None:
         similarity(["warm up", "préchauffage"])
 
 
-class RefuseRoutes:
-    """ASGI middleware: 404 for the given paths (Gradio routes a public server must not offer)."""
-
-    def __init__(self, app, paths: tuple[str, ...]) -> None:
-        self.app, self.paths = app, paths
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"].rstrip("/") in self.paths:
-            from starlette.responses import PlainTextResponse
-
-            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
 def launch() -> None:
     """Serve the app as configured by the environment (limits, public mode, GRADIO_SERVER_NAME/PORT)."""
     from starlette.middleware import Middleware
 
     bound = current_limits()
     public = public_mode()
+    SESSIONS.claim()  # and remove the files a crashed or restarted server left
     threading.Thread(target=_warm_up, daemon=True).start()
     idle = bound.session_idle_minutes
     # idle sessions go within 1.5x their limit, and so do uploads nobody used within that time
     orphans = (functools.partial(sweep_orphan_uploads, 60 * idle),) if idle else ()
     SESSIONS.sweep_every(min(60.0, 30 * idle) if idle else 60.0, *orphans)
-    max_size = 64 if public else None  # waiting requests beyond this are refused, not queued
-    # deep links write a session's page state to disk, recordings write audio: neither is used here
-    middleware = [Middleware(RefuseRoutes, paths=UNUSED_ROUTES)] if public else []
+    demo = build_app().queue(default_concurrency_limit=2, max_size=64 if public else None)
+
+    def waiting(session: str) -> int:
+        events = getattr(getattr(demo, "_queue", None), "event_ids_to_events", {})  # Gradio's queued and running
+        return sum(getattr(e, "session_hash", None) == session for e in list(events.values()))
+
+    # a body may hold one upload (or a 20 MB paste); deep links and recordings write a visitor's data to disk
+    guard = Middleware(Guard, closed=UNUSED_ROUTES, max_body=(bound.upload_mb + 1) * 2**20, waiting=waiting)
     # server name and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860)
-    build_app().queue(default_concurrency_limit=2, max_size=max_size).launch(
-        max_file_size=f"{bound.upload_mb}mb", app_kwargs={"middleware": middleware}
-    )
+    demo.launch(max_file_size=f"{bound.upload_mb}mb", app_kwargs={"middleware": [guard] if public else []})
 
 
 if __name__ == "__main__":

@@ -195,8 +195,8 @@ class Server:
         """Files a visitor could have left: in Gradio's cache, the temp folder, and visitor caches."""
         places = {"Gradio cache": self.gradio, "temp folder": self.tmp}
         places.update({f"cache/{p}": self.cache / p for p in ("embeddings", "projections")})
-        return {k: sorted(str(p.relative_to(v)) for p in v.rglob("*") if p.is_file()) if v.exists() else []
-                for k, v in places.items()}  # fmt: skip
+        return {k: sorted(str(p.relative_to(v)) for p in v.rglob("*") if p.is_file() and p.name != ".owner")
+                if v.exists() else [] for k, v in places.items()}  # fmt: skip
 
     def stop(self) -> None:
         self._stop.set()

@@ -66,11 +66,31 @@ def test_over_the_memory_budget_the_least_recently_used_sessions_go_first(tmp_pa
     table = Table(columns=["text"], rows=[["x" * 1000] for _ in range(400)])  # ~0.4 MiB each
     assert 400_000 < table_bytes(table) < 450_000
     for name in ("old", "middle", "new"):
-        sessions.get(name).set_table(table, f"{name}.csv")
+        sessions.get(name, client=f"{name}'s address").set_table(table, f"{name}.csv")
         time.sleep(0.01)
     assert sessions.sweep() == ["old"]
     assert "old" not in sessions and sessions.nbytes() <= 2**20
     assert sessions.get("old").ended_because == "the server needed its memory for other visitors"
+
+
+def test_a_visitor_with_many_sessions_ends_their_own_not_others(tmp_path):
+    """One address may hold half the budget: opening more sessions costs that visitor, not the others."""
+    sessions = store(tmp_path, session_mb=2)
+    table = Table(columns=["text"], rows=[["x" * 1000] for _ in range(400)])  # ~0.4 MiB each
+    sessions.get("bystander", client="10.0.0.1").set_table(table, "mine.csv")
+    for k in range(4):
+        sessions.get(f"attacker {k}", client="10.0.0.66").set_table(table, "big.csv")
+        time.sleep(0.01)
+    sessions.sweep()  # each new session already swept: the attacker's oldest went as the next one came
+    assert [s for s in ("bystander", *(f"attacker {k}" for k in range(4))) if s in sessions] == [
+        "bystander", "attacker 2", "attacker 3"
+    ]  # fmt: skip
+    assert "more memory than this server keeps for one visitor" in sessions.get("attacker 0").ended_because
+
+
+def test_memory_is_counted_as_python_holds_it():
+    emoji = Table(columns=["t"], rows=[["😀" * 1000]])  # 4 bytes a character beyond U+FFFF
+    assert table_bytes(emoji) > 4000 > table_bytes(Table(columns=["t"], rows=[["e" * 1000]]))
 
 
 def test_a_new_download_replaces_the_sessions_earlier_one_of_the_same_name(tmp_path):
@@ -91,3 +111,17 @@ def test_ending_a_session_stops_its_job_and_removes_its_files(tmp_path):
     session.new_file("predictions.csv").write_text("x")
     sessions.end("alice")
     assert job.stopped and not session.folder.exists() and len(sessions) == 0
+
+
+def test_a_starting_server_removes_what_a_crashed_one_left_but_not_a_running_ones(tmp_path):
+    parent = tmp_path / "xlmr_demo"
+    running = SessionStore(parent)
+    kept = running.claim()
+    (kept / "session" / "download").mkdir(parents=True)
+    left = parent / "crashed-server"
+    (left / "session").mkdir(parents=True)
+    (left / "session" / "predictions.csv").write_text("a visitor's rows")
+    starting = SessionStore(parent)
+    root = starting.claim()
+    assert sorted(p.name for p in parent.iterdir()) == sorted([kept.name, root.name])
+    assert (kept / "session" / "download").is_dir()

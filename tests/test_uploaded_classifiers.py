@@ -174,3 +174,15 @@ def test_saving_never_replaces_a_folder_silently(trained, tmp_path):
     with pytest.raises(UserError, match="is not a folder this command wrote"):
         trained.classifier.save(unrelated, overwrite=True)
     assert (unrelated / "cat.jpg").exists()
+
+
+def test_weights_that_would_give_no_usable_scores_are_refused(files, tmp_path, no_layers):
+    tensors = load(files[HEAD_FILE])
+    cases = {
+        "scale": (np.zeros(384, np.float32), "'scale' holds values that are not positive"),
+        "net.3.weight": (np.full(tensors["net.3.weight"].shape, 3e38, np.float32), "beyond ±10,000"),
+    }
+    for key, (value, message) in cases.items():
+        bad = {**files, HEAD_FILE: save({**tensors, key: value})}
+        with pytest.raises(UserError, match=message):
+            load_archive(write_zip(tmp_path / "bad.zip", bad))

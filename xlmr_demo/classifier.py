@@ -85,7 +85,9 @@ def load_archive(path: str | Path, encoder: Encoder | None = None) -> Classifier
         try:
             config = _parse_json(archive.read(members[CONFIG_FILE]), name)
             tensors = load(archive.read(members[HEAD_FILE]))
-        except (zipfile.BadZipFile, SafetensorError, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        # safetensors raises KeyError for dtypes numpy lacks (BF16, F8), zipfile RuntimeError for encrypted entries
+        except (zipfile.BadZipFile, SafetensorError, OSError, EOFError, ValueError, NotImplementedError, KeyError,
+                RuntimeError) as exc:  # fmt: skip
             if isinstance(exc, UserError):
                 raise
             raise UserError(f"{name} holds a damaged classifier ({type(exc).__name__}).") from exc
@@ -207,7 +209,7 @@ class Classifier(TextClassifier):
         try:
             config = _parse_json((folder / CONFIG_FILE).read_bytes(), folder.name)
             tensors = load_file(str(folder / HEAD_FILE))
-        except (SafetensorError, OSError) as exc:
+        except (SafetensorError, OSError, KeyError) as exc:
             raise UserError(f"{folder.name} holds a damaged classifier ({type(exc).__name__}).") from exc
         return cls._from_saved(config, tensors, folder.name, encoder)
 
@@ -390,7 +392,7 @@ def load_classifier(folder: str | Path) -> TextClassifier:
         try:
             about = _parse_json((folder / FINETUNED_HEAD_JSON).read_bytes(), folder.name)
             tensors = load_file(str(folder / HEAD_FILE))
-        except (OSError, SafetensorError) as exc:
+        except (OSError, SafetensorError, KeyError) as exc:
             raise UserError(f"{folder.name} holds a damaged fine-tuned classifier ({type(exc).__name__}).") from exc
         head = Head.from_saved(about.get("head") if isinstance(about, dict) else None, tensors)
         return Classifier(load_encoder(str(folder)), head)  # the folder is the fine-tuned encoder

@@ -164,6 +164,7 @@ def resolve_model_folder(model: str) -> Path:
 
 #: How many tokens past the model's limit a cut text still gives: its cut lies far beyond what is read.
 CUT_MARGIN = 64
+CUT_TRIES = 3  # prefixes of 1x, 4x and 16x the first guess (147,456 characters for XLM-R) before a hard cut
 #: Texts tokenised at once to count tokens: 200,000 tweets at once took 1.5 GB (+33 MB in chunks of 4,096).
 TOKENIZE_CHUNK = 4096
 
@@ -179,17 +180,20 @@ def cut_text(tokenizer, text: str, max_tokens: int, piece_chars: int) -> str:
     A model reads the first ``max_tokens`` tokens, but its tokenizer works through all of a text
     first: a 20 MB paste took 71 s and 1.6 GB. No token covers more than ``piece_chars`` characters,
     so a prefix of ``(max_tokens + CUT_MARGIN) * piece_chars`` characters normally gives more than
-    ``max_tokens + CUT_MARGIN`` tokens, and the cut cannot touch the tokens that are read; a text
-    that normalises to much less (long runs of spaces) is tried with 4x longer prefixes until one does.
+    ``max_tokens + CUT_MARGIN`` tokens, and the cut cannot touch the tokens that are read. A text
+    that normalises to much less (runs of spaces, zero-width characters) is tried with 4x and 16x
+    longer prefixes; past that it is cut regardless (50 MB of spaces took 46 s to tokenise).
     """
     limit = (max_tokens + CUT_MARGIN) * piece_chars
-    while len(text) > limit:
+    for _ in range(CUT_TRIES):
+        if len(text) <= limit:
+            return text
         head = text[:limit]
         tokens = tokenizer(head, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         if len(tokens) > max_tokens + CUT_MARGIN:
             return head
         limit *= 4
-    return text
+    return text[: limit // 4]
 
 
 # model types whose transformers class builds a pooler layer by default (unused here)
@@ -307,12 +311,15 @@ class Encoder:
         Exact up to :data:`CUT_MARGIN` tokens past :attr:`max_length`; a longer text counts as
         "longer than that", since only its beginning is ever read (:meth:`cut`).
         """
-        texts = self.cut(texts)
-        lengths = np.zeros(len(texts), dtype=np.int64)
-        for start in range(0, len(texts), TOKENIZE_CHUNK):
-            chunk = [self.prompt + t for t in texts[start : start + TOKENIZE_CHUNK]]
+        cut = self.cut(texts)
+        lengths = np.zeros(len(cut), dtype=np.int64)
+        for start in range(0, len(cut), TOKENIZE_CHUNK):
+            chunk = [self.prompt + t for t in cut[start : start + TOKENIZE_CHUNK]]
             ids = self.tokenizer(chunk, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
             lengths[start : start + len(chunk)] = [len(row) for row in ids]
+        # a text cut short was longer than the model reads, even where its prefix normalised to little
+        shortened = np.fromiter((len(c) < len(t) for c, t in zip(cut, texts, strict=True)), bool, len(cut))
+        lengths[shortened] = np.maximum(lengths[shortened], self.max_length + 1)
         return lengths
 
     def _batches(self, texts: Sequence[str], stats: EncodeStats):
@@ -321,8 +328,8 @@ class Encoder:
 
         if not texts:
             return
-        texts = self.cut(texts)
         lengths = self.token_lengths(texts)
+        texts = self.cut(texts)
         stats.lengths, stats.max_length = lengths, self.max_length
         order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
         bs = self.config.batch_size
@@ -378,9 +385,12 @@ _ENCODERS_LOCK = threading.Lock()
 
 
 def load_encoder(model: str = EMBEDDED_NAME, precision: Precision = "auto") -> Encoder:
-    """The encoder for ``model``, built once per process and reused (its network loads on first use)."""
+    """The encoder for ``model``, built once per process and reused (its network loads on first use).
+
+    The embedded model's aliases share one encoder: each would otherwise hold another 470 MB copy.
+    """
     with _ENCODERS_LOCK:
-        return _cached_encoder(model, precision)
+        return _cached_encoder(EMBEDDED_NAME if model in EMBEDDED_ALIASES else model, precision)
 
 
 @lru_cache(maxsize=4)

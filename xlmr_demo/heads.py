@@ -269,6 +269,8 @@ def _tensor_shapes(config: HeadConfig, n_classes: int, dim: int) -> dict[str, tu
 
 
 FLOAT_SETTINGS = ("dropout", "weight_decay")
+MAX_WEIGHT = 1e4  # saved tensors beyond this overflow float32 logits: no trained head comes near it
+MIN_SCALE = 1e-9  # fit() stores spreads of at least 1e-6
 MAX_DIM = 16_384  # embedding widths: 384 (the embedded model) to 1,024 (XLM-R large); far above any real one
 
 
@@ -325,4 +327,8 @@ def check_saved(settings: object, tensors: dict, bound: Limits) -> tuple[HeadCon
             raise damaged(f"tensor {key!r} is {value.dtype} {value.shape}, expected float32 {shape}")
         if not np.isfinite(value).all():
             raise damaged(f"tensor {key!r} holds values that are not finite numbers")
+        if np.abs(value).max(initial=0) > MAX_WEIGHT:  # trained heads stay within single digits
+            raise damaged(f"tensor {key!r} holds values beyond ±{MAX_WEIGHT:,.0f}")
+    if not (tensors["scale"] > MIN_SCALE).all():  # every input is divided by its scale
+        raise damaged("tensor 'scale' holds values that are not positive")
     return config, list(classes), dim

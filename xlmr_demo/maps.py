@@ -23,6 +23,7 @@ from .limits import current as current_limits
 from .paths import output_file, write_file_atomically
 from .plots import embedding_map, similarity_heatmap
 from .projection import (
+    TSNE_MAX_POINTS,
     Projection,
     ProjectionConfig,
     alignment,
@@ -33,6 +34,7 @@ from .projection import (
 )
 from .tables import Table, check_columns, columns_text, read_table, short
 
+MAX_COLOURS = 100  # one legend entry (and one trace) per value: beyond this, nobody reads the colours
 PAIR_COLUMN_NAMES = ("pair_id", "pair", "group_id", "group", "meaning_id", "translation_id")
 
 
@@ -165,7 +167,15 @@ def build_map(
     if color != "language" and color not in data.columns:
         choices = columns_text(list(data.columns)) or "none"
         raise UserError(f"Cannot colour by {short(color)!r}; choose language or one of: {choices}.")
+    colours = len(set(data.languages if color == "language" else data.columns[color]))
+    if colours > MAX_COLOURS:
+        raise UserError(
+            f"{short(color)!r} has {colours:,} different values; a map can tell at most {MAX_COLOURS} colours "
+            "apart. Choose a column of categories (language, label, topic)."
+        )
     max_points = current_limits().map_points
+    if max_points is not None and config.method == "tsne":  # a projection cannot be stopped half-way:
+        max_points = min(max_points, TSNE_MAX_POINTS)  # t-SNE of 5,000 points takes 10 s in 2D, 36 s in 3D
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)
     on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None

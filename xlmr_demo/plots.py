@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-LABEL_CHARS = 40  # axis labels longer than this are cut with an ellipsis; hover shows the full text
+LABEL_CHARS = 40  # axis labels longer than this are cut with an ellipsis; hover shows more
+HOVER_CHARS = 160  # hover text is cut here: maps of long documents stay readable, and figures small
 
 
 def _short(text: str, limit: int = LABEL_CHARS) -> str:
@@ -32,7 +33,7 @@ def _floor(value: float, step: float = 0.05) -> float:
 def similarity_heatmap(matrix: np.ndarray, texts: Sequence[str], title: str = "Cosine similarity") -> go.Figure:
     """Heatmap of an ``(n, n)`` similarity matrix whose rows and columns are ``texts``."""
     labels = _unique_labels(texts)
-    full = [html.escape(t) for t in texts]
+    full = [html.escape(_short(t, HOVER_CHARS)) for t in texts]  # n x n tooltips: long texts would repeat n times
     n = len(texts)
     hover = [[f"{full[i]}<br>{full[j]}<br><b>{matrix[i, j]:.3f}</b>" for j in range(n)] for i in range(n)]
     fig = go.Figure(
@@ -57,7 +58,6 @@ def similarity_heatmap(matrix: np.ndarray, texts: Sequence[str], title: str = "C
     return fig
 
 
-HOVER_CHARS = 160  # hover text is cut here; maps of long documents stay readable
 WEBGL_FROM = 5000  # points; SVG scatter slows down past a few thousand
 PALETTE = [
     "#1f77b4",
@@ -106,7 +106,7 @@ def embedding_map(
     values = np.asarray([str(c) for c in color], dtype=object)
     hover = hover or {}
     lines = [
-        "<br>".join(f"<b>{html.escape(k)}</b>: {html.escape(str(v[i]))}" for k, v in hover.items())
+        "<br>".join(f"<b>{html.escape(_short(k))}</b>: {html.escape(_short(str(v[i])))}" for k, v in hover.items())
         + (f"<br>{html.escape(_short(str(texts[i]), HOVER_CHARS))}" if texts is not None else "")
         for i in range(n)
     ]
@@ -124,7 +124,7 @@ def embedding_map(
             scatter(
                 **xyz,
                 mode="markers",
-                name=html.escape(value),
+                name=html.escape(_short(value)),
                 marker={"size": 4 if dims == 3 else 7, "color": PALETTE[k % len(PALETTE)], "opacity": 0.85},
                 hovertext=[lines[i] for i in rows],
                 hoverinfo="text",

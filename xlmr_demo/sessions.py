@@ -12,10 +12,12 @@ Plain Python: the app maps each browser or API session to a session id; tests us
 
 from __future__ import annotations
 
+import atexit
 import glob
 import hashlib
 import logging
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -32,6 +34,11 @@ from .jobs import Job
 from .limits import Limits
 from .limits import current as current_limits
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so leftover folders are not cleaned up at start
+    fcntl = None
+
 _log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
@@ -40,16 +47,19 @@ if TYPE_CHECKING:
     from .maps import MapResult
     from .tables import Table
 
+OWNER_FILE = ".owner"
 POINTER = 8
-STR_OVERHEAD = 49  # sys.getsizeof("") on 64-bit CPython
+# one visitor (address) may hold at most this share of the memory budget across their sessions, so that
+# a visitor opening many sessions ends their own oldest ones, not other visitors'
+CLIENT_SHARE = 0.5
 
 
 def table_bytes(table: Table) -> int:
-    """About how much memory ``table`` holds: a pointer per cell plus each string."""
+    """How much memory ``table`` holds: a pointer per cell plus each string's own size (4 bytes a character
+    for emoji and other characters beyond U+FFFF). Strings shared by many cells count each time."""
     total = POINTER * len(table.columns) * (len(table) + 1)
     for row in table.rows:
-        texts = [c for c in row if c]
-        total += sum(map(len, texts)) + STR_OVERHEAD * len(texts)
+        total += sum(map(sys.getsizeof, filter(None, row)))
     return total
 
 
@@ -59,6 +69,7 @@ class Session:
 
     id: str
     folder: Path  # this session's files; removed when the session ends
+    client: str = ""  # the visitor's address (sessions of one address share a part of the memory budget)
     # why an earlier session of this id was ended (idle, memory), said when its data is asked for
     ended_because: str | None = None
     table: Table | None = None
@@ -104,33 +115,60 @@ class Session:
 class SessionStore:
     """Sessions by id, with the limits of :func:`xlmr_demo.limits.current` (read at each call)."""
 
-    def __init__(self, root: Path | Callable[[], Path], limits: Callable[[], Limits] = current_limits) -> None:
-        self._root = root
+    def __init__(self, parent: Path | Callable[[], Path], limits: Callable[[], Limits] = current_limits) -> None:
+        self._parent = parent
+        self._root: Path | None = None
+        self._owner = None  # the open, locked file that marks root as this process's
         self._limits = limits
         self._sessions: dict[str, Session] = {}
         self._ended: OrderedDict[str, str] = OrderedDict()  # recently ended ids and why (the newest 10,000)
         self._lock = threading.RLock()
 
     @property
-    def root(self) -> Path:
-        return self._root() if callable(self._root) else self._root
+    def parent(self) -> Path:
+        """The folder that holds each server process's session folders."""
+        return self._parent() if callable(self._parent) else self._parent
 
-    def get(self, session_id: str) -> Session:
-        """The session ``session_id``, created on first use; marks it as used now."""
+    @property
+    def root(self) -> Path:
+        """This process's folder of session folders (see :meth:`claim`)."""
+        return self._root if self._root is not None else self.parent / "unclaimed"
+
+    def claim(self) -> Path:
+        """Make a fresh folder of this process's own the root, after removing those no live process owns.
+
+        Sessions live in memory, so the files of a server that crashed or restarted belong to nobody:
+        each server holds a lock on a file in its root for as long as it runs, and a root whose lock
+        can be taken is left over.
+        """
+        parent = self.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        for folder in parent.iterdir():
+            if folder.is_dir() and not _owned(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+        root = parent / uuid.uuid4().hex
+        root.mkdir()
+        self._owner = _lock(root / OWNER_FILE)
+        self._root = root
+        atexit.register(shutil.rmtree, root, ignore_errors=True)  # a server that stops cleanly leaves nothing
+        return root
+
+    def get(self, session_id: str, client: str = "") -> Session:
+        """The session ``session_id`` of the visitor at address ``client``, created on first use; marks it used."""
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
                 digest = hashlib.sha256(session_id.encode()).hexdigest()[:24]
                 because = self._ended.pop(session_id, None)
-                session = Session(id=session_id, folder=self.root / digest, ended_because=because)
+                session = Session(id=session_id, folder=self.root / digest, client=client, ended_because=because)
                 self._sessions[session_id] = session
             session.last_used = time.monotonic()
         self.sweep(keep=session_id)
         return session
 
-    def start(self, session_id: str, what: str, report=None) -> tuple[Session, Job]:
+    def start(self, session_id: str, what: str, report=None, client: str = "") -> tuple[Session, Job]:
         """Begin job ``what`` in the session, or refuse if it already runs one."""
-        session = self.get(session_id)
+        session = self.get(session_id, client)
         with self._lock:
             if session.job is not None:
                 raise UserError(
@@ -148,9 +186,9 @@ class SessionStore:
         self.sweep(keep=session.id)
 
     @contextmanager
-    def task(self, session_id: str, what: str, report=None) -> Iterator[tuple[Session, Job]]:
+    def task(self, session_id: str, what: str, report=None, client: str = "") -> Iterator[tuple[Session, Job]]:
         """``with store.task(id, "Check data") as (session, job):`` start and finish around a block."""
-        session, job = self.start(session_id, what, report)
+        session, job = self.start(session_id, what, report, client)
         try:
             yield session, job
         finally:
@@ -193,24 +231,35 @@ class SessionStore:
             return sum(s.nbytes() for s in self._sessions.values())
 
     def sweep(self, keep: str | None = None) -> list[str]:
-        """End idle sessions, then the least recently used until the rest fit the memory budget; their ids.
+        """End idle sessions, then over the memory budget the least recently used; their ids.
 
-        Sessions running a job, and ``keep`` (the one asking), are never ended here.
+        First a visitor whose sessions together hold more than :data:`CLIENT_SHARE` of the budget
+        loses their own oldest ones; then, while all sessions hold more than the budget, anyone's
+        oldest go. Sessions running a job, and ``keep`` (the one asking), are never ended here.
         """
         bound = self._limits()
         now = time.monotonic()
         with self._lock:
-            idle = [s for s in self._sessions.values() if s.job is None and s.id != keep]
+            idle = sorted((s for s in self._sessions.values() if s.job is None and s.id != keep),
+                          key=lambda s: s.last_used)  # fmt: skip
             ended: dict[str, str] = {}
             if bound.session_idle_minutes is not None:
                 for s in idle:
                     if now - s.last_used > 60 * bound.session_idle_minutes:
                         ended[s.id] = f"it was idle for more than {bound.session_idle_minutes:g} minutes"
             if bound.session_mb is not None:
-                sizes = {s.id: s.nbytes() for s in self._sessions.values()}
-                total = sum(sizes.values()) - sum(sizes[i] for i in ended)
-                for s in sorted(idle, key=lambda s: s.last_used):
-                    if total <= bound.session_mb * 2**20:
+                budget = bound.session_mb * 2**20
+                sizes = {s.id: s.nbytes() for s in self._sessions.values() if s.id not in ended}
+                held: dict[str, int] = {}
+                for s in self._sessions.values():
+                    held[s.client] = held.get(s.client, 0) + sizes.get(s.id, 0)
+                for s in idle:
+                    if s.id not in ended and held[s.client] > CLIENT_SHARE * budget:
+                        ended[s.id] = "your other sessions held more memory than this server keeps for one visitor"
+                        held[s.client] -= sizes[s.id]
+                total = sum(sizes[i] for i in sizes if i not in ended)
+                for s in idle:
+                    if total <= budget:
                         break
                     if s.id not in ended:
                         ended[s.id] = "the server needed its memory for other visitors"
@@ -236,3 +285,25 @@ class SessionStore:
         thread.start()
         return thread
 
+
+
+def _lock(path: Path):
+    """Open ``path`` and hold an exclusive lock on it until the file is closed (or the process ends)."""
+    handle = path.open("a")
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def _owned(folder: Path) -> bool:
+    """Whether a live process holds the lock on ``folder``'s owner file."""
+    if fcntl is None:
+        return True  # no locks on this system: never remove another server's files
+    try:
+        with (folder / OWNER_FILE).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return False

@@ -32,6 +32,10 @@ from .errors import UserError
 from .limits import Limits, over_limit
 
 DELIMITERS = ",;\t|"
+ZIP_ENTRY_BYTES = 1024  # a central-directory entry: 46 bytes, its name and extras; real ones are far smaller
+# openpyxl builds each part of a workbook other than its sheets (styles, themes, ...) as a whole XML tree in
+# memory, about 25x the part's size: a 190 MB styles.xml took 4.6 GB. Excel's own are kilobytes.
+XLSX_PART_BYTES = 8 * 2**20
 SNIFF_CHARS = 65536  # the delimiter is chosen on the first 64K characters (at most 50 lines)
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _log = logging.getLogger(__name__)
@@ -280,9 +284,12 @@ def check_zip(path: Path, name: str, bound: Limits, what: str) -> zipfile.ZipFil
     is parsed, so a zip of 100,000 empty entries costs nothing to refuse. Sizes are the declared
     ones, which :mod:`zipfile` also enforces while reading.
     """
-    entries = _zip_entry_count(path)
-    if entries is None:
+    directory = _zip_directory(path)
+    if directory is None:
         raise UserError(f"{name} is not {what}.")
+    entries, directory_bytes = directory
+    # the count may lie; the directory's size says how many entries zipfile would parse
+    entries = max(entries, directory_bytes // ZIP_ENTRY_BYTES)
     if entries > bound.zip_entries:
         raise over_limit(
             f"{name} holds {entries:,} files; the limit is {bound.zip_entries:,} ({what} holds far fewer).",
@@ -292,6 +299,9 @@ def check_zip(path: Path, name: str, bound: Limits, what: str) -> zipfile.ZipFil
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
         raise UserError(f"{name} is not {what}.") from exc
+    if len(archive.infolist()) > bound.zip_entries:
+        archive.close()
+        raise over_limit(f"{name} holds more than {bound.zip_entries:,} files.", "zip_entries")
     unzipped = sum(info.file_size for info in archive.infolist())
     if unzipped > bound.unzipped_bytes:
         archive.close()
@@ -301,8 +311,8 @@ def check_zip(path: Path, name: str, bound: Limits, what: str) -> zipfile.ZipFil
     return archive
 
 
-def _zip_entry_count(path: Path) -> int | None:
-    """Entries declared by the end-of-central-directory record; None if there is none (not a zip)."""
+def _zip_directory(path: Path) -> tuple[int, int] | None:
+    """(entries, bytes) of the central directory, as the end record declares them; None if not a zip."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         fh.seek(max(0, size - 65557))  # the record is 22 bytes plus a comment of at most 65,535
@@ -310,9 +320,9 @@ def _zip_entry_count(path: Path) -> int | None:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < 22:
         return None
-    (total,) = struct.unpack_from("<H", tail, at + 10)
-    if total != 0xFFFF:
-        return total
+    total, directory = struct.unpack_from("<HI", tail, at + 10)
+    if total != 0xFFFF and directory != 0xFFFFFFFF:
+        return total, directory
     # zip64: a locator just before the end record points at the zip64 end record, which holds the count
     if at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
         return None
@@ -320,13 +330,21 @@ def _zip_entry_count(path: Path) -> int | None:
     with path.open("rb") as fh:
         fh.seek(min(offset, size))
         record = fh.read(56)
-    if len(record) < 40 or record[:4] != b"PK\x06\x06":
+    if len(record) < 48 or record[:4] != b"PK\x06\x06":
         return None
-    return struct.unpack_from("<Q", record, 32)[0]
+    return struct.unpack_from("<QQ", record, 32)
 
 
 def _read_xlsx(path: Path, name: str, bound: Limits) -> Table:
-    check_zip(path, name, bound, "a valid Excel .xlsx file").close()
+    with check_zip(path, name, bound, "a valid Excel .xlsx file") as archive:
+        for info in archive.infolist():
+            streamed = info.filename.startswith("xl/worksheets/") or info.filename == "xl/sharedStrings.xml"
+            if not streamed and info.file_size > XLSX_PART_BYTES:
+                raise UserError(
+                    f"{name}: its part {short(info.filename)} unpacks to {info.file_size / 2**20:,.0f} MiB; "
+                    f"a workbook's parts other than its sheets hold at most {XLSX_PART_BYTES // 2**20} MiB here. "
+                    "Save the sheet as CSV and upload that."
+                )
     try:
         values, sheets = _xlsx_values(path, name, bound)
     except UserError:
@@ -357,6 +375,8 @@ def _xlsx_values(path: Path, name: str, bound: Limits) -> tuple[list[list[str]],
             raise _too_many_columns(name, declared_columns, bound)
         if declared_rows and declared_rows - 1 > bound.rows:
             raise _too_many_rows(name, bound, 0)
+        # openpyxl stops at the declared last row: a sheet that declares A1:B2 would lose its other rows
+        sheet.reset_dimensions()
         values: list[list[str]] = []
         cells = chars = 0
         for row in sheet.iter_rows(values_only=True):  # rows the dimension tag did not declare are counted too
@@ -507,16 +527,29 @@ def _read_parquet(path: Path, name: str, bound: Limits) -> Table:
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        schema = pq.ParquetFile(path).schema
+        leaves = [schema.column(i) for i in range(len(schema))]
+        # text stays dictionary-encoded as stored: expanded, a 2 KB file of one repeated string took 50 GB
+        as_stored = [leaf.path for leaf in leaves if leaf.physical_type in ("BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY")]
+        parquet = pq.ParquetFile(path, read_dictionary=as_stored)
         meta = parquet.metadata
         columns = list(parquet.schema_arrow.names)
         unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        # values per leaf column: more than rows when cells hold lists (1 KB can hold 100 million zeros)
+        values = [sum(meta.row_group(g).column(j).num_values for g in range(meta.num_row_groups))
+                  for j in range(meta.num_columns)]  # fmt: skip
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         raise UserError(f"{name} is not a valid Parquet file ({type(exc).__name__}).") from exc
     if len(columns) > bound.columns:
         raise _too_many_columns(name, len(columns), bound)
     if meta.num_rows > bound.rows or meta.num_rows * max(1, len(columns)) > bound.cells:
         raise _too_many_rows(name, bound, len(columns))
+    if sum(values) > bound.cells:
+        raise over_limit(
+            f"{name} holds {sum(values):,} values (lists inside cells count each element); the limit is "
+            f"{bound.cells:,}.",
+            "cells",
+        )
     if unpacked > bound.unzipped_bytes:
         raise over_limit(
             f"{name} unpacks to {unpacked / 2**20:,.0f} MiB, over the {bound.unzipped_mb:,} MiB limit.", "unzipped_mb"
