@@ -499,7 +499,10 @@ def place_on_map(text: str, request: gr.Request = None):
 
 def stop_job(request: gr.Request = None) -> str:
     """The Stop buttons: stop this session's running job (it ends at its next step)."""
-    return "Stopping…" if SESSIONS.stop(_sid(request)) else "Nothing is running."
+    job = SESSIONS.stop(_sid(request))
+    if job is None:
+        return "Nothing is running."
+    return "Stopping…" if job.stoppable else f"{job.what} cannot be stopped; it ends within seconds."
 
 
 def end_session(request: gr.Request = None) -> None:

@@ -159,3 +159,11 @@ def test_a_20_megabyte_text_is_embedded_as_its_beginning_and_said_to_be_truncate
     result = embed([text, sentence * 100], encoder, cache=False)
     assert result.truncated_rows == [0, 1]
     np.testing.assert_allclose(result.embeddings[0], result.embeddings[1], atol=1e-5)
+
+
+def test_a_text_that_normalises_to_nothing_is_cut_regardless_and_said_to_be_truncated(encoder):
+    """50 MB of spaces took 46 s to tokenise; zero-width characters normalise away too."""
+    for text in (" " * 5_000_000 + "a", "\u200b" * 1_000_000):
+        (cut,) = encoder.cut([text])
+        assert len(cut) < 200_000 and text.startswith(cut)
+        assert encoder.token_lengths([text])[0] > encoder.max_length

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import tracemalloc
 import zipfile
 
@@ -223,3 +224,33 @@ def test_a_few_kilobytes_that_repeat_a_long_value_are_refused_before_it_is_spell
     assert workbook.stat().st_size < 100_000
     with pytest.raises(UserError, match="holds more than 1,000,000 characters"):
         read_table(workbook, Limits(chars=1_000_000))
+
+
+def test_rows_beyond_a_workbooks_declared_dimension_are_read(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for i in range(50):
+        book.active.append([f"text {i}", "label"])
+    honest = tmp_path / "honest.xlsx"
+    book.save(honest)
+    lying = tmp_path / "lying.xlsx"
+    with zipfile.ZipFile(honest) as source, zipfile.ZipFile(lying, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="A1:B50"\s*/>', b'<dimension ref="A1:B2"/>', data)
+                assert b'ref="A1:B2"' in data
+            target.writestr(name, data)
+    assert len(read_table(lying)) == 49
+
+
+def test_a_zip_that_lies_about_its_entry_count_is_caught_by_its_directory_size(tmp_path):
+    path = tmp_path / "lying.xlsx"
+    path.write_bytes(_zip({}, n_empty=30_000))  # a directory of 1.6 MB: zipfile would parse every entry
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = (4).to_bytes(2, "little") * 2  # "4 entries", on this disk and in all
+    path.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="the limit is 1,000"):
+        read_table(path)

@@ -34,7 +34,7 @@ def test_stop_ends_the_work_at_its_next_progress_report(tmp_path):
     reports = []
     _, job = sessions.start("alice", "Training", report=lambda stage, fraction: reports.append(stage))
     job.progress("embedding", 0.1)
-    assert sessions.stop("alice") and not sessions.stop("bob")
+    assert sessions.stop("alice") is job and sessions.stop("bob") is None
     with pytest.raises(Stopped, match="Training stopped"):
         job.progress("embedding", 0.2)
     assert reports == ["embedding"]

@@ -25,9 +25,12 @@ class Stopped(UserError):
 class Job:
     """One piece of long work: what it is, a stop flag, and an optional time limit in seconds."""
 
-    def __init__(self, what: str, seconds: float | None = None, report: Progress | None = None) -> None:
+    def __init__(
+        self, what: str, seconds: float | None = None, report: Progress | None = None, stoppable: bool = True
+    ) -> None:
         self.what = what
         self.seconds = seconds
+        self.stoppable = stoppable  # False: short work that never reports progress, so never sees a stop
         self.report = report
         self.started = time.monotonic()
         self._stop = threading.Event()

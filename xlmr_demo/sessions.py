@@ -166,15 +166,20 @@ class SessionStore:
         self.sweep(keep=session_id)
         return session
 
-    def start(self, session_id: str, what: str, report=None, client: str = "") -> tuple[Session, Job]:
-        """Begin job ``what`` in the session, or refuse if it already runs one."""
+    def start(
+        self, session_id: str, what: str, report=None, client: str = "", stoppable: bool = True
+    ) -> tuple[Session, Job]:
+        """Begin job ``what`` in the session, or refuse if it already runs one.
+
+        ``stoppable=False`` marks short work that reports no progress (reading a file: seconds at most).
+        """
         session = self.get(session_id, client)
         with self._lock:
             if session.job is not None:
                 raise UserError(
                     f"{session.job.what} is still running. Wait for it to finish, or press Stop, then try again."
                 )
-            session.job = Job(what, self._limits().job_seconds, report)
+            session.job = Job(what, self._limits().job_seconds, report, stoppable)
             return session, session.job
 
     def finish(self, session: Session, job: Job) -> None:
@@ -187,22 +192,21 @@ class SessionStore:
 
     @contextmanager
     def task(self, session_id: str, what: str, report=None, client: str = "") -> Iterator[tuple[Session, Job]]:
-        """``with store.task(id, "Check data") as (session, job):`` start and finish around a block."""
-        session, job = self.start(session_id, what, report, client)
+        """``with store.task(id, "Check data") as (session, job):`` short work (not stoppable) around a block."""
+        session, job = self.start(session_id, what, report, client, stoppable=False)
         try:
             yield session, job
         finally:
             self.finish(session, job)
 
-    def stop(self, session_id: str) -> bool:
-        """Stop the session's running job, if any; whether there was one."""
+    def stop(self, session_id: str) -> Job | None:
+        """Stop the session's running job, if any, and return it."""
         with self._lock:
             session = self._sessions.get(session_id)
             job = session.job if session else None
-        if job is None:
-            return False
-        job.stop()
-        return True
+        if job is not None:
+            job.stop()
+        return job
 
     def end(self, session_id: str, because: str | None = None) -> None:
         """Forget the session and remove its files (its running job, if any, is stopped).
