@@ -7,7 +7,7 @@ seconds.
 
 Each browser or API session has its own data, classifier and files on the server
 (:mod:`xlmr_demo.sessions`), runs one job at a time, and can stop it. Uploads are read and then
-deleted; files handed out (a classifier .zip, predictions) live in Gradio's cache and go with the
+deleted (after a grace of seconds); files handed out (a classifier .zip, predictions) live in Gradio's cache and go with the
 session. With ``XLMR_DEMO_PUBLIC=1``, or on a Hugging Face Space, the app runs in public mode
 (:mod:`xlmr_demo.limits`): models from an allow-list only, a time limit per job, messages
 without server paths.
@@ -192,6 +192,13 @@ def _discard_upload(path: Path) -> None:
         path.parent.rmdir()  # Gradio keeps each upload in a folder of its own
 
 
+# read or refused, an upload goes this long after its callback: Gradio stores identical uploads under one
+# name, so deleting at once failed a second visitor who had sent the same file a moment before
+UPLOAD_GRACE_SECONDS = 30.0
+_DUE: dict[Path, float] = {}  # consumed uploads and when they go
+_DUE_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _consumed(path: str | Path):
     """Around the use of an upload: afterwards, read or refused, it is deleted (its data lives in memory only)."""
@@ -199,7 +206,21 @@ def _consumed(path: str | Path):
         yield
     finally:
         if _is_upload(Path(path)):
-            _discard_upload(Path(path))
+            grace = min(UPLOAD_GRACE_SECONDS, 15 * (current_limits().session_idle_minutes or 2))  # idle / 4
+            with _DUE_LOCK:
+                _DUE[Path(path)] = time.monotonic() + grace
+
+
+def reap_uploads() -> list[Path]:
+    """Delete the consumed uploads whose grace has passed (the sweeper calls this every few seconds)."""
+    now = time.monotonic()
+    with _DUE_LOCK:
+        due = [path for path, when in _DUE.items() if when <= now]
+        for path in due:
+            del _DUE[path]
+    for path in due:
+        _discard_upload(path)
+    return due
 
 
 def sweep_orphan_uploads(max_age: float) -> list[Path]:
@@ -518,7 +539,7 @@ def build_app() -> gr.Blocks:
         gr.Markdown(
             "# xlmr_demo\nTrain a multilingual text classifier from a spreadsheet, and see how a multilingual "
             "model lines up languages. Everything runs offline with the embedded model."
-            + ("\n\n*Public demo: files are limited in size and deleted once read; jobs are limited in time.*"
+            + ("\n\n*Public demo: files are limited in size and deleted after reading; jobs are limited in time.*"
                if public else "")
         )  # fmt: skip
         with gr.Tab("1. Data"):
@@ -657,9 +678,10 @@ def launch() -> None:
     SESSIONS.claim()  # and remove the files a crashed or restarted server left
     threading.Thread(target=_warm_up, daemon=True).start()
     idle = bound.session_idle_minutes
-    # idle sessions go within 1.5x their limit, and so do uploads nobody used within that time
+    # idle sessions go within their limit + 10 s, uploads once read within their grace + 10 s, and
+    # uploads nobody used after the idle time too
     orphans = (functools.partial(sweep_orphan_uploads, 60 * idle),) if idle else ()
-    SESSIONS.sweep_every(min(60.0, 30 * idle) if idle else 60.0, *orphans)
+    SESSIONS.sweep_every(min(10.0, 30 * idle) if idle else 10.0, reap_uploads, *orphans)
     demo = build_app().queue(default_concurrency_limit=2, max_size=64 if public else None)
 
     def waiting(session: str) -> int:

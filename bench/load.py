@@ -36,7 +36,7 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -144,7 +144,7 @@ class Server:
         self.tmp = folder / "tmp"
         self.cache = folder / "cache"
         for path in (self.gradio, self.tmp, self.cache):
-            path.mkdir()
+            path.mkdir(parents=True)
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/"
         env = {
@@ -158,8 +158,10 @@ class Server:
             "GRADIO_SERVER_PORT": str(port),
             "GRADIO_SERVER_NAME": "127.0.0.1",
             "GRADIO_ANALYTICS_ENABLED": "False",
+            # every simulated visitor sends its own X-Forwarded-For: they all connect from 127.0.0.1
+            "XLMR_DEMO_BEHIND_PROXY": "1",
         }
-        self.log = (folder / "app.log").open("wb")
+        self.log = (folder.parent / "app.log").open("wb")
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 120
         while True:
@@ -208,17 +210,20 @@ class Server:
 # --- visitors ----------------------------------------------------------------------------------------
 
 
-def client(url: str):
+def client(url: str, address: str):
+    """A visitor at ``address`` (sent as X-Forwarded-For, which the server trusts in this test)."""
     from gradio_client import Client
 
-    return Client(url, verbose=False, download_files=False)
+    return Client(
+        url, verbose=False, download_files=False, analytics_enabled=False, headers={"X-Forwarded-For": address}
+    )
 
 
-def normal_flow(url: str, data: Path, to_predict: Path, times: dict, errors: list) -> None:
+def normal_flow(url: str, data: Path, to_predict: Path, times: dict, errors: list, address: str) -> None:
     """One product manager's visit; each request's latency is added to ``times[step]``."""
     from gradio_client import handle_file
 
-    visitor = client(url)
+    visitor = client(url, address)
     calls = [
         ("upload", lambda: visitor.predict(handle_file(str(data)), api_name="/load_file")),
         ("check", lambda: visitor.predict("text", "label", "language", "(none)", api_name="/check_data")),
@@ -240,7 +245,7 @@ def normal_flow(url: str, data: Path, to_predict: Path, times: dict, errors: lis
 def attacker(url: str, attacks: dict, done: threading.Event, seen: dict, offset: int) -> None:
     from gradio_client import handle_file
 
-    visitor = client(url)
+    visitor = client(url, f"10.66.0.{offset}")
     names = list(attacks)
     k = offset
     while not done.is_set():
@@ -267,7 +272,8 @@ def run_phase(server: Server, flows: list[tuple[Path, Path]], attacks: dict | No
     with ThreadPoolExecutor(len(flows) + attackers) as pool:
         n_hostile = attackers if attacks else 0
         hostile = [pool.submit(attacker, server.url, attacks, done, seen, i) for i in range(n_hostile)]
-        normal = [pool.submit(normal_flow, server.url, d, p, times, errors) for d, p in flows]
+        normal = [pool.submit(normal_flow, server.url, d, p, times, errors, f"10.0.0.{k}")
+                  for k, (d, p) in enumerate(flows)]  # fmt: skip
         for future in normal:
             future.result()
         done.set()
@@ -331,8 +337,9 @@ def report(quiet: dict, loud: dict, left: dict, args, alive: bool, classifier_s:
     ]
     for name, results in loud["seen"].items():
         seconds = [s for s, _ in results]
-        said = results[0][1].replace("|", "\\|")
-        lines.append(f"| {name} | {len(results)} | {statistics.median(seconds):.2f} | {max(seconds):.2f} | {said} |")
+        said = Counter(outcome for _, outcome in results).most_common()
+        told = "<br>".join(f"{n}x: {outcome}" for outcome, n in said).replace("|", "\\|")
+        lines.append(f"| {name} | {len(results)} | {statistics.median(seconds):.2f} | {max(seconds):.2f} | {told} |")
     lines += [
         "",
         f"## Left on disk {IDLE_SECONDS * 2} s after the last visitor (sessions go after {IDLE_SECONDS} idle s)",
@@ -369,11 +376,11 @@ def main() -> None:
         try:
             print("warming up (one visitor alone)...", file=sys.stderr)
             warm: dict = defaultdict(list)
-            normal_flow(server.url, *flows[0], warm, [])
+            normal_flow(server.url, *flows[0], warm, [], "10.1.0.1")
             start = time.perf_counter()
             from gradio_client import handle_file
 
-            trainer = client(server.url)
+            trainer = client(server.url, "10.1.0.2")
             trainer.predict(handle_file(str(flows[0][0])), api_name="/load_file")
             trainer.predict("text", "label", "language", "(none)", api_name="/check_data")
             zipped = trainer.predict("embedded", "mlp", 0, api_name="/train")[-1]

@@ -1,7 +1,7 @@
 """The app in public mode, tried as an anonymous visitor would: through gradio_client, with hostile input.
 
 One server for the module: public mode, its own Gradio cache folder (so that what is left on disk
-can be counted) and sessions that go after 3 idle seconds.
+can be counted) and sessions that go after 6 idle seconds.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from .conftest import ROOT, serving_app, umsab, write_csv
 
 SAMPLE = ROOT / "assets" / "sample_parallel.csv"
-IDLE_SECONDS = 3
+IDLE_SECONDS = 6  # uploads read go after a quarter of it, swept every half of it
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def public_url(cache_root, gradio_cache):
 def visitor(url: str):
     from gradio_client import Client
 
-    return Client(url, verbose=False, download_files=False)  # a visitor's downloads stay on their machine
+    return Client(url, verbose=False, download_files=False, analytics_enabled=False)  # downloads stay theirs
 
 
 def refusal(call) -> str:
@@ -47,6 +47,14 @@ def refusal(call) -> str:
     with pytest.raises(AppError) as caught:
         call()
     return str(caught.value)
+
+
+def settled(folder: Path, within: float = 3 * IDLE_SECONDS) -> list[str]:
+    """The visitor files under ``folder`` once the uploads read last have gone (they go after a grace)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and any(not f.startswith("xlmr_demo/") for f in files_in(folder)):
+        time.sleep(0.2)
+    return files_in(folder)
 
 
 def files_in(folder: Path) -> list[str]:
@@ -81,7 +89,20 @@ def test_hostile_uploads_get_plain_messages_without_server_paths(public_url, gra
     for text in (message, missing):
         for server_path in (str(gradio_cache), str(ROOT), str(Path.home()), "/tmp"):
             assert server_path not in text
-    assert files_in(gradio_cache) == []  # refused uploads leave nothing
+    assert settled(gradio_cache) == []  # refused uploads leave nothing
+
+
+def test_two_visitors_sending_the_same_file_both_get_it_read(public_url):
+    """Gradio stores identical uploads under one name: the first reader must not delete the second's."""
+    import httpx
+    from gradio_client import handle_file
+
+    with SAMPLE.open("rb") as fh:  # the second visitor's upload lands first...
+        path = httpx.post(public_url + "gradio_api/upload", files={"files": fh}, timeout=30).json()[0]
+    visitor(public_url).predict(handle_file(str(SAMPLE)), api_name="/load_file")  # ...the first is read first
+    later = {"path": path, "orig_name": SAMPLE.name, "meta": {"_type": "gradio.FileData"}}
+    notes = visitor(public_url).predict(later, api_name="/load_file")[1]
+    assert "384 rows" in notes
 
 
 def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url, gradio_cache, tmp_path):
@@ -97,6 +118,7 @@ def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url
     busy = write_csv(tmp_path / "busy.csv", ["text", "label"], [["a", "x"], ["b", "y"]])
     assert "still running" in refusal(lambda: client.predict(handle_file(str(busy)), api_name="/load_file"))
     job.result()
+    assert settled(gradio_cache) == []  # the refused upload went, with the sample read before it
     unused = tmp_path / "never_used.csv"
     unused.write_text("text\nhello\n")
     with unused.open("rb") as fh:  # straight to Gradio's upload route, never given to any callback
@@ -130,7 +152,7 @@ def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_
 
     client = visitor(public_url)
     client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
-    assert files_in(gradio_cache) == []  # the upload was deleted once read
+    assert settled(gradio_cache) == []  # the upload was deleted once read (after a grace of seconds)
     client.predict("text", "topic", "language", "(none)", api_name="/check_data")
     outputs = client.predict("embedded", "mlp", 0, api_name="/train")
     assert outputs[0].startswith("### Macro-F1")
@@ -141,7 +163,7 @@ def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_
     assert pasted == client.predict(sentence * 200, api_name="/predict")
     to_predict = write_csv(tmp_path / "new.csv", ["text"], [["Mañana nevará en la montaña."], ["El tren llega tarde."]])
     client.predict(handle_file(str(to_predict)), api_name="/predict_file")
-    assert len(files_in(gradio_cache)) == 2
+    assert sorted(Path(f).name for f in settled(gradio_cache)) == ["classifier.zip", "new_predictions.csv"]
     time.sleep(IDLE_SECONDS * 3)  # the visitor left: their session goes, and its files with it
     assert files_in(gradio_cache) == []
 

@@ -95,8 +95,12 @@ def test_uploads_are_bounded_per_address_and_minute(app):
     assert call(guard, UPLOAD, b"u" * 900) == 200
 
 
-def test_the_visitors_address_trusts_forwarding_only_behind_the_spaces_proxy(monkeypatch):
+def test_the_visitors_address_trusts_forwarding_only_behind_a_proxy(monkeypatch):
     monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("XLMR_DEMO_BEHIND_PROXY", raising=False)
     assert visitor_address("9.9.9.9, 10.0.0.1", "10.0.0.1") == "10.0.0.1"  # anyone can write the header
-    monkeypatch.setenv("SPACE_ID", "someone/xlmr_demo")
+    monkeypatch.setenv("SPACE_ID", "someone/xlmr_demo")  # Hugging Face's proxy sets it
     assert visitor_address("9.9.9.9, 10.0.0.1", "10.0.0.1") == "9.9.9.9"
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.setenv("XLMR_DEMO_BEHIND_PROXY", "1")  # an operator's own proxy
+    assert visitor_address("9.9.9.9", "10.0.0.1") == "9.9.9.9"

@@ -34,7 +34,7 @@ from .jobs import Progress
 from .limits import current as current_limits
 from .metrics import classification_metrics
 from .paths import output_folder, write_dir_atomically, write_file_atomically
-from .tables import check_zip
+from .tables import check_file, check_zip
 
 HEAD_FILE, CONFIG_FILE, METRICS_FILE = "head.safetensors", "config.json", "metrics.json"
 LABEL_ISSUES_FILE = "label_issues.json"
@@ -73,9 +73,10 @@ def load_archive(path: str | Path, encoder: Encoder | None = None) -> Classifier
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    path = Path(path)
+    bound = current_limits()
+    path = check_file(path, bound)
     name = path.name
-    with check_zip(path, name, current_limits(), "a classifier .zip from the Train tab") as archive:
+    with check_zip(path, name, bound, "a classifier .zip from the Train tab") as archive:
         members = {info.filename.removeprefix("./"): info for info in archive.infolist() if not info.is_dir()}
         missing = [f for f in (CONFIG_FILE, HEAD_FILE) if f not in members]
         if missing:

@@ -11,8 +11,9 @@ rate, and offers routes that write a visitor's page state to disk. In public mod
   ``per_client`` across its sessions (one visitor with many sessions cannot fill the queue);
 - each client address may upload ``upload_per_minute`` bytes a minute.
 
-A visitor's address is the socket's peer, or on a Hugging Face Space (``SPACE_ID`` set) the first
-address of ``X-Forwarded-For``, which Hugging Face's proxy sets.
+A visitor's address is the socket's peer, or behind a proxy the first address of
+``X-Forwarded-For``: on a Hugging Face Space (``SPACE_ID`` set; its proxy sets the header) or with
+``XLMR_DEMO_BEHIND_PROXY=1`` (set it only behind a proxy that sets the header: anyone can send one).
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ async def _respond(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+BEHIND_PROXY_ENV = "XLMR_DEMO_BEHIND_PROXY"
+
+
 def visitor_address(forwarded_for: str | None, peer: str | None) -> str:
-    """The visitor's address: on a Space the first X-Forwarded-For entry (set by Hugging Face's proxy),
-    elsewhere the connection's peer (a header there could be written by anyone)."""
-    if forwarded_for and os.environ.get("SPACE_ID"):
+    """The visitor's address: behind a proxy the first X-Forwarded-For entry, elsewhere the connection's
+    peer (without a proxy that sets it, the header could be written by anyone)."""
+    behind_proxy = os.environ.get("SPACE_ID") or os.environ.get(BEHIND_PROXY_ENV, "") == "1"
+    if forwarded_for and behind_proxy:
         return forwarded_for.split(",")[0].strip()
     return peer or "unknown"
 

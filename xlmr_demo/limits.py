@@ -14,7 +14,7 @@ off there); a laptop runs without it. It adds:
   visitor cannot tell existing server paths from missing ones;
 - a time limit per job, a cap on map sizes, and a memory budget and idle time for sessions;
 - embeddings and projections cached in memory only: nothing a visitor sends is written to disk
-  beyond the upload itself, which is deleted once read.
+  beyond the upload itself, which the app deletes seconds after reading it.
 """
 
 from __future__ import annotations
