@@ -8,9 +8,9 @@ seconds.
 Each browser or API session has its own data, classifier and files on the server
 (:mod:`xlmr_demo.sessions`), runs one job at a time, and can stop it. Uploads are read and then
 deleted (after a grace of seconds); files handed out (a classifier .zip, predictions) live in
-Gradio's cache and go with the session. With ``XLMR_DEMO_PUBLIC=1``, or on a Hugging Face Space, the app runs in public mode
-(:mod:`xlmr_demo.limits`): models from an allow-list only, a time limit per job, messages
-without server paths.
+Gradio's cache and go with the session. With ``XLMR_DEMO_PUBLIC=1``, or on a Hugging Face Space,
+the app runs in public mode (:mod:`xlmr_demo.limits`): models from an allow-list only, a time limit
+per job, messages without server paths, and :mod:`xlmr_demo.guard` in front of Gradio.
 """
 
 from __future__ import annotations
