@@ -211,11 +211,12 @@ def _consumed(path: str | Path):
                 _DUE[Path(path)] = time.monotonic() + grace
 
 
-def reap_uploads() -> list[Path]:
-    """Delete the consumed uploads whose grace has passed (the sweeper calls this every few seconds)."""
+def reap_uploads(in_use: Callable[[], set[Path]] = set) -> list[Path]:
+    """Delete the consumed uploads whose grace has passed, but those ``in_use()`` (by requests still queued)."""
     now = time.monotonic()
+    busy = in_use()
     with _DUE_LOCK:
-        due = [path for path, when in _DUE.items() if when <= now]
+        due = [path for path, when in _DUE.items() if when <= now and path.resolve() not in busy]
         for path in due:
             del _DUE[path]
     for path in due:
@@ -223,19 +224,22 @@ def reap_uploads() -> list[Path]:
     return due
 
 
-def sweep_orphan_uploads(max_age: float) -> list[Path]:
-    """Delete files in Gradio's cache that no session owns and that are older than ``max_age`` seconds.
+def sweep_orphan_uploads(max_age: float, in_use: Callable[[], set[Path]] = set) -> list[Path]:
+    """Delete files in Gradio's cache that no session owns, no queued request names (``in_use()``),
+    and that are older than ``max_age`` seconds.
 
     Anyone can post files to Gradio's upload route without ever using them; our callbacks delete
-    the uploads they read at once, so an upload still there after as long as a session may stay
-    idle was never used (a file to predict may wait minutes in the queue for the heavy workers).
+    the uploads they read, so an upload still there after as long as a session may stay idle, and
+    that no waiting request names, was never used.
     """
     folder = Path(get_upload_folder())
     now = time.time()
+    busy = in_use()
     gone = []
     for path in list(folder.rglob("*")) if folder.is_dir() else []:  # listed first: deleting changes the tree
         with contextlib.suppress(OSError):
-            if path.is_file() and _is_upload(path) and now - path.stat().st_ctime > max_age:
+            if (path.is_file() and _is_upload(path) and path.resolve() not in busy
+                    and now - path.stat().st_ctime > max_age):  # fmt: skip
                 _discard_upload(path)
                 gone.append(path)
     return gone
@@ -677,19 +681,38 @@ def launch() -> None:
     public = public_mode()
     SESSIONS.claim()  # and remove the files a crashed or restarted server left
     threading.Thread(target=_warm_up, daemon=True).start()
+    demo = build_app().queue(default_concurrency_limit=2, max_size=64 if public else None)
+
+    def events() -> list:
+        return list(getattr(getattr(demo, "_queue", None), "event_ids_to_events", {}).values())  # queued, running
+
+    def waiting(session: str) -> int:
+        return sum(getattr(e, "session_hash", None) == session for e in events())
+
+    def in_use() -> set[Path]:
+        """Uploads that requests in the queue name: a file to predict may wait minutes for a heavy worker."""
+        paths, stack = set(), [getattr(getattr(e, "data", None), "data", None) for e in events()]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if isinstance(item.get("path"), str):
+                    paths.add(Path(item["path"]).resolve())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        return paths
+
+    SESSIONS.waiting = waiting  # a visitor waiting in the queue is not idle
     idle = bound.session_idle_minutes
     # idle sessions go within their limit + 10 s, uploads once read within their grace + 10 s, and
     # uploads nobody used after the idle time too
-    orphans = (functools.partial(sweep_orphan_uploads, 60 * idle),) if idle else ()
-    SESSIONS.sweep_every(min(10.0, 30 * idle) if idle else 10.0, reap_uploads, *orphans)
-    demo = build_app().queue(default_concurrency_limit=2, max_size=64 if public else None)
-
-    def waiting(session: str) -> int:
-        events = getattr(getattr(demo, "_queue", None), "event_ids_to_events", {})  # Gradio's queued and running
-        return sum(getattr(e, "session_hash", None) == session for e in list(events.values()))
-
+    orphans = (functools.partial(sweep_orphan_uploads, 60 * idle, in_use),) if idle else ()
+    SESSIONS.sweep_every(min(10.0, 30 * idle) if idle else 10.0, functools.partial(reap_uploads, in_use), *orphans)
     # a body may hold one upload (or a 20 MB paste); deep links and recordings write a visitor's data to disk
-    guard = Middleware(Guard, closed=UNUSED_ROUTES, max_body=(bound.upload_mb + 1) * 2**20, waiting=waiting)
+    guard = Middleware(
+        Guard, closed=UNUSED_ROUTES, max_body=(bound.upload_mb + 1) * 2**20, waiting=waiting,
+        requests_per_minute=bound.visitor_requests or 10**9, bytes_per_minute=(bound.visitor_mb or 10**9) * 2**20,
+    )  # fmt: skip
     # server name and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860)
     demo.launch(max_file_size=f"{bound.upload_mb}mb", app_kwargs={"middleware": [guard] if public else []})
 

@@ -26,6 +26,7 @@ import csv
 import json
 import os
 import platform
+import resource
 import shutil
 import socket
 import statistics
@@ -46,7 +47,7 @@ UMSAB = ROOT.parent / "shared" / "data" / "umsab"
 RESULTS = ROOT / "bench" / "results" / "load.md"
 LANGS = {"english": "en", "spanish": "es", "french": "fr", "arabic": "ar"}
 LABELS = {"0": "negative", "1": "neutral", "2": "positive"}
-IDLE_SECONDS = 15
+IDLE_SECONDS = 20
 STEPS = ("upload", "check", "train", "predict text", "predict file", "map")
 
 
@@ -190,6 +191,11 @@ class Server:
     def reset_peak(self) -> None:
         self.peak = self.rss()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -269,6 +275,7 @@ def run_phase(server: Server, flows: list[tuple[Path, Path]], attacks: dict | No
     done = threading.Event()
     server.reset_peak()
     start = time.perf_counter()
+    server_cpu, client_cpu = server.cpu_seconds(), _own_cpu()
     with ThreadPoolExecutor(len(flows) + attackers) as pool:
         n_hostile = attackers if attacks else 0
         hostile = [pool.submit(attacker, server.url, attacks, done, seen, i) for i in range(n_hostile)]
@@ -279,7 +286,16 @@ def run_phase(server: Server, flows: list[tuple[Path, Path]], attacks: dict | No
         done.set()
         for future in hostile:
             future.result()
-    return {"times": times, "errors": errors, "seen": seen, "peak": server.peak, "seconds": time.perf_counter() - start}
+    return {
+        "times": times, "errors": errors, "seen": seen, "peak": server.peak, "seconds": time.perf_counter() - start,
+        "server_cpu": server.cpu_seconds() - server_cpu, "client_cpu": _own_cpu() - client_cpu,
+    }  # fmt: skip
+
+
+def _own_cpu() -> float:
+    """CPU time of this process: the simulated visitors' clients, which share the machine with the server."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -323,6 +339,9 @@ def report(quiet: dict, loud: dict, left: dict, args, alive: bool, classifier_s:
         "|---|---|---|",
         f"| wall time until every normal visitor was done (s) | {quiet['seconds']:.0f} | {loud['seconds']:.0f} |",
         f"| server's peak resident memory (GiB) | {quiet['peak'] / 2**30:.2f} | {loud['peak'] / 2**30:.2f} |",
+        f"| server's CPU time (s) | {quiet['server_cpu']:.0f} | {loud['server_cpu']:.0f} |",
+        f"| the visitors' clients' CPU time, on the same 2 cores (s) | {quiet['client_cpu']:.0f} | "
+        f"{loud['client_cpu']:.0f} |",
         f"| normal visitors' errors | {len(quiet['errors'])} | {len(loud['errors'])} |",
         f"| server still up afterwards | | {'yes' if alive else 'NO'} |",
         "",

@@ -29,6 +29,8 @@ def public_url(cache_root, gradio_cache):
         "XLMR_DEMO_PUBLIC": "1",
         "GRADIO_TEMP_DIR": str(gradio_cache),
         "XLMR_DEMO_SESSION_IDLE_MINUTES": str(IDLE_SECONDS / 60),
+        "XLMR_DEMO_VISITOR_REQUESTS": "1000",  # every test's visitor comes from 127.0.0.1
+        "XLMR_DEMO_VISITOR_MB": "1000",
     }
     with serving_app(**env) as url:
         yield url

@@ -86,13 +86,14 @@ def test_a_session_and_an_address_have_a_few_queue_places(app):
     assert call(guard, QUEUE_JOIN, join("g"), peer="5.6.7.8") == 200  # another visitor is not held up
 
 
-def test_uploads_are_bounded_per_address_and_minute(app):
+def test_work_is_bounded_per_address_and_minute_in_requests_and_bytes(app):
     clock = [0.0]
-    guard = guard_for(app, upload_per_minute=2000, now=lambda: clock[0])
-    assert [call(guard, UPLOAD, b"u" * 900) for _ in range(3)] == [200, 200, 429]
+    guard = guard_for(app, bytes_per_minute=2000, requests_per_minute=5, now=lambda: clock[0])
+    assert [call(guard, UPLOAD, b"u" * 900) for _ in range(3)] == [200, 200, 429]  # bytes
     assert call(guard, UPLOAD, b"u" * 900, peer="5.6.7.8") == 200
     clock[0] = 61.0
-    assert call(guard, UPLOAD, b"u" * 900) == 200
+    assert [call(guard, QUEUE_JOIN, join(f"s{k}")) for k in range(6)] == [200] * 5 + [429]  # requests
+    assert call(guard, "/gradio_api/run/stop", b"{}") == 200  # not work: Stop is never refused
 
 
 def test_the_visitors_address_trusts_forwarding_only_behind_a_proxy(monkeypatch):

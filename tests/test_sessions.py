@@ -93,6 +93,17 @@ def test_memory_is_counted_as_python_holds_it():
     assert table_bytes(emoji) > 4000 > table_bytes(Table(columns=["t"], rows=[["e" * 1000]]))
 
 
+def test_a_session_waiting_in_the_queue_is_not_idle(tmp_path):
+    waiting = {"alice": 1}
+    sessions = SessionStore(tmp_path / "s", limits=lambda: Limits(session_idle_minutes=1 / 600),
+                            waiting=lambda session_id: waiting.get(session_id, 0))  # fmt: skip
+    sessions.get("alice")
+    time.sleep(0.2)
+    assert sessions.sweep() == []
+    waiting["alice"] = 0
+    assert sessions.sweep() == ["alice"]
+
+
 def test_a_new_download_replaces_the_sessions_earlier_one_of_the_same_name(tmp_path):
     session = store(tmp_path).get("alice")
     first = session.new_file("classifier.zip")

@@ -9,7 +9,9 @@ rate, and offers routes that write a visitor's page state to disk. In public mod
   without one (chunked) is refused (411), so nothing is read before its size is known;
 - each session may have ``per_session`` events waiting or running, and each client address
   ``per_client`` across its sessions (one visitor with many sessions cannot fill the queue);
-- each client address may upload ``upload_per_minute`` bytes a minute.
+- each client address may send ``requests_per_minute`` requests that start work (queue joins and
+  uploads) and ``bytes_per_minute`` bytes in them: refusing a hostile file costs the server a
+  few tens of milliseconds, and thousands of them a minute would still crowd out the visitors.
 
 A visitor's address is the socket's peer, or behind a proxy the first address of
 ``X-Forwarded-For``: on a Hugging Face Space (``SPACE_ID`` set; its proxy sets the header) or with
@@ -74,7 +76,8 @@ class Guard:
         waiting: Callable[[str], int],
         per_session: int = 4,
         per_client: int = 16,
-        upload_per_minute: int = 200 * 2**20,
+        requests_per_minute: int = 30,
+        bytes_per_minute: int = 100 * 2**20,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
@@ -82,10 +85,10 @@ class Guard:
         self.max_body = max_body
         self.waiting = waiting
         self.per_session, self.per_client = per_session, per_client
-        self.upload_per_minute = upload_per_minute
+        self.requests_per_minute, self.bytes_per_minute = requests_per_minute, bytes_per_minute
         self.now = now
         self._sessions_of: OrderedDict[str, str] = OrderedDict()  # session -> address, the newest 10,000
-        self._uploads: dict[str, deque[tuple[float, int]]] = {}
+        self._recent: dict[str, deque[tuple[float, int]]] = {}  # address -> (time, bytes) of its recent work
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -106,8 +109,8 @@ class Guard:
                                       f"{self.max_body / 2**20:,.0f} MiB.")  # fmt: skip
             return
         address = _address(scope)
-        if path == UPLOAD and not self._upload_allowed(address, size):
-            await _respond(send, 429, "Too many uploads from your address; wait a minute and try again.")
+        if path in (UPLOAD, QUEUE_JOIN) and not self._rate_allowed(address, size):
+            await _respond(send, 429, "Too many requests from your address; wait a minute and try again.")
             return
         if path == QUEUE_JOIN:
             body, receive = await _buffered(receive)
@@ -117,17 +120,17 @@ class Guard:
                 return
         await self.app(scope, receive, send)
 
-    def _upload_allowed(self, address: str, size: int) -> bool:
+    def _rate_allowed(self, address: str, size: int) -> bool:
         now = self.now()
-        recent = self._uploads.setdefault(address, deque())
+        recent = self._recent.setdefault(address, deque())
         while recent and now - recent[0][0] > 60:
             recent.popleft()
-        if sum(n for _, n in recent) + size > self.upload_per_minute:
+        if len(recent) >= self.requests_per_minute or sum(n for _, n in recent) + size > self.bytes_per_minute:
             return False
         recent.append((now, size))
-        if len(self._uploads) > 10_000:  # forget the quietest addresses
-            for key in [k for k, v in self._uploads.items() if not v][:5_000]:
-                del self._uploads[key]
+        if len(self._recent) > 10_000:  # forget the quietest addresses
+            for key in [k for k, v in self._recent.items() if not v][:5_000]:
+                del self._recent[key]
         return True
 
     def _join_refusal(self, body: bytes, address: str) -> str | None:

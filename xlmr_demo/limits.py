@@ -63,6 +63,13 @@ class Limits:
     # t-SNE maps 5,000 points in ~12 s here; UMAP takes minutes and GBs on 200,000
     map_points: int | None = _limit(None, "XLMR_DEMO_MAX_MAP_POINTS", "points on one map (a seeded sample)", 10_000)
     session_mb: int | None = _limit(None, "XLMR_DEMO_SESSION_MB", "MiB of data all sessions hold", public=2_048)
+    # a visitor's whole flow (upload, check, train, predict, map) is about 8 requests
+    visitor_requests: int | None = _limit(
+        None, "XLMR_DEMO_VISITOR_REQUESTS", "requests that start work, per visitor address and minute", public=30
+    )
+    visitor_mb: int | None = _limit(
+        None, "XLMR_DEMO_VISITOR_MB", "MiB sent in them, per visitor address and minute", public=100
+    )
     session_idle_minutes: float | None = _limit(
         None, "XLMR_DEMO_SESSION_IDLE_MINUTES", "minutes before an idle session and its files go", public=30
     )

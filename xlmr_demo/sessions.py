@@ -115,7 +115,13 @@ class Session:
 class SessionStore:
     """Sessions by id, with the limits of :func:`xlmr_demo.limits.current` (read at each call)."""
 
-    def __init__(self, parent: Path | Callable[[], Path], limits: Callable[[], Limits] = current_limits) -> None:
+    def __init__(
+        self, parent: Path | Callable[[], Path], limits: Callable[[], Limits] = current_limits,
+        waiting: Callable[[str], int] = lambda session_id: 0,
+    ) -> None:  # fmt: skip
+        """``waiting(session_id)``: how many of the session's requests wait in the web server's queue
+        (a session waiting for a worker is not idle, however long the wait)."""
+        self.waiting = waiting
         self._parent = parent
         self._root: Path | None = None
         self._owner = None  # the open, locked file that marks root as this process's
@@ -239,12 +245,14 @@ class SessionStore:
 
         First a visitor whose sessions together hold more than :data:`CLIENT_SHARE` of the budget
         loses their own oldest ones; then, while all sessions hold more than the budget, anyone's
-        oldest go. Sessions running a job, and ``keep`` (the one asking), are never ended here.
+        oldest go. Sessions running a job or waiting for one, and ``keep`` (the one asking), are never
+        ended here.
         """
         bound = self._limits()
         now = time.monotonic()
         with self._lock:
-            idle = sorted((s for s in self._sessions.values() if s.job is None and s.id != keep),
+            idle = sorted((s for s in self._sessions.values()
+                           if s.job is None and s.id != keep and not self.waiting(s.id)),
                           key=lambda s: s.last_used)  # fmt: skip
             ended: dict[str, str] = {}
             if bound.session_idle_minutes is not None:
