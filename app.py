@@ -195,7 +195,7 @@ def _discard_upload(path: Path) -> None:
 # read or refused, an upload goes this long after its callback: Gradio stores identical uploads under one
 # name, so deleting at once failed a second visitor who had sent the same file a moment before
 UPLOAD_GRACE_SECONDS = 30.0
-_DUE: dict[Path, float] = {}  # consumed uploads and when they go
+_DUE: dict[Path, tuple[float, int]] = {}  # consumed uploads: when they go, and the file (inode) that was read
 _DUE_LOCK = threading.Lock()
 
 
@@ -205,23 +205,29 @@ def _consumed(path: str | Path):
     try:
         yield
     finally:
-        if _is_upload(Path(path)):
+        upload = Path(path)
+        if _is_upload(upload):
             grace = min(UPLOAD_GRACE_SECONDS, 15 * (current_limits().session_idle_minutes or 2))  # idle / 4
-            with _DUE_LOCK:
-                _DUE[Path(path)] = time.monotonic() + grace
+            with contextlib.suppress(OSError), _DUE_LOCK:
+                _DUE[upload] = (time.monotonic() + grace, upload.stat().st_ino)
 
 
 def reap_uploads(in_use: Callable[[], set[Path]] = set) -> list[Path]:
-    """Delete the consumed uploads whose grace has passed, but those ``in_use()`` (by requests still queued)."""
+    """Delete the consumed uploads whose grace has passed, but those ``in_use()`` (by requests still queued)
+    and those sent again since (the same content arrives under the same name, as a new file)."""
     now = time.monotonic()
     busy = in_use()
     with _DUE_LOCK:
-        due = [path for path, when in _DUE.items() if when <= now and path.resolve() not in busy]
-        for path in due:
+        due = [(path, inode) for path, (when, inode) in _DUE.items() if when <= now and path.resolve() not in busy]
+        for path, _ in due:
             del _DUE[path]
-    for path in due:
-        _discard_upload(path)
-    return due
+    gone = []
+    for path, inode in due:
+        with contextlib.suppress(OSError):
+            if path.stat().st_ino == inode:
+                _discard_upload(path)
+                gone.append(path)
+    return gone
 
 
 def sweep_orphan_uploads(max_age: float, in_use: Callable[[], set[Path]] = set) -> list[Path]:
