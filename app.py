@@ -720,7 +720,11 @@ def launch() -> None:
         requests_per_minute=bound.visitor_requests or 10**9, bytes_per_minute=(bound.visitor_mb or 10**9) * 2**20,
     )  # fmt: skip
     # server name and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860)
-    demo.launch(max_file_size=f"{bound.upload_mb}mb", app_kwargs={"middleware": [guard] if public else []})
+    # run history would let a visitor connect a bucket for the server to read and write on their behalf
+    demo.launch(
+        max_file_size=f"{bound.upload_mb}mb", app_kwargs={"middleware": [guard] if public else []},
+        run_history=not public,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

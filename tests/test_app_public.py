@@ -130,12 +130,13 @@ def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url
     assert files_in(gradio_cache) == []
 
 
-def test_routes_that_write_a_visitors_state_to_disk_are_closed(public_url):
+def test_routes_that_write_a_visitors_state_to_disk_or_act_for_them_are_closed(public_url):
     import httpx
 
     client = visitor(public_url)
     answer = httpx.get(public_url + "gradio_api/deep_link", params={"session_hash": client.session_hash}, timeout=30)
     assert answer.status_code == 404
+    assert httpx.get(public_url + "gradio_api/runs", timeout=30).status_code == 404  # run history is off
 
 
 def test_the_servers_own_files_cannot_be_fetched(public_url):
