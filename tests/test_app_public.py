@@ -59,6 +59,17 @@ def settled(folder: Path, within: float = 3 * IDLE_SECONDS) -> list[str]:
     return files_in(folder)
 
 
+def running(job) -> None:
+    """Wait until a submitted job has left the queue (its status may pass PROCESSING between two looks)."""
+    from gradio_client.utils import Status
+
+    waiting = {Status.STARTING, Status.JOINING_QUEUE, Status.IN_QUEUE, Status.SENDING_DATA}
+    deadline = time.monotonic() + 60
+    while job.status().code in waiting and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not job.done(), "the job ended before the test could use it being busy"
+
+
 def files_in(folder: Path) -> list[str]:
     """Files under ``folder``, but the server's own lock file (it marks the folder of the running server)."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != ".owner")
@@ -110,13 +121,11 @@ def test_two_visitors_sending_the_same_file_both_get_it_read(public_url):
 def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url, gradio_cache, tmp_path):
     import httpx
     from gradio_client import handle_file
-    from gradio_client.utils import Status
 
     client = visitor(public_url)
     client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
     job = client.submit("auto", "2", "language", True, api_name="/embedding_map")
-    while job.status().code != Status.PROCESSING:
-        time.sleep(0.05)
+    running(job)
     busy = write_csv(tmp_path / "busy.csv", ["text", "label"], [["a", "x"], ["b", "y"]])
     assert "still running" in refusal(lambda: client.predict(handle_file(str(busy)), api_name="/load_file"))
     job.result()
@@ -174,16 +183,13 @@ def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_
 def test_a_visitor_holds_one_worker_and_stop_frees_it(public_url, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
-    from gradio_client.utils import Status
 
     rows = umsab("train", 400)  # 1,600 tweets: a map that takes several seconds
     client = visitor(public_url)
     client.predict(handle_file(str(write_csv(tmp_path / "tweets.csv", ["text", "label", "language"], rows))),
                    api_name="/load_file")  # fmt: skip
     job = client.submit("auto", "2", "language", True, api_name="/embedding_map")
-    deadline = time.monotonic() + 60
-    while job.status().code != Status.PROCESSING and time.monotonic() < deadline:
-        time.sleep(0.1)
+    running(job)
     message = refusal(lambda: client.predict("one\ntwo", "embedded", api_name="/compare"))
     assert "Drawing the map is still running. Wait for it to finish, or press Stop" in message
     other = visitor(public_url)  # another visitor is not held up
