@@ -340,7 +340,7 @@ def _choices(columns: list[str], value: str | None, optional: bool = False):
 @user_errors
 def load_file(path: str | None, request: gr.Request = None):
     """Read an upload (or the sample): preview and the detected columns."""
-    from xlmr_demo.dataset import detect_columns
+    from xlmr_demo.columns import detect_columns
     from xlmr_demo.tables import read_table
     from xlmr_demo.views import preview
 
@@ -352,8 +352,8 @@ def load_file(path: str | None, request: gr.Request = None):
         session.set_table(table, name)
         header, rows = preview(table)
         try:
-            mapping = detect_columns(table, name)
-            guess = (mapping.text, mapping.label, mapping.language, mapping.split)
+            found = detect_columns(table, name)
+            guess = (found.text, found.label, found.language, found.split)
         except UserError:
             guess = (None, None, None, None)
     notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{cell(name, 80)}**: {len(table)} rows."

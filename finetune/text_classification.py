@@ -183,7 +183,7 @@ def finetune(
         "train": str(Path(train_path).resolve()),
         "eval": str(Path(eval_path).resolve()),
         "labels": labels,
-        "columns": vars(data.mapping),
+        "columns": vars(data.columns),
         "rows": {"train": len(train_rows), "validation": len(val_rows), "eval": len(eval_rows)},
         "prompt": prompt,
         "head": head_settings,

@@ -81,7 +81,7 @@ def test_utf16_and_bom_files_are_read(tmp_path, capsys):
             "table.csv",
             b"id,text\n1,hello\n",
             ["--column", "body"],
-            "Expected a column named 'body'; found columns: id, text",
+            "Expected a text column named 'body'; found columns: id, text",
         ),
         ("ragged.csv", b"id,text\n1,hello,extra\n", [], "row 2 has 3 fields but the header has 2"),
         ("quote.csv", b'text\n"never closed\n', [], "not a well-formed table"),

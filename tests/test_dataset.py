@@ -47,13 +47,13 @@ def test_awkward_datasets(name):
 
 def test_numeric_labels_keep_their_spelling_and_column_is_found():
     dataset = load_dataset(AWKWARD / "numeric_labels.csv")
-    assert dataset.mapping.label == "stars"
+    assert dataset.columns.label == "stars"
     assert set(dataset.labels) == {"1", "4", "5"}
 
 
 def test_split_column_is_honoured_with_synonyms():
     dataset = load_dataset(AWKWARD / "split_column.csv")
-    assert dataset.mapping.split == "split"
+    assert dataset.columns.split == "split"
     assert Counter(dataset.splits) == {"train": 12, "validation": 4, "test": 4}
 
 
@@ -66,7 +66,7 @@ def test_columns_are_detected_by_name_and_content():
         (f"a fairly long review number {i}", "good" if i % 2 else "bad", "en" if i % 3 else "fr") for i in range(30)
     ]
     dataset = prepare_dataset(_table(rows), "t")
-    assert (dataset.mapping.text, dataset.mapping.label, dataset.mapping.language) == ("review", "category", "lang")
+    assert (dataset.columns.text, dataset.columns.label, dataset.columns.language) == ("review", "category", "lang")
     assert not dataset.languages_detected
 
 

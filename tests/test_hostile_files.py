@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from xlmr_demo.dataset import detect_columns
+from xlmr_demo.columns import detect_columns
 from xlmr_demo.errors import UserError
 from xlmr_demo.limits import Limits
 from xlmr_demo.tables import read_lines, read_table, sniff_delimiter

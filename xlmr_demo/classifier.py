@@ -458,7 +458,7 @@ def train_classifier(
         "best_epoch": head.history_.best_epoch,
         "train_loss": [round(v, 5) for v in head.history_.train_loss],
         "validation_loss": [round(v, 5) for v in head.history_.validation_loss],
-        "columns": vars(dataset.mapping),
+        "columns": vars(dataset.columns),
         "languages_detected": dataset.languages_detected,
     }
     return TrainResult(classifier=classifier, metrics=metrics, label_issues=issues, training=training)

@@ -106,7 +106,7 @@ def _columns(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _say_dataset(dataset, name: str, evaluating: bool = False) -> None:
-    m = dataset.mapping
+    m = dataset.columns
     split = "all rows evaluated" if evaluating else f"split={m.split or 'stratified'}"
     print(
         f"{name}: {len(dataset.texts)} rows; text={m.text!r} label={m.label!r} "

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .columns import detect_columns
 from .errors import UserError
-from .tables import Table, columns_text, read_lines, read_table
+from .tables import read_lines, read_table
 
-#: Column names taken as the text column when none is given, in order of preference.
-TEXT_COLUMN_NAMES = ("text", "sentence", "sentences", "content", "body", "message", "review", "tweet", "comment")
 #: Extensions read as tables; any other file is plain text, one text per line.
 TABLE_FILES = (".csv", ".tsv", ".tab", ".xlsx", ".xlsm", ".xls", ".parquet", ".jsonl", ".ndjson", ".json")
 
@@ -27,28 +24,6 @@ class Texts:
     notes: list[str] = field(default_factory=list)  # what the reader decided on the user's behalf
 
 
-_LETTER = re.compile(r"[^\W\d_]")  # a letter in any script (a word character that is no digit or underscore)
-
-
-def letter_share(cells: list[str | None]) -> float:
-    """Mean letters per cell among the first 500 non-empty cells: high for text columns, zero for numbers and ids."""
-    sample = list(itertools.islice((c for c in cells if c), 500))
-    return len(_LETTER.findall("\n".join(sample))) / max(1, len(sample))
-
-
-def guess_text_column(table: Table, name: str) -> str:
-    """A column called text, sentence, review, ... or else the most text-like column."""
-    lowered = {c.strip().lower(): c for c in table.columns}
-    for candidate in TEXT_COLUMN_NAMES:
-        if candidate in lowered:
-            return lowered[candidate]
-    scores = {c: letter_share(table.column(c)) for c in table.columns}
-    best = max(table.columns, key=scores.__getitem__)
-    if scores[best] == 0:
-        raise UserError(f"{name} has no column that holds text; found columns: {columns_text(table.columns)}.")
-    return best
-
-
 def read_texts(path: str | Path, column: str | None = None) -> Texts:
     """Texts to embed from ``path``.
 
@@ -60,12 +35,7 @@ def read_texts(path: str | Path, column: str | None = None) -> Texts:
     if path.suffix.lower() in TABLE_FILES:
         table = read_table(path)
         notes = list(table.notes)
-        if column is None:
-            chosen = guess_text_column(table, path.name)
-        elif column in table.columns:
-            chosen = column
-        else:
-            raise UserError(f"Expected a column named {column!r}; found columns: {columns_text(table.columns)}.")
+        chosen = detect_columns(table, path.name, roles=("text",), text=column).text
         cells = [c or "" for c in table.column(chosen)]
     else:
         if column is not None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from .data import guess_text_column
-from .dataset import LANGUAGE_COLUMN_NAMES, column_named, detect_languages, looks_like_language
+from .columns import detect_columns
 from .embedded import EMBEDDED_NAME
 from .encoders import embed
 from .errors import UserError
+from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
 from .paths import output_file, write_file_atomically
 from .plots import embedding_map, similarity_heatmap
@@ -32,10 +32,9 @@ from .projection import (
     project,
     separability,
 )
-from .tables import Table, check_columns, columns_text, read_table, short
+from .tables import Table, columns_text, read_table, short
 
 MAX_COLOURS = 100  # one legend entry (and one trace) per value: beyond this, nobody reads the colours
-PAIR_COLUMN_NAMES = ("pair_id", "pair", "group_id", "group", "meaning_id", "translation_id")
 
 
 @dataclass
@@ -47,6 +46,7 @@ class MapData:
     groups: list[str | None] | None = None
     columns: dict[str, list[str]] = field(default_factory=dict)  # other columns, to colour and hover by
     notes: list[str] = field(default_factory=list)
+    label: str | None = None  # the one of ``columns`` that holds labels, if any
 
     def sample(self, n: int, seed: int = 0) -> MapData:
         """A seeded random ``n`` of the rows, in their order, translations kept together where groups exist."""
@@ -69,6 +69,7 @@ class MapData:
             groups=pick(self.groups) if self.groups is not None else None,
             columns={c: pick(v) for c, v in self.columns.items()},
             notes=[*self.notes, note],
+            label=self.label,
         )
 
 
@@ -80,18 +81,10 @@ def map_data_from_table(
     pair_column: str | None = None,
 ) -> MapData:
     """Pick the columns (given or detected) and drop rows without text."""
-    check_columns(table, text=text_column, language=language_column, pair=pair_column)
-    if pair_column is None:
-        candidate = column_named(table.columns, PAIR_COLUMN_NAMES, set())
-        if candidate and len({c for c in table.column(candidate) if c}) < len(table):  # ids that repeat
-            pair_column = candidate
-    if language_column is None:
-        language_column = column_named(table.columns, LANGUAGE_COLUMN_NAMES, {pair_column} - {None}) or next(
-            (c for c in table.columns if c != pair_column and looks_like_language(table.column(c))), None
-        )
-    if text_column is None:
-        rest = [c for c in table.columns if c not in (language_column, pair_column)]
-        text_column = guess_text_column(table.select(rest), name)
+    roles = ("text", "language", "pair", "label")
+    given = {"text": text_column, "language": language_column, "pair": pair_column}
+    found = detect_columns(table, name, roles, required=("text",), **given)
+    text_column, language_column, pair_column = found.text, found.language, found.pair
     cells = table.column(text_column)
     keep = [i for i, t in enumerate(cells) if t and t.strip()]
     if not keep:
@@ -106,16 +99,16 @@ def map_data_from_table(
 
     texts = [cells[i] for i in keep]
     if language_column:
-        languages = [(v or "und").strip() for v in kept(language_column)]
+        languages = [(v or UNKNOWN_LANGUAGE).strip() for v in kept(language_column)]
     else:
-        languages = detect_languages(texts, 0.5)
+        languages = detect_languages(texts)
         notes.append("No language column: detected each row's language offline (py3langid).")
     groups = kept(pair_column) if pair_column else None
     if groups is not None and all(g is None for g in groups):
         groups = None
     other = [c for c in table.columns if c not in (text_column, language_column, pair_column)]
     columns = {c: [v or "" for v in kept(c)] for c in other}
-    return MapData(texts, languages, groups, columns, notes)
+    return MapData(texts, languages, groups, columns, notes, label=found.label)
 
 
 def add_predictions(data: MapData, classifier, label_column: str | None = None) -> str | None:
@@ -124,7 +117,7 @@ def add_predictions(data: MapData, classifier, label_column: str | None = None) 
     Returns the label column used for ``correct``, if any: ``label_column`` or a detected one.
     """
     data.columns["predicted_label"] = classifier.predict(data.texts)
-    label_column = label_column or next((c for c in ("label", "topic", "category") if c in data.columns), None)
+    label_column = label_column or data.label
     if label_column:
         truth = data.columns[label_column]
         data.columns["correct"] = [
@@ -186,7 +179,7 @@ def build_map(
     groups = data.groups
     rate_full, per_language = alignment(X, data.languages, groups) if groups else (None, {})
     rate_map = neighbour_rate(projection.coords, data.languages, groups) if groups else None
-    label_column = label_column or next((c for c in ("label", "topic", "category") if c in data.columns), None)
+    label_column = label_column or data.label
     color_values = data.languages if color == "language" else data.columns[color]
     hover = {"language": data.languages, **{c: v for c, v in data.columns.items() if c == label_column}}
     title = f"{projection.method.upper()} map of {len(data.texts)} texts"

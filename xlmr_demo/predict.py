@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .classifier import TextClassifier
-from .data import guess_text_column
+from .columns import detect_columns
 from .errors import UserError
 from .jobs import Progress
 from .paths import output_file, write_file_atomically
-from .tables import Table, columns_text, read_table
+from .tables import Table, read_table
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may execute as a formula
 
@@ -43,9 +43,7 @@ def predict_table(
     classifier: TextClassifier, table: Table, text_column: str | None = None, progress: Progress | None = None
 ) -> Predictions:
     """Predict every row of ``table``; rows with an empty text get empty prediction cells."""
-    column = text_column or guess_text_column(table, "the file")
-    if column not in table.columns:
-        raise UserError(f"Expected a text column named {column!r}; found columns: {columns_text(table.columns)}.")
+    column = detect_columns(table, "the file", roles=("text",), text=text_column).text
     cells = table.column(column)
     rows = [i for i, c in enumerate(cells) if c and c.strip()]
     if not rows:

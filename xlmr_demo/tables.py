@@ -75,13 +75,6 @@ class Table:
         return len(self.rows)
 
 
-def check_columns(table: Table, **given: str | None) -> None:
-    """Each ``role=name`` given must be a column of ``table``."""
-    for role, name in given.items():
-        if name is not None and name not in table._positions:
-            raise UserError(f"Expected a {role} column named {name!r}; found columns: {columns_text(table.columns)}.")
-
-
 def short(text: str, limit: int = 60) -> str:
     """``text`` for a message: at most ``limit`` characters, cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

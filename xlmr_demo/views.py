@@ -39,7 +39,7 @@ def preview(table: Table) -> tuple[list[str], list[list[str]]]:
 
 def dataset_report(dataset: Dataset) -> str:
     """Markdown: what was read, what was decided, what to check."""
-    m = dataset.mapping
+    m = dataset.columns
     split_counts = {s: len(dataset.indices(s)) for s in ("train", "validation", "test")}
     lines = [
         f"**{len(dataset.texts)} usable rows**, {len(dataset.classes)} classes, "
