@@ -39,10 +39,10 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
 from xlmr_demo.limits import current as current_limits
-from xlmr_demo.paths import cache_dir
 from xlmr_demo.plots import similarity_heatmap
 from xlmr_demo.sessions import Session, SessionStore
 from xlmr_demo.views import cell, table_rows
+from xlmr_demo.writers import cache_dir
 
 SAMPLE = Path(__file__).parent / "assets" / "sample_parallel.csv"
 EXAMPLE = """The cat is sleeping on the sofa.
@@ -341,7 +341,7 @@ def _choices(columns: list[str], value: str | None, optional: bool = False):
 def load_file(path: str | None, request: gr.Request = None):
     """Read an upload (or the sample): preview and the detected columns."""
     from xlmr_demo.columns import detect_columns
-    from xlmr_demo.tables import read_table
+    from xlmr_demo.readers import read_table
     from xlmr_demo.views import preview
 
     if not path:
@@ -472,8 +472,9 @@ def predict_text(text: str, request: gr.Request = None):
 @user_errors
 def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Progress()):
     """Predict every row of an uploaded file; hand back the CSV."""
-    from xlmr_demo.predict import predict_table, write_table
-    from xlmr_demo.tables import read_table
+    from xlmr_demo.predict import predict_table
+    from xlmr_demo.readers import read_table
+    from xlmr_demo.writers import write_table
 
     if not path:
         raise UserError("Choose a file to predict first.")
@@ -495,7 +496,7 @@ def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.
     """Map the loaded data (or the sample): figure, findings and centroid heatmap."""
     from xlmr_demo.maps import build_map, map_data_from_table, summary_lines
     from xlmr_demo.projection import ProjectionConfig
-    from xlmr_demo.tables import read_table
+    from xlmr_demo.readers import read_table
 
     config = ProjectionConfig(
         method=method if method in ("auto", "tsne", "umap", "pca") else "auto", dims=3 if str(dims) == "3" else 2,

@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 
 from xlmr_demo.errors import UserError
-from xlmr_demo.paths import write_file_atomically
+from xlmr_demo.writers import write_file_atomically
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FORMAT = "xlmr_demo.finetune-checkpoint/1"

@@ -31,7 +31,7 @@ import numpy as np
 
 from xlmr_demo.cli import run_cli
 from xlmr_demo.errors import UserError
-from xlmr_demo.tables import check_file, decode_bytes
+from xlmr_demo.readers import check_file, decode_bytes
 
 from .common import RESUME_HINT, add_training_options, config_from, load_model, run, save_pretrained
 from .loop import Example, FineTuneConfig, FitResult, prepare_output, say

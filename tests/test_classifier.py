@@ -13,7 +13,8 @@ from xlmr_demo.classifier import CONFIG_FILE, HEAD_FILE, Classifier, evaluate
 from xlmr_demo.dataset import load_dataset
 from xlmr_demo.encoders import Encoder, EncoderConfig
 from xlmr_demo.errors import UserError
-from xlmr_demo.predict import neutralise, predict_file
+from xlmr_demo.predict import predict_file
+from xlmr_demo.writers import neutralise
 
 from .conftest import TEST_DATA
 

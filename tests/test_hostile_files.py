@@ -21,7 +21,7 @@ import pytest
 from xlmr_demo.columns import detect_columns
 from xlmr_demo.errors import UserError
 from xlmr_demo.limits import Limits
-from xlmr_demo.tables import read_lines, read_table, sniff_delimiter
+from xlmr_demo.readers import read_lines, read_table, sniff_delimiter
 
 
 def _peak_mib(fn) -> float:

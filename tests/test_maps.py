@@ -12,7 +12,7 @@ from xlmr_demo.cli import main
 from xlmr_demo.errors import UserError
 from xlmr_demo.maps import build_map, load_map_data, map_data_from_table, summary_lines
 from xlmr_demo.projection import ProjectionConfig
-from xlmr_demo.tables import Table
+from xlmr_demo.readers import Table
 
 from .conftest import ROOT
 

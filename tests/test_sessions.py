@@ -9,8 +9,8 @@ import pytest
 from xlmr_demo.errors import UserError
 from xlmr_demo.jobs import Job, Stopped
 from xlmr_demo.limits import Limits
+from xlmr_demo.readers import Table
 from xlmr_demo.sessions import SessionStore, table_bytes
-from xlmr_demo.tables import Table
 
 
 def store(tmp_path, **bounds) -> SessionStore:

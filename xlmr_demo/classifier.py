@@ -33,8 +33,8 @@ from .heads import Head, HeadConfig, HeadProgress, check_saved
 from .jobs import Progress
 from .limits import current as current_limits
 from .metrics import classification_metrics
-from .paths import output_folder, write_dir_atomically, write_file_atomically
-from .tables import check_file, check_zip
+from .readers import check_file, check_zip
+from .writers import output_folder, write_dir_atomically, write_file_atomically
 
 HEAD_FILE, CONFIG_FILE, METRICS_FILE = "head.safetensors", "config.json", "metrics.json"
 LABEL_ISSUES_FILE = "label_issues.json"
@@ -67,7 +67,7 @@ def _parse_json(data: bytes, name: str):
 def load_archive(path: str | Path, encoder: Encoder | None = None) -> Classifier:
     """The classifier in a .zip from :meth:`Classifier.save_archive`, read in memory: nothing is unpacked to disk.
 
-    The archive's entry count and sizes are checked before it is opened (:func:`xlmr_demo.tables.check_zip`);
+    The archive's entry count and sizes are checked before it is opened (:func:`xlmr_demo.readers.check_zip`);
     only ``config.json`` and ``head.safetensors`` are read, by name, so paths inside it never matter.
     """
     from safetensors import SafetensorError

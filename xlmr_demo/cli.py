@@ -15,8 +15,8 @@ from pathlib import Path
 
 from .embedded import EMBEDDED_NAME
 from .errors import UserError
-from .paths import output_file, output_folder, write_file_atomically
-from .tables import rows_text
+from .readers import rows_text
+from .writers import output_file, output_folder, write_file_atomically
 
 EXIT_USER_ERROR = 2
 CLASSIFIER_HELP = "a classifier folder: from 'train', or a model fine-tuned by finetune.text_classification"
@@ -49,8 +49,8 @@ def _progress_printer():
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
-    from .data import read_texts
     from .encoders import embed
+    from .texts import read_texts
 
     output = output_file(args.output, (".npy",), "--output", inputs=[args.input], overwrite=args.overwrite)
     data = read_texts(args.input, column=args.column)

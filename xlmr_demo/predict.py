@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,23 +9,8 @@ from .classifier import TextClassifier
 from .columns import detect_columns
 from .errors import UserError
 from .jobs import Progress
-from .paths import output_file, write_file_atomically
-from .tables import Table, read_table
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may execute as a formula
-
-
-NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def neutralise(cell: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula with ``'`` (CSV injection).
-
-    Plain numbers such as ``-6.3`` are left alone: a spreadsheet reads them as numbers, not formulas.
-    """
-    if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
+from .readers import Table, read_table
+from .writers import output_file, write_table
 
 
 @dataclass(frozen=True)
@@ -59,20 +42,6 @@ def predict_table(
         extra[i] = [classes[best[k]], f"{proba[k, best[k]]:.4f}", *(f"{p:.4f}" for p in proba[k])]
     out = Table(columns=table.columns + names, rows=[r + e for r, e in zip(table.rows, extra, strict=True)])
     return Predictions(table=out, text_column=column, n_blank=len(cells) - len(rows))
-
-
-def write_table(table: Table, path: str | Path) -> Path:
-    """Write ``table`` as CSV (or TSV for .tsv), formula-like cells neutralised, atomically."""
-    path = output_file(path, (".csv", ".tsv"), "A table")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then reads UTF-8
-            writer = csv.writer(fh, delimiter=delimiter)
-            writer.writerow([neutralise(c) for c in table.columns])
-            writer.writerows([neutralise(c or "") for c in row] for row in table.rows)
-
-    return write_file_atomically(path, write)
 
 
 def predict_file(

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .classifier import TextClassifier, TrainResult
     from .dataset import Dataset
     from .maps import MapResult
-    from .tables import Table
+    from .readers import Table
 
 OWNER_FILE = ".owner"
 POINTER = 8

@@ -12,7 +12,7 @@ from .classifier import TrainResult
 from .dataset import Dataset
 from .metrics import mean_language_macro_f1
 from .plots import bars, confusion_heatmap, counts_chart, loss_curve, transfer_heatmap
-from .tables import Table
+from .readers import Table
 
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 30

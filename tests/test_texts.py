@@ -8,7 +8,7 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xlmr_demo.data import read_texts
+from xlmr_demo.texts import read_texts
 
 # any Unicode text but NUL (binary marker) and lone surrogates (not encodable as UTF-8)
 cell_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .columns import detect_columns
 from .errors import UserError
-from .tables import read_lines, read_table
+from .readers import read_lines, read_table
 
 #: Extensions read as tables; any other file is plain text, one text per line.
 TABLE_FILES = (".csv", ".tsv", ".tab", ".xlsx", ".xlsm", ".xls", ".parquet", ".jsonl", ".ndjson", ".json")

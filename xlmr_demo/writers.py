@@ -1,12 +1,18 @@
-"""Where xlmr_demo keeps its on-disk state, and how it writes there safely."""
+"""Writing files: where xlmr_demo keeps its on-disk state, outputs checked before work, atomic writes, tables as CSV."""
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # writers sit below readers: the cache and the models are written before any table is read
+    from .readers import Table
 
 CACHE_ENV = "XLMR_DEMO_CACHE"
 
@@ -127,3 +133,33 @@ def write_dir_atomically(target: Path, fill: Callable[[Path], None], replace: bo
             if leftover is not None and leftover.exists():
                 shutil.rmtree(leftover, ignore_errors=True)
     return target
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may execute as a formula
+
+
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a cell that a spreadsheet would run as a formula with ``'`` (CSV injection).
+
+    Plain numbers such as ``-6.3`` are left alone: a spreadsheet reads them as numbers, not formulas.
+    """
+    if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def write_table(table: Table, path: str | Path) -> Path:
+    """Write ``table`` as CSV (or TSV for .tsv), formula-like cells neutralised, atomically."""
+    path = output_file(path, (".csv", ".tsv"), "A table")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel then reads UTF-8
+            writer = csv.writer(fh, delimiter=delimiter)
+            writer.writerow([neutralise(c) for c in table.columns])
+            writer.writerows([neutralise(c or "") for c in row] for row in table.rows)
+
+    return write_file_atomically(path, write)

@@ -6,7 +6,7 @@ import pytest
 
 from xlmr_demo.errors import UserError
 from xlmr_demo.limits import Limits
-from xlmr_demo.tables import read_table
+from xlmr_demo.readers import read_table
 
 from .conftest import TEST_DATA
 
