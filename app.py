@@ -400,9 +400,9 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 @user_errors
 def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
     """Train on the checked data, streaming the loss curve; then every result view and the classifier .zip."""
-    from xlmr_demo.classifier import train_classifier
     from xlmr_demo.heads import HeadConfig
     from xlmr_demo.plots import loss_curve
+    from xlmr_demo.training import train_classifier
     from xlmr_demo.views import headline, issue_rows, report_rows, result_figures
 
     config = HeadConfig(kind=head if head in ("mlp", "logreg") else "mlp", seed=_seed(seed))

@@ -55,11 +55,11 @@ def timed(fn, repeat: int = 3) -> float:
 def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
-    from xlmr_demo.classifier import train_classifier
     from xlmr_demo.dataset import load_dataset
     from xlmr_demo.encoders import embed
     from xlmr_demo.heads import Head, HeadConfig
     from xlmr_demo.metrics import mean_language_macro_f1
+    from xlmr_demo.training import train_classifier
 
     with tempfile.TemporaryDirectory() as tmp:
         train_csv = write_split(Path(tmp) / "train.csv", {"train": "train", "val": "validation"})

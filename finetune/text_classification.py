@@ -30,7 +30,6 @@ Either folder also holds ``metrics.json``, and the product reads both:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -71,9 +70,10 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
     """(network, tokenizer, save, folder, head settings): the product's classifier, to fine-tune end to end."""
     from transformers import AutoModel
 
-    from xlmr_demo.classifier import FINETUNED_HEAD_JSON, HEAD_FILE, fit_head
     from xlmr_demo.encoders import base_model_kwargs, embed, load_encoder
     from xlmr_demo.heads import HeadConfig, class_weights
+    from xlmr_demo.saved import write_finetuned_head
+    from xlmr_demo.training import fit_head
 
     from .pooled import pooled_classifier
 
@@ -88,14 +88,10 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
     module = pooled_classifier(network, head, class_weights(counts, head_config.class_weight))
 
     def save(output: Path) -> None:
-        from safetensors.numpy import save_file
-
         network.save_pretrained(output)
         tokenizer.save_pretrained(output)
-        tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in head.tensors().items()}
-        save_file(tensors, str(output / HEAD_FILE))
         about = {"labels": head.classes_.tolist(), "head": head.settings(), "base_model": encoder.name}
-        (output / FINETUNED_HEAD_JSON).write_text(json.dumps(about, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_finetuned_head(output, about, head.tensors())
 
     return module, tokenizer, save, folder, asdict(head_config)
 

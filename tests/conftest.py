@@ -95,8 +95,8 @@ def umsab_files(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def trained(umsab_files, encoder):
     """One training run on the UMSAB slice, shared by the tests that only read its results."""
-    from xlmr_demo.classifier import train_classifier
     from xlmr_demo.dataset import load_dataset
+    from xlmr_demo.training import train_classifier
 
     return train_classifier(load_dataset(umsab_files[0]), encoder)
 

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from xlmr_demo.classifier import CONFIG_FILE, HEAD_FILE, Classifier, evaluate
+from xlmr_demo.classifier import Classifier
 from xlmr_demo.dataset import load_dataset
 from xlmr_demo.encoders import Encoder, EncoderConfig
 from xlmr_demo.errors import UserError
 from xlmr_demo.predict import predict_file
+from xlmr_demo.saved import CONFIG_FILE, HEAD_FILE
+from xlmr_demo.training import evaluate
 from xlmr_demo.writers import neutralise
 
 from .conftest import TEST_DATA
@@ -49,7 +51,7 @@ def test_label_issues_rank_suspects_first(trained):
 
 
 def test_same_seed_same_classifier(umsab_files, encoder, trained):
-    from xlmr_demo.classifier import train_classifier
+    from xlmr_demo.training import train_classifier
 
     again = train_classifier(load_dataset(umsab_files[0]), encoder, transfer=False, label_issues=False)
     assert again.metrics["per_class"] == trained.metrics["per_class"]

@@ -208,12 +208,12 @@ def test_existing_outputs_are_replaced_only_with_overwrite(tmp_path, capsys):
 
 def test_train_checks_its_output_folder_before_training(umsab_files, tmp_path, capsys, monkeypatch):
     """`train ... --output EXISTING_FILE` failed with a traceback after minutes of work."""
-    import xlmr_demo.classifier
+    import xlmr_demo.training
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started before the output was checked")
 
-    monkeypatch.setattr(xlmr_demo.classifier, "train_classifier", no_training)
+    monkeypatch.setattr(xlmr_demo.training, "train_classifier", no_training)
     notes = tmp_path / "notes.txt"
     notes.write_text("mine")
     photos = tmp_path / "photos"

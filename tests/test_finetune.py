@@ -85,8 +85,9 @@ def test_saved_folder_holds_the_fine_tuned_epoch(umsab_files, tmp_path, model_di
     """
     from safetensors.numpy import load_file
 
-    from xlmr_demo.classifier import evaluate, load_classifier
+    from xlmr_demo.classifier import load_classifier
     from xlmr_demo.dataset import load_dataset
+    from xlmr_demo.training import evaluate
 
     output = tmp_path / "umsab"
     metrics = text_classification.finetune(*umsab_files, output, config=replace(FAST, lr=2e-5, precision="fp32"))
@@ -111,8 +112,9 @@ def test_a_new_sequence_head_learns_from_scratch(sequence_run):
 def test_text_output_is_the_products_classifier_on_a_standard_folder(text_run, sample_files):
     from transformers import AutoModel
 
-    from xlmr_demo.classifier import Classifier, evaluate, load_classifier, train_classifier
+    from xlmr_demo.classifier import Classifier, load_classifier
     from xlmr_demo.dataset import load_dataset
+    from xlmr_demo.training import evaluate, train_classifier
 
     output, metrics = text_run
     assert not (output / loop.CHECKPOINT_DIR).exists()
@@ -138,8 +140,7 @@ def test_sequence_classifier_is_a_standard_automodel_folder(sequence_run):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from xlmr_demo.classifier import load_classifier
-    from xlmr_demo.finetuned import FineTunedClassifier
+    from xlmr_demo.classifier import FineTunedClassifier, load_classifier
 
     output, metrics = sequence_run
     model = AutoModelForSequenceClassification.from_pretrained(output).eval()

@@ -11,8 +11,9 @@ import pytest
 from safetensors.numpy import load, save
 
 from xlmr_demo import heads
-from xlmr_demo.classifier import CONFIG_FILE, HEAD_FILE, Classifier, load_archive
+from xlmr_demo.classifier import Classifier, load_archive
 from xlmr_demo.errors import UserError
+from xlmr_demo.saved import CONFIG_FILE, HEAD_FILE
 
 
 @pytest.fixture(scope="module")

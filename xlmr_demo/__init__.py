@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from .classifier import Classifier, evaluate, train_classifier
+    from .classifier import Classifier, load_classifier
     from .dataset import DataConfig, load_dataset
     from .encoders import EmbedResult, Encoder, EncoderConfig, embed, load_encoder
     from .heads import Head, HeadConfig
     from .maps import build_map, load_map_data
     from .projection import ProjectionConfig, project
+    from .training import evaluate, train_classifier
 
 # public name -> module that defines it
 _LAZY = {
-    "Classifier": "classifier", "evaluate": "classifier", "train_classifier": "classifier",
+    "Classifier": "classifier", "load_classifier": "classifier", "evaluate": "training", "train_classifier": "training",
     "DataConfig": "dataset", "load_dataset": "dataset",
     "EmbedResult": "encoders", "Encoder": "encoders", "EncoderConfig": "encoders", "embed": "encoders",
     "load_encoder": "encoders",
@@ -30,7 +31,8 @@ _LAZY = {
 }  # fmt: skip
 __all__ = [
     "Classifier", "DataConfig", "EmbedResult", "Encoder", "EncoderConfig", "Head", "HeadConfig", "ProjectionConfig",
-    "UserError", "build_map", "embed", "evaluate", "load_dataset", "load_encoder", "load_map_data", "project",
+    "UserError", "build_map", "embed", "evaluate", "load_classifier", "load_dataset", "load_encoder", "load_map_data",
+    "project",
     "train_classifier",
 ]  # fmt: skip
 __version__ = "0.1.0"

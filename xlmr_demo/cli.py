@@ -137,9 +137,10 @@ def _summary(metrics: dict) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .classifier import is_saved_classifier, train_classifier
     from .dataset import DataConfig, load_dataset
     from .heads import HeadConfig
+    from .saved import is_saved_classifier
+    from .training import train_classifier
 
     inputs = [args.data] + ([args.eval] if args.eval else [])
     output_folder(args.output, "--output", replaceable=is_saved_classifier, inputs=inputs, overwrite=args.overwrite)
@@ -186,8 +187,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
-    from .classifier import evaluate, load_classifier
+    from .classifier import load_classifier
     from .dataset import load_dataset
+    from .training import evaluate
 
     classifier = load_classifier(args.head_dir)
     dataset = load_dataset(args.data, purpose="evaluate", **_columns(args))

@@ -202,10 +202,12 @@ _HAS_POOLER = {"bert", "roberta", "xlm-roberta", "camembert"}
 
 def base_model_kwargs(folder: Path) -> dict:
     """Arguments for ``AutoModel.from_pretrained(folder)`` that skip the [CLS] pooler we never use."""
-    return {"add_pooling_layer": False} if _read_json(folder / "config.json").get("model_type") in _HAS_POOLER else {}
+    model_type = read_model_json(folder / "config.json").get("model_type")
+    return {"add_pooling_layer": False} if model_type in _HAS_POOLER else {}
 
 
-def _read_json(path: Path) -> dict:
+def read_model_json(path: Path) -> dict:
+    """A model folder's JSON file as a dict; {} when it is missing or unreadable (such files are optional)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -214,7 +216,7 @@ def _read_json(path: Path) -> dict:
 
 def model_prompt(folder: Path) -> str:
     """The text a model folder asks to put before classification inputs: its "query" prompt, else nothing."""
-    return _read_json(folder / "config_sentence_transformers.json").get("prompts", {}).get("query", "")
+    return read_model_json(folder / "config_sentence_transformers.json").get("prompts", {}).get("query", "")
 
 
 class Encoder:
@@ -245,11 +247,11 @@ class Encoder:
         self._load_lock = threading.Lock()  # app callbacks and the warm-up thread may ask at once
 
     def _model_max_length(self) -> int:
-        limit = _read_json(self.folder / "sentence_bert_config.json").get("max_seq_length")
+        limit = read_model_json(self.folder / "sentence_bert_config.json").get("max_seq_length")
         if not limit:
-            limit = _read_json(self.folder / "tokenizer_config.json").get("model_max_length")
+            limit = read_model_json(self.folder / "tokenizer_config.json").get("model_max_length")
         if not limit or limit > 100_000:  # transformers writes a huge sentinel when unknown
-            config = _read_json(self.folder / "config.json")
+            config = read_model_json(self.folder / "config.json")
             offset = 2 if config.get("model_type") in ("roberta", "xlm-roberta", "camembert") else 0
             limit = config.get("max_position_embeddings", 514) - offset
         return int(limit)

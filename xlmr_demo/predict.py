@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .classifier import TextClassifier
+from .classifier import BaseClassifier
 from .columns import detect_columns
 from .errors import UserError
 from .jobs import Progress
@@ -23,7 +23,7 @@ class Predictions:
 
 
 def predict_table(
-    classifier: TextClassifier, table: Table, text_column: str | None = None, progress: Progress | None = None
+    classifier: BaseClassifier, table: Table, text_column: str | None = None, progress: Progress | None = None
 ) -> Predictions:
     """Predict every row of ``table``; rows with an empty text get empty prediction cells."""
     column = detect_columns(table, "the file", roles=("text",), text=text_column).text
@@ -45,7 +45,7 @@ def predict_table(
 
 
 def predict_file(
-    classifier: TextClassifier, source: str | Path, output: str | Path, text_column: str | None = None,
+    classifier: BaseClassifier, source: str | Path, output: str | Path, text_column: str | None = None,
     progress: Progress | None = None,
 ) -> Predictions:  # fmt: skip
     """Read ``source`` (any supported format), predict every row and write ``output`` (CSV/TSV)."""

@@ -42,10 +42,11 @@ except ImportError:  # Windows: no advisory locks, so leftover folders are not c
 _log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from .classifier import TextClassifier, TrainResult
+    from .classifier import BaseClassifier
     from .dataset import Dataset
     from .maps import MapResult
     from .readers import Table
+    from .training import TrainResult
 
 OWNER_FILE = ".owner"
 POINTER = 8
@@ -76,7 +77,7 @@ class Session:
     table_name: str | None = None
     dataset: Dataset | None = None
     result: TrainResult | None = None
-    classifier: TextClassifier | None = None
+    classifier: BaseClassifier | None = None
     map: MapResult | None = None
     cache: MemoryCache = field(default_factory=MemoryCache)
     last_used: float = field(default_factory=time.monotonic)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import html
 
-from .classifier import TrainResult
 from .dataset import Dataset
 from .metrics import mean_language_macro_f1
 from .plots import bars, confusion_heatmap, counts_chart, loss_curve, transfer_heatmap
 from .readers import Table
+from .training import TrainResult
 
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 30

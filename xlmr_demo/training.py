@@ -1,0 +1,219 @@
+"""Training and measuring a :class:`~xlmr_demo.classifier.Classifier` on a checked dataset.
+
+:func:`train_classifier` takes a checked :class:`~xlmr_demo.dataset.Dataset`, embeds it (through the
+cache), trains a head on the train split with early stopping on the validation split and measures it
+on the test split (or an evaluation file): overall, per class, per language, the cross-lingual
+transfer matrix, and the rows whose given label the model finds least likely (suspected label errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .classifier import BaseClassifier, Classifier
+from .dataset import Dataset
+from .embedded import EMBEDDED_NAME
+from .encoders import Encoder, embed, load_encoder
+from .errors import UserError
+from .heads import Head, HeadConfig, HeadProgress
+from .jobs import Progress
+from .metrics import classification_metrics
+
+MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone
+
+
+@dataclass
+class TrainResult:
+    """Everything one training run produced."""
+
+    classifier: Classifier
+    metrics: dict  # measured on the test split; see metrics.classification_metrics
+    label_issues: list[dict] = field(default_factory=list)
+    training: dict = field(default_factory=dict)  # settings and history, saved in config.json
+
+
+def fit_head(X, y, train, val, config: HeadConfig, progress=None) -> Head:
+    """A head on embeddings ``X[train]`` with early stopping on ``X[val]`` (row indices into ``X`` and ``y``)."""
+    ys = np.asarray(y, dtype=object)
+    return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress)
+
+
+def transfer_matrix(
+    X: np.ndarray,
+    dataset: Dataset,
+    X_eval: np.ndarray,
+    y_eval: Sequence[str],
+    eval_languages: Sequence[str],
+    config: HeadConfig,
+    progress: Progress | None = None,
+) -> dict | None:
+    """Train on one language's training rows only, evaluate on each language: macro-F1 per (train, eval) pair.
+
+    Languages with fewer than :data:`MIN_TRANSFER_ROWS` training rows or a single class are not
+    trained on; None when fewer than two languages remain on either side.
+    """
+    from sklearn.metrics import f1_score
+
+    langs = np.asarray(dataset.languages, dtype=object)
+    labels = np.asarray(dataset.labels, dtype=object)
+    train, val = dataset.indices("train"), dataset.indices("validation")
+    sources = [
+        lang
+        for lang in sorted(set(langs[train].tolist()))
+        if (langs[train] == lang).sum() >= MIN_TRANSFER_ROWS and len(set(labels[train][langs[train] == lang])) >= 2
+    ]
+    eval_langs, y_eval = np.asarray(eval_languages, dtype=object), np.asarray(y_eval, dtype=object)
+    targets = sorted(set(eval_langs.tolist()))
+    if len(sources) < 2 or len(targets) < 2:
+        return None
+    matrix = []
+    for k, source in enumerate(sources):
+        if progress:
+            progress("cross-lingual transfer", k / len(sources))
+        head = fit_head(X, labels, train[langs[train] == source], val[langs[val] == source], config)
+        row = []
+        for target in targets:
+            rows = eval_langs == target
+            present = sorted(set(y_eval[rows].tolist()))
+            score = f1_score(y_eval[rows], head.predict(X_eval[rows]), labels=present, average="macro", zero_division=0)
+            row.append(round(float(score), 4))
+        matrix.append(row)
+    return {"train_languages": sources, "eval_languages": targets, "macro_f1": matrix}
+
+
+def find_label_issues(
+    X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200,
+    progress: Progress | None = None,
+) -> list[dict]:  # fmt: skip
+    """Rows whose given label the model finds least likely, from out-of-fold predictions.
+
+    Each training/validation row is predicted by a head that never saw it (k-fold). As in
+    confident learning, a row is *suspect* when another class's probability reaches that class's
+    average self-confidence while its own label's probability does not. Suspects come first, then
+    the rest by ascending probability of the given label; at most ``limit`` rows.
+    """
+    pool = np.concatenate([dataset.indices("train"), dataset.indices("validation")])
+    labels = np.asarray(dataset.labels, dtype=object)
+    classes = sorted(set(labels[pool].tolist()))
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[v] for v in labels[pool]])
+    folds = min(folds, int(np.bincount(y).min()))
+    if folds < 2:
+        return []
+    from sklearn.model_selection import StratifiedKFold
+
+    proba = np.zeros((len(pool), len(classes)))
+    rng = np.random.default_rng(config.seed)
+    splits = StratifiedKFold(folds, shuffle=True, random_state=config.seed).split(pool, y)
+    for k, (fit_rows, held_rows) in enumerate(splits):
+        if progress:
+            progress("looking for label errors", k / folds)
+        # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
+        # out-of-fold probability is 0 or 1, which ranks nothing
+        stop = rng.random(len(fit_rows)) < 0.1
+        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config)
+        cols = [index[c] for c in head.classes_]
+        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[pool[held_rows]])
+    given = proba[np.arange(len(pool)), y]
+    thresholds = np.array([proba[y == k, k].mean() for k in range(len(classes))])
+    other = proba.copy()
+    other[np.arange(len(pool)), y] = -1
+    best_other = other.argmax(axis=1)
+    suspect = (given < thresholds[y]) & (other[np.arange(len(pool)), best_other] >= thresholds[best_other])
+    order = np.lexsort((given, ~suspect))
+    return [
+        {
+            "row": dataset.rows[pool[i]],
+            "text": dataset.texts[pool[i]],
+            "language": dataset.languages[pool[i]],
+            "given_label": labels[pool[i]],
+            "given_probability": round(float(given[i]), 4),
+            "predicted_label": classes[int(proba[i].argmax())],
+            "predicted_probability": round(float(proba[i].max()), 4),
+            "suspect": bool(suspect[i]),
+        }
+        for i in order[:limit]
+    ]
+
+
+def _metrics(classes: list[str], predicted: Sequence[str], truth: Sequence[str], languages: Sequence[str]) -> dict:
+    labels = classes + sorted(set(truth) - set(classes))
+    metrics = classification_metrics(truth, predicted, labels, languages)
+    unseen = labels[len(classes) :]
+    if unseen:
+        metrics["unseen_labels"] = unseen  # in the evaluation data but never in training: always wrong
+    return metrics
+
+
+def evaluate(classifier: BaseClassifier, dataset: Dataset, progress: Progress | None = None) -> dict:
+    """Metrics of ``classifier`` on every row of ``dataset`` (see :func:`classification_metrics`)."""
+    proba = classifier.predict_proba(dataset.texts, progress=progress)
+    predicted = [classifier.classes_[i] for i in proba.argmax(axis=1)]
+    metrics = _metrics(classifier.classes_, predicted, dataset.labels, dataset.languages)
+    metrics["evaluated_on"] = "evaluation file"
+    return metrics
+
+
+def train_classifier(
+    dataset: Dataset,
+    model: str | Encoder = EMBEDDED_NAME,
+    config: HeadConfig = HeadConfig(),
+    *,
+    eval_dataset: Dataset | None = None,
+    transfer: bool = True,
+    label_issues: bool = True,
+    progress: Progress | None = None,
+    on_epoch: HeadProgress | None = None,
+) -> TrainResult:
+    """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose.
+
+    ``on_epoch(epoch, epochs, train_loss, validation_loss)`` follows the head's training (a live loss curve).
+    """
+    say = progress or (lambda stage, fraction: None)
+
+    def epoch_done(epoch: int, epochs: int, train_loss: float, validation_loss: float | None) -> None:
+        say("training", epoch / epochs)
+        if on_epoch:
+            on_epoch(epoch, epochs, train_loss, validation_loss)
+
+    encoder = model if isinstance(model, Encoder) else load_encoder(model)
+    X = embed(dataset.texts, model=encoder, progress=lambda d, t: say("embedding", d / t)).embeddings
+    train, val = dataset.indices("train"), dataset.indices("validation")
+    if len(train) == 0:
+        raise UserError("No rows are marked for training.")
+    head = fit_head(X, dataset.labels, train, val, config, progress=epoch_done)
+    classifier = Classifier(encoder, head)
+    if eval_dataset is not None:
+        X_eval = embed(eval_dataset.texts, model=encoder, progress=lambda d, t: say("embedding evaluation data", d / t))
+        X_eval, truth, langs = X_eval.embeddings, eval_dataset.labels, eval_dataset.languages
+    else:
+        test = dataset.indices("test")
+        if len(test) == 0:
+            raise UserError("No rows are marked for testing, so nothing can be measured. Add test rows or --eval data.")
+        X_eval, truth = X[test], [dataset.labels[i] for i in test]
+        langs = [dataset.languages[i] for i in test]
+    say("measuring", 0.0)
+    metrics = _metrics(classifier.classes_, head.predict(X_eval).tolist(), truth, langs)
+    metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
+    if transfer:
+        say("cross-lingual transfer", 0.0)
+        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, progress=say)
+        if matrix is not None:
+            metrics["transfer"] = matrix
+    issues = []
+    if label_issues:
+        say("looking for label errors", 0.0)
+        issues = find_label_issues(X, dataset, config, progress=say)
+    say("done", 1.0)
+    training = {
+        "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
+        "best_epoch": head.history_.best_epoch,
+        "train_loss": [round(v, 5) for v in head.history_.train_loss],
+        "validation_loss": [round(v, 5) for v in head.history_.validation_loss],
+        "columns": vars(dataset.columns),
+        "languages_detected": dataset.languages_detected,
+    }
+    return TrainResult(classifier=classifier, metrics=metrics, label_issues=issues, training=training)
