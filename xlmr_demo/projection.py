@@ -2,12 +2,12 @@
 
 The promise of the map is "a sentence and its translations sit together". How well a map keeps
 that is measured by :func:`neighbour_rate`: the share of points whose nearest point *in another
-language* is their own translation. On Tatoeba (English + deu/fra/cmn/ara, 250 meanings each,
-``bench/projection.py``) the full 384-dimensional embeddings score 75%, 82% once each language's
-mean is removed; a default umap-learn map keeps 11%. The defaults here come from that
-measurement: remove language identity (centre each language), then t-SNE (perplexity 30, 75%) up
-to :data:`TSNE_MAX_POINTS` points and UMAP with small neighbourhoods (49%) above, where t-SNE gets
-slow (5,000 texts: 12 s).
+language* is their own translation. Measured by ``bench/projection.py`` on Tatoeba (English +
+deu/fra/cmn/ara, 250 meanings each; figures in ``bench/results/projection.md``): the full
+384-dimensional embeddings score 75.4%, 81.6% once each language's mean is removed; a default
+umap-learn map keeps 10.2%. The defaults here come from that measurement: remove language identity
+(centre each language), then t-SNE (perplexity 30: 75.1%) up to :data:`TSNE_MAX_POINTS` points and
+UMAP with small neighbourhoods (49.9%) above, where t-SNE gets slow (5,000 texts: 11.5 s).
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ class ProjectionConfig:
 
     method: Method = "auto"  # auto: t-SNE up to TSNE_MAX_POINTS points, UMAP above
     dims: Literal[2, 3] = 2
-    center_languages: bool = True  # +7 points translation-neighbour rate in full dims, +26 in t-SNE maps
+    # centring: translation-neighbour rate +6.2 points in full dims, +25.8 on t-SNE maps (bench/results/projection.md)
+    center_languages: bool = True
     perplexity: float = 30.0  # t-SNE; 5, 10 and 30 all scored 74-76% on Tatoeba
-    # UMAP, centred Tatoeba: 15 neighbours (umap-learn's default) kept 31% of translations, 5 kept 49%,
+    # UMAP, centred Tatoeba: 15 neighbours (umap-learn's default) kept 31.0% of translations, 5 kept 49.9%,
     # 3 kept 57-59% but took 6x longer on 20,000 texts (its neighbour graph falls apart)
     n_neighbors: int = 5
     min_dist: float = 0.0  # UMAP; 0.0 beat 0.1 at every n_neighbors tried
