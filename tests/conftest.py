@@ -19,6 +19,7 @@ from xlmr_demo.writers import CACHE_ENV
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_DATA = Path(__file__).parent / "data"
+SAMPLE = ROOT / "assets" / "sample_parallel.csv"  # the product's own sample: 48 meanings, 8 languages, 6 topics
 TATOEBA_LANGS = ("deu", "fra", "spa", "cmn", "rus", "ara", "hin", "jpn")
 
 

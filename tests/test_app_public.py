@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, serving_app, umsab, write_csv
+from .conftest import ROOT, SAMPLE, serving_app, umsab, write_csv
 
-SAMPLE = ROOT / "assets" / "sample_parallel.csv"
 IDLE_SECONDS = 6  # uploads read go after a quarter of it, swept every half of it
 
 

@@ -18,9 +18,8 @@ from finetune import loop, ner_metrics, text_classification, token_classificatio
 from finetune.loop import FineTuneConfig
 from xlmr_demo.errors import UserError
 
-from .conftest import ROOT, SHARED_DATA
+from .conftest import SAMPLE, SHARED_DATA
 
-SAMPLE = ROOT / "assets" / "sample_parallel.csv"
 TRAIN_LANGS = ("en", "fr", "de", "es", "ru", "ar")  # zh and hi are only measured: zero-shot
 FAST = FineTuneConfig(epochs=3, lr=1e-4, batch_size=16, max_length=64, freeze_layers=8, seed=0)
 EVERY_STEP = replace(FAST, checkpoint_minutes=1e-6)  # a checkpoint after every step

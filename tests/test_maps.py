@@ -14,9 +14,8 @@ from xlmr_demo.maps import build_map, load_map_data, map_data_from_table, summar
 from xlmr_demo.projection import ProjectionConfig
 from xlmr_demo.readers import Table
 
-from .conftest import ROOT
+from .conftest import ROOT, SAMPLE
 
-SAMPLE = ROOT / "assets" / "sample_parallel.csv"
 CHROMIUM = "/usr/bin/chromium"
 
 
