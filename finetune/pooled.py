@@ -17,42 +17,39 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import torch
 
 from xlmr_demo.heads import Head
 
 
-def pooled_classifier(encoder, head: Head, class_weight: np.ndarray | None):
-    """A torch module: token states -> masked mean -> L2 norm -> ``head`` (standardisation and network)."""
-    import torch
+class PooledClassifier(torch.nn.Module):
+    """Token states -> masked mean -> L2 norm -> ``head`` (its standardisation and network), as a torch module."""
 
-    class PooledClassifier(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = encoder
-            self.network = head.network_
-            self.register_buffer("mean", torch.as_tensor(head.mean_, dtype=torch.float32))
-            self.register_buffer("scale", torch.as_tensor(head.scale_, dtype=torch.float32))
-            weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
-            self.loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+    def __init__(self, encoder, head: Head, class_weight: np.ndarray | None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.network = head.network_
+        self.register_buffer("mean", torch.as_tensor(head.mean_, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(head.scale_, dtype=torch.float32))
+        weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+        self.loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
 
-        @property
-        def base_model(self):
-            return self.encoder
+    @property
+    def base_model(self):
+        return self.encoder
 
-        @property
-        def config(self):
-            return self.encoder.config
+    @property
+    def config(self):
+        return self.encoder.config
 
-        def get_input_embeddings(self):
-            return self.encoder.get_input_embeddings()
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
 
-        def forward(self, input_ids, attention_mask, labels=None):
-            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-            embedding = torch.nn.functional.normalize(pooled.float(), dim=-1)
-            logits = self.network((embedding - self.mean) / self.scale).float()
-            loss = self.loss_fn(logits, labels) if labels is not None else None
-            return SimpleNamespace(loss=loss, logits=logits)
-
-    return PooledClassifier()
+    def forward(self, input_ids, attention_mask, labels=None):
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+        embedding = torch.nn.functional.normalize(pooled.float(), dim=-1)
+        logits = self.network((embedding - self.mean) / self.scale).float()
+        loss = self.loss_fn(logits, labels) if labels is not None else None
+        return SimpleNamespace(loss=loss, logits=logits)

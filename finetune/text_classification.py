@@ -75,7 +75,7 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
     from xlmr_demo.saved import write_finetuned_head
     from xlmr_demo.training import fit_head
 
-    from .pooled import pooled_classifier
+    from .pooled import PooledClassifier
 
     encoder = load_encoder(model)
     say("training the frozen-head classifier to start from ...")
@@ -85,7 +85,7 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
     head = fit_head(X, data.labels, train, data.indices("validation"), head_config)  # as `xlmr_demo train` does
     counts = np.unique([data.labels[i] for i in train], return_counts=True)[1]  # classes in sorted order, as the head
     network, tokenizer, folder = load_model(AutoModel, model, config.seed, **base_model_kwargs(encoder.folder))
-    module = pooled_classifier(network, head, class_weights(counts, head_config.class_weight))
+    module = PooledClassifier(network, head, class_weights(counts, head_config.class_weight))
 
     def save(output: Path) -> None:
         network.save_pretrained(output)
