@@ -127,8 +127,7 @@ def finetune(
     output = Path(output)
     prepare_output(output)
     columns = {"text_column": text_column, "label_column": label_column, "language_column": language_column}
-    data = load_dataset(train_path, DataConfig(seed=config.seed), **columns)
-    data.splits = ["train" if s == "test" else s for s in data.splits]  # --eval measures; keep every row for learning
+    data = load_dataset(train_path, DataConfig(seed=config.seed), **columns).test_rows_trained_on()  # --eval measures
     held_out = load_dataset(eval_path, DataConfig(seed=config.seed), purpose="evaluate", **columns, split_column=None)
     for note in data.warnings + data.notes + held_out.warnings + held_out.notes:
         say(f"note: {note}")

@@ -145,7 +145,9 @@ def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encode
     )
     assert metrics["n"] == 160 and metrics["evaluated_on"] == "evaluation file"
     assert "text='text' label='label' language=language" in err
-    assert json.loads((head / "config.json").read_text())["head"]["config"]["kind"] == "logreg"
+    config = json.loads((head / "config.json").read_text())
+    assert config["head"]["config"]["kind"] == "logreg"
+    assert config["training"]["rows"]["test"] == 0  # the --eval file measures: the training file's rows all learn
 
     out = tmp_path / "pred.csv"
     code, err = run(capsys, "predict", str(head), str(test_csv), "--output", str(out))

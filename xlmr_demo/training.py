@@ -170,6 +170,8 @@ def train_classifier(
 ) -> TrainResult:
     """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose.
 
+    With ``eval_dataset`` the dataset's test rows are trained on too (nothing else would use them).
+
     ``on_epoch(epoch, epochs, train_loss, validation_loss)`` follows the head's training (a live loss curve).
     """
     say = progress or (lambda stage, fraction: None)
@@ -179,6 +181,8 @@ def train_classifier(
         if on_epoch:
             on_epoch(epoch, epochs, train_loss, validation_loss)
 
+    if eval_dataset is not None:  # the evaluation file measures: every row of the training file is learnt from
+        dataset = dataset.test_rows_trained_on()
     encoder = model if isinstance(model, Encoder) else load_encoder(model)
     X = embed(dataset.texts, model=encoder, progress=lambda d, t: say("embedding", d / t)).embeddings
     train, val = dataset.indices("train"), dataset.indices("validation")
