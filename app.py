@@ -39,7 +39,6 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
 from xlmr_demo.limits import current as current_limits
-from xlmr_demo.plots import similarity_heatmap
 from xlmr_demo.sessions import Session, SessionStore
 from xlmr_demo.views import cell, table_rows
 from xlmr_demo.writers import cache_dir
@@ -321,15 +320,10 @@ def _progress_report(progress):
 @user_errors
 def compare(sentences: str, model: str, request: gr.Request = None):
     """Callback of "Compare": sentences (one per line) -> heatmap and the closest pairs."""
+    from xlmr_demo.views import compare_views
+
     with _task(request, "Comparing") as (session, _), cache_scope(session.cache):
-        result = similarity(parse_sentences(sentences or ""), model=_model(model))
-
-    def quoted(text: str) -> str:
-        return cell(text, 120).replace("|", "\\|").replace("<", "&lt;")
-
-    pairs = "\n".join(f"| {quoted(a)} | {quoted(b)} | {s:.3f} |" for a, b, s in result.most_similar_pairs(5))
-    table = "**Most similar pairs**\n\n| sentence | sentence | cosine |\n|---|---|---|\n" + pairs
-    return similarity_heatmap(result.matrix, result.texts), table
+        return compare_views(similarity(parse_sentences(sentences or ""), model=_model(model)))
 
 
 def _choices(columns: list[str], value: str | None, optional: bool = False):
@@ -494,9 +488,10 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
 @user_errors
 def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.Request = None, progress=gr.Progress()):
     """Map the loaded data (or the sample): figure, findings and centroid heatmap."""
-    from xlmr_demo.maps import build_map, map_data_from_table, summary_lines
+    from xlmr_demo.maps import build_map, map_data_from_table
     from xlmr_demo.projection import ProjectionConfig
     from xlmr_demo.readers import read_table
+    from xlmr_demo.views import centroid_figure, map_figure, summary_lines
 
     config = ProjectionConfig(
         method=method if method in ("auto", "tsne", "umap", "pca") else "auto", dims=3 if str(dims) == "3" else 2,
@@ -514,13 +509,14 @@ def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.
 
     result = yield from _background(request, "Drawing the map", work, 3, _progress_report(progress))
     findings = "\n".join(f"- {line}" for line in summary_lines(result))
-    yield result.figure, findings, result.centroid_figure
+    yield map_figure(result), findings, centroid_figure(result)
 
 
 @user_errors
 def place_on_map(text: str, request: gr.Request = None):
     """Put a typed text on the current map; list its nearest mapped texts in any language."""
-    from xlmr_demo.maps import place_text, with_placement
+    from xlmr_demo.maps import place_text
+    from xlmr_demo.views import with_placement
 
     with _task(request, "Placing the text") as (session, _), cache_scope(session.cache):
         result = _need(session.map, session, "Draw the map first.")

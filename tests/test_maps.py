@@ -10,9 +10,10 @@ import pytest
 
 from xlmr_demo.cli import main
 from xlmr_demo.errors import UserError
-from xlmr_demo.maps import build_map, load_map_data, map_data_from_table, summary_lines
+from xlmr_demo.maps import build_map, load_map_data, map_data_from_table
 from xlmr_demo.projection import ProjectionConfig
 from xlmr_demo.readers import Table
+from xlmr_demo.views import map_figure, summary_lines
 
 from .conftest import ROOT, SAMPLE
 
@@ -41,7 +42,7 @@ def test_a_sample_map_aligns_translations_and_groups_topics(encoder):
     assert result.rate_full >= 0.9 and result.rate_map >= 0.8
     assert set(result.alignment) == {"en", "fr", "de", "es", "ru", "ar", "zh", "hi"}
     assert result.label_column == "topic" and result.label_separability["accuracy"] > 0.8
-    traces = result.figure.to_dict()["data"]
+    traces = map_figure(result).to_dict()["data"]
     assert traces[0]["name"] == "translations" and {t["name"] for t in traces[1:]} == {
         "weather", "food", "travel", "work", "health", "technology"}  # fmt: skip
     assert "<b>language</b>: " in traces[1]["hovertext"][0]
@@ -52,7 +53,7 @@ def test_hover_text_is_escaped_and_truncated(encoder):
     rows = [[f"<script>alert({i})</script> " + "word " * 60, "en" if i % 2 else "fr", str(i // 2)] for i in range(20)]
     data = map_data_from_table(Table(["text", "language", "pair_id"], rows), "t")
     result = build_map(data, config=ProjectionConfig(method="pca"))
-    hover = result.figure.to_dict()["data"][1]["hovertext"][0]
+    hover = map_figure(result).to_dict()["data"][1]["hovertext"][0]
     assert "<script>" not in hover and "&lt;script&gt;" in hover and hover.endswith("…")
 
 
@@ -61,7 +62,7 @@ def test_three_dimensional_map_and_missing_pair_ids(encoder):
     data = map_data_from_table(Table(["text", "language", "pair_id"], rows), "t")
     result = build_map(data, config=ProjectionConfig(dims=3))
     assert result.projection.coords.shape == (20, 3)
-    assert result.figure.to_dict()["data"][1]["type"] == "scatter3d"
+    assert map_figure(result).to_dict()["data"][1]["type"] == "scatter3d"
 
 
 def test_colouring_by_an_unknown_column_is_a_user_error(encoder):

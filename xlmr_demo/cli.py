@@ -199,8 +199,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_map(args: argparse.Namespace) -> None:
     from .classifier import load_classifier
-    from .maps import add_predictions, build_map, load_map_data, summary_lines, write_coords, write_map_html
+    from .maps import add_predictions, build_map, load_map_data, write_coords
     from .projection import ProjectionConfig
+    from .views import summary_lines, write_map_html
 
     inputs = [args.data] + ([args.head] if args.head else [])
     output = output_file(args.output, (".html", ".htm"), "The map", inputs=inputs, overwrite=args.overwrite)

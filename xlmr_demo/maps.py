@@ -1,18 +1,15 @@
 """The cross-lingual embedding map: rows of a file -> embeddings -> a projection and its diagnostics.
 
 :func:`build_map` is what the ``map`` command and the app's Explore tab call; it returns plain
-data (coordinates, scores) and Plotly figures, and :func:`write_map_html` saves them as one
-self-contained HTML page that opens offline.
+data (coordinates, scores). :mod:`xlmr_demo.views` draws it, in the app and in the HTML export.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
 
 from .columns import detect_columns
 from .embedded import EMBEDDED_NAME
@@ -20,7 +17,6 @@ from .encoders import embed
 from .errors import UserError
 from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
-from .plots import embedding_map, similarity_heatmap
 from .projection import (
     TSNE_MAX_POINTS,
     Projection,
@@ -32,7 +28,7 @@ from .projection import (
     separability,
 )
 from .readers import Table, columns_text, read_table, short
-from .writers import output_file, write_file_atomically, write_table
+from .writers import write_table
 
 MAX_COLOURS = 100  # one legend entry (and one trace) per value: beyond this, nobody reads the colours
 
@@ -139,8 +135,9 @@ class MapResult:
     language_separability: dict | None
     label_separability: dict | None
     label_column: str | None
-    figure: go.Figure
-    centroid_figure: go.Figure
+    color: str  # "language" or one of data.columns: what the map is coloured by
+    centroid_languages: list[str]
+    centroid_similarity: np.ndarray  # cosine similarity of the languages' mean embeddings
     model: str = EMBEDDED_NAME
 
 
@@ -180,18 +177,7 @@ def build_map(
     rate_full, per_language = alignment(X, data.languages, groups) if groups else (None, {})
     rate_map = neighbour_rate(projection.coords, data.languages, groups) if groups else None
     label_column = label_column or data.label
-    color_values = data.languages if color == "language" else data.columns[color]
-    hover = {"language": data.languages, **{c: v for c, v in data.columns.items() if c == label_column}}
-    title = f"{projection.method.upper()} map of {len(data.texts)} texts"
-    if rate_map is not None:
-        title += (
-            f" — {rate_map:.0%} of translations are nearest neighbours on the map ({rate_full:.0%} in full dimensions)"
-        )
-    figure = embedding_map(
-        projection.coords, color_values, color_name=color, hover=hover, texts=data.texts, groups=groups, title=title
-    )
     names, matrix = centroid_similarity(X, data.languages)
-    centroid_figure = similarity_heatmap(matrix, names, title="Similarity of language centroids")
     return MapResult(
         data=data,
         projection=projection,
@@ -202,8 +188,9 @@ def build_map(
         language_separability=separability(projection.coords, data.languages),
         label_separability=separability(projection.coords, data.columns[label_column]) if label_column else None,
         label_column=label_column,
-        figure=figure,
-        centroid_figure=centroid_figure,
+        color=color,
+        centroid_languages=names,
+        centroid_similarity=matrix,
         model=model,
     )
 
@@ -251,44 +238,6 @@ def place_text(result: MapResult, text: str, k: int = 5) -> Placement:
     return Placement(result.projection.coords[nearest].mean(axis=0), language, neighbours)
 
 
-def with_placement(result: MapResult, text: str, placement: Placement) -> go.Figure:
-    """The map with the placed text as a large star."""
-    figure = go.Figure(result.figure)
-    xyz = {axis: [float(v)] for axis, v in zip("xyz", placement.coords, strict=False)}
-    marker = {"symbol": "star" if len(xyz) == 2 else "diamond", "size": 18, "color": "black"}
-    label = html.escape(text if len(text) <= 80 else text[:79] + "…")
-    trace = (go.Scatter3d if len(xyz) == 3 else go.Scatter)(
-        **xyz, mode="markers", marker=marker, name="your text", hovertext=[label], hoverinfo="text"
-    )
-    figure.add_trace(trace)
-    return figure
-
-
-def summary_lines(result: MapResult) -> list[str]:
-    """Plain-language findings, one per line."""
-    lines = [
-        f"Method: {result.projection.method.upper()}" + (" on centred embeddings" if result.projection.centered else "")
-    ]
-    lines += result.projection.notes + result.data.notes
-    if result.rate_map is not None:
-        lines.append(
-            f"Translations that are each other's nearest other-language neighbour: {result.rate_full:.0%} in full "
-            f"dimensions, {result.rate_map:.0%} on this map."
-        )
-    if result.alignment:
-        scores = ", ".join(f"{lang} {score:.0%}" for lang, score in result.alignment.items())
-        lines.append(
-            f"Alignment per language (translated rows whose nearest other-language row is a translation): {scores}."
-        )
-    for name, sep in (("language", result.language_separability), (result.label_column, result.label_separability)):
-        if sep:
-            lines.append(
-                f"A point's 10 nearest map neighbours predict its {name} {sep['accuracy']:.0%} of the time "
-                f"(chance {sep['chance']:.0%})."
-            )
-    return lines
-
-
 def write_coords(result: MapResult, path: str | Path) -> None:
     """The input rows plus x, y (and z) as CSV."""
     dims = result.projection.coords.shape[1]
@@ -305,20 +254,6 @@ def write_coords(result: MapResult, path: str | Path) -> None:
         ]
         rows.append(row + [f"{c:.5f}" for c in result.projection.coords[i]])
     write_table(Table(columns=columns, rows=rows), path)
-
-
-def write_map_html(result: MapResult, path: str | Path) -> Path:
-    """One self-contained page (plotly.js inlined, works offline): findings, the map, the centroid heatmap."""
-    path = output_file(path, (".html", ".htm"), "The map")
-    findings = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(result))
-    body = (
-        f"<h1>Embedding map</h1><ul>{findings}</ul>"
-        + result.figure.to_html(full_html=False, include_plotlyjs=True)
-        + result.centroid_figure.to_html(full_html=False, include_plotlyjs=False)
-    )
-    head = '<meta charset="utf-8"><title>Embedding map</title>'
-    page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
-    return write_file_atomically(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 def load_map_data(path: str | Path, **columns: str | None) -> MapData:

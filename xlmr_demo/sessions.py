@@ -96,7 +96,7 @@ class Session:
             total += 6 * POINTER * len(self.dataset.texts)
         if self.map is not None:
             points = len(self.map.embeddings)
-            total += 2 * self.map.embeddings.nbytes + 600 * points  # vectors, centred copy, figure data
+            total += 2 * self.map.embeddings.nbytes + 600 * points  # vectors, centred copy, the rows it maps
         return total
 
     def new_file(self, name: str) -> Path:

@@ -1,18 +1,33 @@
 """What the app shows, computed from backend results: tables as rows, findings as Markdown, figures.
 
-Plain functions of plain data (no Gradio), so everything the pages display is testable without a
-browser.
+The one presentation layer: a function per view turns a domain result (a dataset, a training run, a
+comparison, a map) into what is shown, and the HTML export of a map draws the same figures. Plain
+functions of plain data (no Gradio), so everything the pages display is testable without a browser.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
+import plotly.graph_objects as go
+
+from .compare import Similarity
 from .dataset import Dataset
+from .maps import MapResult, Placement
 from .metrics import mean_language_macro_f1
-from .plots import bars, confusion_heatmap, counts_chart, loss_curve, transfer_heatmap
+from .plots import (
+    bars,
+    confusion_heatmap,
+    counts_chart,
+    embedding_map,
+    loss_curve,
+    similarity_heatmap,
+    transfer_heatmap,
+)
 from .readers import Table
 from .training import TrainResult
+from .writers import output_file, write_file_atomically
 
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 30
@@ -99,3 +114,89 @@ def result_figures(result: TrainResult) -> dict:
         "transfer": transfer_heatmap(m["transfer"]) if "transfer" in m else None,
         "loss": loss_curve(t["train_loss"], t["validation_loss"], t["best_epoch"]),
     }
+
+
+def compare_views(result: Similarity, pairs: int = 5) -> tuple[go.Figure, str]:
+    """The similarity heatmap and, as Markdown, the most similar pairs."""
+
+    def quoted(text: str) -> str:
+        return cell(text, 120).replace("|", "\\|").replace("<", "&lt;")
+
+    rows = "\n".join(f"| {quoted(a)} | {quoted(b)} | {s:.3f} |" for a, b, s in result.most_similar_pairs(pairs))
+    table = "**Most similar pairs**\n\n| sentence | sentence | cosine |\n|---|---|---|\n" + rows
+    return similarity_heatmap(result.matrix, result.texts), table
+
+
+def map_figure(result: MapResult) -> go.Figure:
+    """The map: one colour per value of what it is coloured by, translations linked, texts on hover."""
+    data = result.data
+    colors = data.languages if result.color == "language" else data.columns[result.color]
+    hover = {"language": data.languages, **{c: v for c, v in data.columns.items() if c == result.label_column}}
+    title = f"{result.projection.method.upper()} map of {len(data.texts)} texts"
+    if result.rate_map is not None:
+        title += (
+            f" — {result.rate_map:.0%} of translations are nearest neighbours on the map "
+            f"({result.rate_full:.0%} in full dimensions)"
+        )
+    return embedding_map(
+        result.projection.coords, colors, color_name=result.color, hover=hover, texts=data.texts, groups=data.groups,
+        title=title,
+    )  # fmt: skip
+
+
+def centroid_figure(result: MapResult) -> go.Figure:
+    return similarity_heatmap(
+        result.centroid_similarity, result.centroid_languages, title="Similarity of language centroids"
+    )
+
+
+def with_placement(result: MapResult, text: str, placement: Placement) -> go.Figure:
+    """The map with the placed text as a large star."""
+    figure = map_figure(result)
+    xyz = {axis: [float(v)] for axis, v in zip("xyz", placement.coords, strict=False)}
+    marker = {"symbol": "star" if len(xyz) == 2 else "diamond", "size": 18, "color": "black"}
+    label = html.escape(text if len(text) <= 80 else text[:79] + "…")
+    trace = (go.Scatter3d if len(xyz) == 3 else go.Scatter)(
+        **xyz, mode="markers", marker=marker, name="your text", hovertext=[label], hoverinfo="text"
+    )
+    figure.add_trace(trace)
+    return figure
+
+
+def summary_lines(result: MapResult) -> list[str]:
+    """Plain-language findings, one per line."""
+    lines = [
+        f"Method: {result.projection.method.upper()}" + (" on centred embeddings" if result.projection.centered else "")
+    ]
+    lines += result.projection.notes + result.data.notes
+    if result.rate_map is not None:
+        lines.append(
+            f"Translations that are each other's nearest other-language neighbour: {result.rate_full:.0%} in full "
+            f"dimensions, {result.rate_map:.0%} on this map."
+        )
+    if result.alignment:
+        scores = ", ".join(f"{lang} {score:.0%}" for lang, score in result.alignment.items())
+        lines.append(
+            f"Alignment per language (translated rows whose nearest other-language row is a translation): {scores}."
+        )
+    for name, sep in (("language", result.language_separability), (result.label_column, result.label_separability)):
+        if sep:
+            lines.append(
+                f"A point's 10 nearest map neighbours predict its {name} {sep['accuracy']:.0%} of the time "
+                f"(chance {sep['chance']:.0%})."
+            )
+    return lines
+
+
+def write_map_html(result: MapResult, path: str | Path) -> Path:
+    """One self-contained page (plotly.js inlined, works offline): findings, the map, the centroid heatmap."""
+    path = output_file(path, (".html", ".htm"), "The map")
+    findings = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(result))
+    body = (
+        f"<h1>Embedding map</h1><ul>{findings}</ul>"
+        + map_figure(result).to_html(full_html=False, include_plotlyjs=True)
+        + centroid_figure(result).to_html(full_html=False, include_plotlyjs=False)
+    )
+    head = '<meta charset="utf-8"><title>Embedding map</title>'
+    page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
+    return write_file_atomically(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
