@@ -39,6 +39,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
 from xlmr_demo.limits import current as current_limits
+from xlmr_demo.progress import Step
 from xlmr_demo.sessions import Session, SessionStore
 from xlmr_demo.views import cell, table_rows
 from xlmr_demo.writers import cache_dir
@@ -314,7 +315,7 @@ def _background(request, what: str, work, outputs: int, report=None, on_update=N
 
 
 def _progress_report(progress):
-    return lambda stage, fraction: progress(fraction, desc=stage)
+    return lambda step: progress(step.fraction, desc=step.stage)
 
 
 @user_errors
@@ -404,9 +405,12 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
 
     def work(session: Session, job, update):
         dataset = _need(session.dataset, session, "Check your data in the Data tab first.")
-        result = train_classifier(
-            dataset, model, config, progress=job.progress, on_epoch=lambda epoch, epochs, tr, va: update((tr, va))
-        )
+        def report(step: Step) -> None:
+            job.progress(step)
+            if step.stage == "training":
+                update((step.details["train_loss"], step.details["validation_loss"]))
+
+        result = train_classifier(dataset, model, config, progress=report)
         archive = result.classifier.save_archive(
             session.new_file("classifier.zip"), result.metrics, result.training, result.label_issues
         )

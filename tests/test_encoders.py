@@ -42,7 +42,7 @@ def test_same_meaning_beats_same_language(encoder):
 def test_progress_reports_every_batch_up_to_the_total(model_dir):
     enc = Encoder(EncoderConfig(batch_size=4))
     calls = []
-    enc.encode([f"sentence number {i}" for i in range(10)], progress=lambda done, total: calls.append((done, total)))
+    enc.encode([f"sentence number {i}" for i in range(10)], progress=lambda step: calls.append((step.done, step.total)))
     assert calls == [(4, 10), (8, 10), (10, 10)]
 
 

@@ -9,6 +9,7 @@ import pytest
 from xlmr_demo.errors import UserError
 from xlmr_demo.jobs import Job, Stopped
 from xlmr_demo.limits import Limits
+from xlmr_demo.progress import Step
 from xlmr_demo.readers import Table
 from xlmr_demo.sessions import SessionStore, table_bytes
 
@@ -32,11 +33,11 @@ def test_a_visitor_runs_one_job_at_a_time_and_others_are_not_held_up(tmp_path):
 def test_stop_ends_the_work_at_its_next_progress_report(tmp_path):
     sessions = store(tmp_path)
     reports = []
-    _, job = sessions.start("alice", "Training", report=lambda stage, fraction: reports.append(stage))
-    job.progress("embedding", 0.1)
+    _, job = sessions.start("alice", "Training", report=lambda step: reports.append(step.stage))
+    job.progress(Step("embedding", 0.1))
     assert sessions.stop("alice") is job and sessions.stop("bob") is None
     with pytest.raises(Stopped, match="Training stopped"):
-        job.progress("embedding", 0.2)
+        job.progress(Step("embedding", 0.2))
     assert reports == ["embedding"]
 
 
@@ -45,7 +46,7 @@ def test_a_job_past_its_time_limit_stops_with_a_reason():
     job.check()
     time.sleep(0.1)
     with pytest.raises(Stopped, match="stopped after 0 seconds, the most one job may run on this server"):
-        job.progress("projecting", 0.5)
+        job.progress(Step("projecting", 0.5))
 
 
 def test_idle_sessions_go_with_their_files_and_say_why_when_they_come_back(tmp_path):

@@ -35,8 +35,8 @@ from .encoders import (
 )
 from .errors import UserError
 from .heads import Head, check_saved
-from .jobs import Progress
 from .limits import current as current_limits
+from .progress import Progress, Step
 
 BATCH_SIZE = 32  # texts per forward pass of a fine-tuned model
 
@@ -75,8 +75,7 @@ class Classifier(BaseClassifier):
         return self.head.classes_.tolist()
 
     def predict_proba(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
-        return self.head.predict_proba(embed(list(texts), model=self.encoder, progress=on_batch).embeddings)
+        return self.head.predict_proba(embed(list(texts), model=self.encoder, progress=progress).embeddings)
 
     def _files(self, metrics: dict | None, training: dict | None, label_issues: list | None) -> dict[str, bytes]:
         config = {
@@ -193,7 +192,7 @@ class FineTunedClassifier(BaseClassifier):
                 ).to(self.device)
                 out[rows] = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
                 if progress:
-                    progress("predicting", min(1.0, (start + len(rows)) / len(texts)))
+                    progress(Step("predicting", start + len(rows), len(texts)))
         return out
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .embedded import EMBEDDED_NAME
 from .errors import UserError
+from .progress import Step
 from .readers import rows_text
 from .writers import output_file, output_folder, write_file_atomically
 
@@ -33,16 +34,17 @@ def _save_npy(path: Path, array) -> None:
 
 
 def _progress_printer():
+    """Embedding progress as a tqdm bar on a terminal."""
     from tqdm.auto import tqdm
 
     bar = None
 
-    def update(done: int, total: int) -> None:
+    def update(step: Step) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="text", desc="embedding", file=sys.stderr, disable=not sys.stderr.isatty())
-        bar.update(done - bar.n)
-        if done >= total:
+            bar = tqdm(total=step.total, unit="text", desc=step.stage, file=sys.stderr, disable=not sys.stderr.isatty())
+        bar.update(step.done - bar.n)
+        if step.done >= step.total:
             bar.close()
 
     return update
@@ -84,14 +86,14 @@ def _stage_printer():
     """Progress of long work as one updating line on a terminal, silent otherwise."""
     last = {"stage": None}
 
-    def update(stage: str, fraction: float) -> None:
+    def update(step: Step) -> None:
         if not sys.stderr.isatty():
             return
-        end = "\n" if fraction >= 1 else ""
-        print(f"\r{stage}: {fraction:4.0%}   ", end=end, file=sys.stderr, flush=True)
-        if stage != last["stage"] and last["stage"] is not None:
+        end = "\n" if step.fraction >= 1 else ""
+        print(f"\r{step.stage}: {step.fraction:4.0%}   ", end=end, file=sys.stderr, flush=True)
+        if step.stage != last["stage"] and last["stage"] is not None:
             print(file=sys.stderr)
-        last["stage"] = stage
+        last["stage"] = step.stage
 
     return update
 

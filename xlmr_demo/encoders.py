@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,12 +33,11 @@ from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, materialize
 from .errors import UserError
 from .fingerprints import folder_fingerprint
 from .limits import check_model
+from .progress import Progress, Step
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-#: progress(done, total): called after each batch with the number of texts encoded so far.
-ProgressFn = Callable[[int, int], None]
 Precision = Literal["auto", "fp32", "bf16"]
 
 
@@ -343,12 +342,12 @@ class Encoder:
                 yield rows, self.model.forward(features)
 
     def encode(
-        self, texts: Sequence[str], progress: ProgressFn | None = None, stats: EncodeStats | None = None
+        self, texts: Sequence[str], progress: Progress | None = None, stats: EncodeStats | None = None
     ) -> np.ndarray:
         """Embed ``texts``: float32 array of shape ``(len(texts), dim)``, rows L2-normalised, input order.
 
         Texts longer than :attr:`max_length` tokens are truncated at the end; ``stats``, when given,
-        receives how many were and which.
+        receives how many were and which. ``progress`` gets an "embedding" step after each batch.
         """
         import torch
 
@@ -361,7 +360,7 @@ class Encoder:
             out[rows] = emb.cpu().numpy()
             done += len(rows)
             if progress:
-                progress(done, len(texts))
+                progress(Step("embedding", done, len(texts)))
         return out
 
     def encode_tokens(self, texts: Sequence[str]) -> list[TokenStates]:
@@ -415,7 +414,7 @@ def embed(
     model: str | Encoder = EMBEDDED_NAME,
     *,
     cache: bool = True,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> EmbedResult:
     """Embed ``texts`` with ``model``, reusing the cache of that model's earlier results (see ``cache.open_cache``).
 
@@ -445,7 +444,7 @@ def embed(
         out[rows] = vectors[picks]
         lengths[rows] = stats.lengths[picks]
     elif progress:
-        progress(len(texts), len(texts))
+        progress(Step("embedding", len(texts), len(texts)))
     if store is not None:
         store.close()
     if out is None:  # no texts at all

@@ -9,7 +9,7 @@ contract: ``__init__`` stores settings, ``fit`` returns ``self`` and sets ``clas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
@@ -18,10 +18,9 @@ import numpy as np
 from .errors import UserError
 from .limits import Limits, over_limit
 from .limits import current as current_limits
+from .progress import Progress, Step
 
 HeadKind = Literal["logreg", "mlp"]
-#: progress(epoch, max_epochs, train_loss, validation_loss or None)
-HeadProgress = Callable[[int, int, float, float | None], None]
 
 
 @dataclass(frozen=True)
@@ -121,9 +120,13 @@ class Head:
         y: Sequence[str],
         X_val: np.ndarray | None = None,
         y_val: Sequence[str] | None = None,
-        progress: HeadProgress | None = None,
+        progress: Progress | None = None,
     ) -> Head:
-        """Train on embeddings ``X`` (n, d) with labels ``y``; stop early on ``(X_val, y_val)`` if given."""
+        """Train on embeddings ``X`` (n, d) with labels ``y``; stop early on ``(X_val, y_val)`` if given.
+
+        ``progress`` gets a "training" step after each epoch, its details the epoch's ``train_loss``
+        and ``validation_loss`` (None without validation rows).
+        """
         import torch
 
         X = np.asarray(X, dtype=np.float32)
@@ -182,7 +185,8 @@ class Head:
                     val_loss = float(loss_fn(net(validation[0]), validation[1]))
                 history.validation_loss.append(val_loss)
             if progress:
-                progress(epoch, epochs, history.train_loss[-1], val_loss)
+                losses = {"train_loss": history.train_loss[-1], "validation_loss": val_loss}
+                progress(Step("training", epoch, epochs, losses))
             score = val_loss if val_loss is not None else history.train_loss[-1]
             if score < best_loss * (1 - MIN_IMPROVEMENT):
                 best_loss, waited, history.best_epoch = score, 0, epoch

@@ -1,7 +1,7 @@
 """Long work that a person or a time limit can stop.
 
 A :class:`Job` is handed to backend functions as their ``progress`` callback
-(:meth:`Job.progress` has the shape ``progress(stage, fraction)``); each call first checks whether
+(:meth:`Job.progress` is a :data:`~xlmr_demo.progress.Progress`); each call first checks whether
 the job was stopped or ran out of time and, if so, raises :class:`Stopped`. Work therefore ends
 at its next progress report (a batch of texts, an epoch), not when it would have finished.
 """
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from .errors import UserError
-
-#: progress(stage, fraction done in [0, 1]) for long work shown in the UI or a terminal.
-Progress = Callable[[str, float], None]
+from .progress import Progress, Step
 
 
 class Stopped(UserError):
@@ -53,8 +50,8 @@ class Job:
                 "Try a smaller file."
             )
 
-    def progress(self, stage: str, fraction: float) -> None:
-        """A :data:`Progress` callback: check, then pass the report on."""
+    def progress(self, step: Step) -> None:
+        """A :data:`Progress` callback: check, then pass the step on."""
         self.check()
         if self.report is not None:
-            self.report(stage, fraction)
+            self.report(step)

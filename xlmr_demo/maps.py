@@ -17,6 +17,7 @@ from .encoders import embed
 from .errors import UserError
 from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
+from .progress import Progress, Step
 from .projection import (
     TSNE_MAX_POINTS,
     Projection,
@@ -147,7 +148,7 @@ def build_map(
     config: ProjectionConfig = ProjectionConfig(),
     color: str = "language",
     label_column: str | None = None,
-    progress=None,
+    progress: Progress | None = None,
 ) -> MapResult:
     """Embed ``data``, project it and measure how well languages line up.
 
@@ -168,10 +169,9 @@ def build_map(
         max_points = min(max_points, TSNE_MAX_POINTS)  # t-SNE of 5,000 points takes 10 s in 2D, 36 s in 3D
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)
-    on_batch = (lambda done, total: progress("embedding", done / total)) if progress else None
-    X = embed(data.texts, model=model, progress=on_batch).embeddings
+    X = embed(data.texts, model=model, progress=progress).embeddings
     if progress:
-        progress("projecting", 0.0)
+        progress(Step("projecting"))
     projection = project(X, config, data.languages)
     groups = data.groups
     rate_full, per_language = alignment(X, data.languages, groups) if groups else (None, {})

@@ -8,7 +8,7 @@ from pathlib import Path
 from .classifier import BaseClassifier
 from .columns import detect_columns
 from .errors import UserError
-from .jobs import Progress
+from .progress import Progress
 from .readers import Table, read_table
 from .writers import output_file, write_table
 

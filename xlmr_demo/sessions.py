@@ -33,6 +33,7 @@ from .errors import UserError
 from .jobs import Job
 from .limits import Limits
 from .limits import current as current_limits
+from .progress import Progress
 
 try:
     import fcntl
@@ -174,7 +175,7 @@ class SessionStore:
         return session
 
     def start(
-        self, session_id: str, what: str, report=None, client: str = "", stoppable: bool = True
+        self, session_id: str, what: str, report: Progress | None = None, client: str = "", stoppable: bool = True
     ) -> tuple[Session, Job]:
         """Begin job ``what`` in the session, or refuse if it already runs one.
 
@@ -198,7 +199,9 @@ class SessionStore:
         self.sweep(keep=session.id)
 
     @contextmanager
-    def task(self, session_id: str, what: str, report=None, client: str = "") -> Iterator[tuple[Session, Job]]:
+    def task(
+        self, session_id: str, what: str, report: Progress | None = None, client: str = ""
+    ) -> Iterator[tuple[Session, Job]]:
         """``with store.task(id, "Check data") as (session, job):`` short work (not stoppable) around a block."""
         session, job = self.start(session_id, what, report, client, stoppable=False)
         try:

@@ -9,7 +9,7 @@ transfer matrix, and the rows whose given label the model finds least likely (su
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,9 +18,9 @@ from .dataset import Dataset
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
-from .heads import Head, HeadConfig, HeadProgress
-from .jobs import Progress
+from .heads import Head, HeadConfig
 from .metrics import classification_metrics
+from .progress import Progress, Step
 
 MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone
 
@@ -35,7 +35,7 @@ class TrainResult:
     training: dict = field(default_factory=dict)  # settings and history, saved in config.json
 
 
-def fit_head(X, y, train, val, config: HeadConfig, progress=None) -> Head:
+def fit_head(X, y, train, val, config: HeadConfig, progress: Progress | None = None) -> Head:
     """A head on embeddings ``X[train]`` with early stopping on ``X[val]`` (row indices into ``X`` and ``y``)."""
     ys = np.asarray(y, dtype=object)
     return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress)
@@ -72,7 +72,7 @@ def transfer_matrix(
     matrix = []
     for k, source in enumerate(sources):
         if progress:
-            progress("cross-lingual transfer", k / len(sources))
+            progress(Step("cross-lingual transfer", k, len(sources)))
         head = fit_head(X, labels, train[langs[train] == source], val[langs[val] == source], config)
         row = []
         for target in targets:
@@ -110,7 +110,7 @@ def find_label_issues(
     splits = StratifiedKFold(folds, shuffle=True, random_state=config.seed).split(pool, y)
     for k, (fit_rows, held_rows) in enumerate(splits):
         if progress:
-            progress("looking for label errors", k / folds)
+            progress(Step("looking for label errors", k, folds))
         # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
         stop = rng.random(len(fit_rows)) < 0.1
@@ -166,32 +166,30 @@ def train_classifier(
     transfer: bool = True,
     label_issues: bool = True,
     progress: Progress | None = None,
-    on_epoch: HeadProgress | None = None,
 ) -> TrainResult:
     """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose.
 
     With ``eval_dataset`` the dataset's test rows are trained on too (nothing else would use them).
 
-    ``on_epoch(epoch, epochs, train_loss, validation_loss)`` follows the head's training (a live loss curve).
+    ``progress`` gets each stage's steps: embedding, training (one per epoch, with its losses: a live
+    loss curve), cross-lingual transfer, looking for label errors.
     """
-    say = progress or (lambda stage, fraction: None)
+    say = progress or (lambda step: None)
 
-    def epoch_done(epoch: int, epochs: int, train_loss: float, validation_loss: float | None) -> None:
-        say("training", epoch / epochs)
-        if on_epoch:
-            on_epoch(epoch, epochs, train_loss, validation_loss)
+    def evaluation_data(step: Step) -> None:
+        say(replace(step, stage="embedding evaluation data"))
 
     if eval_dataset is not None:  # the evaluation file measures: every row of the training file is learnt from
         dataset = dataset.test_rows_trained_on()
     encoder = model if isinstance(model, Encoder) else load_encoder(model)
-    X = embed(dataset.texts, model=encoder, progress=lambda d, t: say("embedding", d / t)).embeddings
+    X = embed(dataset.texts, model=encoder, progress=say).embeddings
     train, val = dataset.indices("train"), dataset.indices("validation")
     if len(train) == 0:
         raise UserError("No rows are marked for training.")
-    head = fit_head(X, dataset.labels, train, val, config, progress=epoch_done)
+    head = fit_head(X, dataset.labels, train, val, config, progress=say)
     classifier = Classifier(encoder, head)
     if eval_dataset is not None:
-        X_eval = embed(eval_dataset.texts, model=encoder, progress=lambda d, t: say("embedding evaluation data", d / t))
+        X_eval = embed(eval_dataset.texts, model=encoder, progress=evaluation_data)
         X_eval, truth, langs = X_eval.embeddings, eval_dataset.labels, eval_dataset.languages
     else:
         test = dataset.indices("test")
@@ -199,19 +197,17 @@ def train_classifier(
             raise UserError("No rows are marked for testing, so nothing can be measured. Add test rows or --eval data.")
         X_eval, truth = X[test], [dataset.labels[i] for i in test]
         langs = [dataset.languages[i] for i in test]
-    say("measuring", 0.0)
+    say(Step("measuring"))
     metrics = _metrics(classifier.classes_, head.predict(X_eval).tolist(), truth, langs)
     metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
     if transfer:
-        say("cross-lingual transfer", 0.0)
         matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, progress=say)
         if matrix is not None:
             metrics["transfer"] = matrix
     issues = []
     if label_issues:
-        say("looking for label errors", 0.0)
         issues = find_label_issues(X, dataset, config, progress=say)
-    say("done", 1.0)
+    say(Step("done", 1, 1))
     training = {
         "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
         "best_epoch": head.history_.best_epoch,
