@@ -353,7 +353,7 @@ def fitted_schedule(done: int, planned: int, step_seconds: float, seconds_left: 
 
 
 @dataclass
-class Progress:
+class RunState:
     """Where training is; saved in every checkpoint."""
 
     epoch: int = 0
@@ -369,7 +369,7 @@ class Progress:
     scheduled_steps: int = 0  # where the learning-rate schedule ends when fitted to a time budget (0: all epochs)
 
 
-def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, progress: Progress, settings: dict):
+def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, progress: RunState, settings: dict):
     import torch
     from safetensors.torch import save_file
 
@@ -389,7 +389,7 @@ def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, pr
     write_file_atomically(folder / "state.json", lambda p: p.write_text(json.dumps(record, indent=1)))
 
 
-def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, Progress] | None:
+def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, RunState] | None:
     """(tensors, progress) of a checkpoint made with the same ``settings``; None when there is none."""
     from safetensors import safe_open
     from safetensors.torch import load_file
@@ -409,7 +409,7 @@ def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, Progress] | Non
     with safe_open(str(state_file), "pt") as fh:
         if (fh.metadata() or {}).get("step") != str(record["progress"]["global_step"]):
             raise UserError(f"The checkpoint in {folder} is damaged (its two files disagree); delete {folder}.")
-    return load_file(str(state_file)), Progress(**record["progress"])
+    return load_file(str(state_file)), RunState(**record["progress"])
 
 
 def restore(tensors: dict, params: dict, optimizer, step: int) -> dict | None:
@@ -500,7 +500,7 @@ def fit(
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     planned = steps_per_epoch * config.epochs
     checkpoint_dir = output / CHECKPOINT_DIR
-    progress = Progress()
+    progress = RunState()
     best: dict | None = None
     best_metrics: dict[str, dict] = {}  # evaluations of the best weights, when measured in this run
     found = load_checkpoint(checkpoint_dir, settings)
