@@ -42,7 +42,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.writers import write_file_atomically
 
 CHECKPOINT_DIR = "checkpoint"
-CHECKPOINT_FORMAT = "xlmr_demo.finetune-checkpoint/1"
+CHECKPOINT_FORMAT = "xlmr_demo.finetune-checkpoint/2"  # 2: the optimiser through its state_dict
 METRICS_FILE = "metrics.json"
 RESUMABLE_CHANGES = ("max_minutes", "checkpoint_minutes", "device")
 POOL_BATCHES = 50  # length bucketing sorts pools of this many batches
@@ -369,28 +369,53 @@ class RunState:
     scheduled_steps: int = 0  # where the learning-rate schedule ends when fitted to a time budget (0: all epochs)
 
 
+def optimizer_tensors(optimizer) -> tuple[dict, dict]:
+    """The optimiser's ``state_dict`` as safetensors-ready tensors (``optimizer.<param index>.<name>``) and JSON
+    (its parameter groups, and any state that is not a tensor)."""
+    import torch
+
+    state = optimizer.state_dict()
+    tensors, other = {}, {}
+    for index, entries in state["state"].items():
+        for name, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                other.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": state["param_groups"], "state": other}
+
+
+def load_optimizer(optimizer, tensors: dict, record: dict) -> None:
+    """Put back what :func:`optimizer_tensors` saved, through ``optimizer.load_state_dict``."""
+    state: dict[int, dict] = {int(index): dict(entries) for index, entries in record["state"].items()}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value.clone()
+    optimizer.load_state_dict({"state": state, "param_groups": record["param_groups"]})
+
+
 def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, progress: RunState, settings: dict):
     import torch
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{n}": p.detach().cpu().contiguous() for n, p in params.items()}
-    for n, p in params.items():
-        state = optimizer.state.get(p)
-        if state:
-            tensors[f"adam.{n}.exp_avg"] = state["exp_avg"].cpu().contiguous()
-            tensors[f"adam.{n}.exp_avg_sq"] = state["exp_avg_sq"].cpu().contiguous()
+    optimizer_state, optimizer_record = optimizer_tensors(optimizer)
+    tensors.update(optimizer_state)
     if best is not None:
         tensors.update({f"best.{n}": t.contiguous() for n, t in best.items()})
     tensors["rng.torch"] = torch.get_rng_state()
     tag = str(progress.global_step)  # both files carry it: a crash between the two writes is detected
     write_file_atomically(folder / "state.safetensors", lambda p: save_file(tensors, str(p), metadata={"step": tag}))
-    record = {"format": CHECKPOINT_FORMAT, "settings": settings, "progress": asdict(progress)}
+    record = {
+        "format": CHECKPOINT_FORMAT, "settings": settings, "progress": asdict(progress), "optimizer": optimizer_record
+    }
     write_file_atomically(folder / "state.json", lambda p: p.write_text(json.dumps(record, indent=1)))
 
 
-def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, RunState] | None:
-    """(tensors, progress) of a checkpoint made with the same ``settings``; None when there is none."""
+def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, RunState, dict] | None:
+    """(tensors, progress, optimiser record) of a checkpoint with the same ``settings``; None when there is none."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -409,23 +434,17 @@ def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, RunState] | Non
     with safe_open(str(state_file), "pt") as fh:
         if (fh.metadata() or {}).get("step") != str(record["progress"]["global_step"]):
             raise UserError(f"The checkpoint in {folder} is damaged (its two files disagree); delete {folder}.")
-    return load_file(str(state_file)), RunState(**record["progress"])
+    return load_file(str(state_file)), RunState(**record["progress"]), record["optimizer"]
 
 
-def restore(tensors: dict, params: dict, optimizer, step: int) -> dict | None:
+def restore(tensors: dict, params: dict, optimizer, optimizer_record: dict) -> dict | None:
     """Put checkpoint ``tensors`` back into the parameters and optimiser; return the best weights if any."""
     import torch
 
     with torch.no_grad():
         for n, p in params.items():
             p.copy_(tensors[f"model.{n}"])
-    for name, p in params.items():
-        if f"adam.{name}.exp_avg" in tensors:
-            optimizer.state[p] = {
-                "step": torch.tensor(float(step)),
-                "exp_avg": tensors[f"adam.{name}.exp_avg"].clone(),
-                "exp_avg_sq": tensors[f"adam.{name}.exp_avg_sq"].clone(),
-            }
+    load_optimizer(optimizer, tensors, optimizer_record)
     torch.set_rng_state(tensors["rng.torch"])
     best = {k[len("best.") :]: v for k, v in tensors.items() if k.startswith("best.")}
     return best or None
@@ -505,8 +524,8 @@ def fit(
     best_metrics: dict[str, dict] = {}  # evaluations of the best weights, when measured in this run
     found = load_checkpoint(checkpoint_dir, settings)
     if found is not None:
-        tensors, progress = found
-        best = restore(tensors, params, optimizer, progress.global_step)
+        tensors, progress, optimizer_record = found
+        best = restore(tensors, params, optimizer, optimizer_record)
         say(f"resuming from the checkpoint at epoch {progress.epoch + 1}, step {progress.step_in_epoch}")
     earlier = progress.elapsed
     budget = config.max_minutes * 60 if config.max_minutes else math.inf
