@@ -485,6 +485,215 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
+class Trainer:
+    """One fine-tuning job: the model, its data, the optimiser and where the run is (:class:`RunState`).
+
+    :meth:`run` trains epoch after epoch, evaluates after each, keeps the best weights by validation
+    score, checkpoints, resumes from a checkpoint of the same job, stops early, and fits the
+    learning-rate schedule to a time budget once the speed of a step is known.
+    """
+
+    def __init__(
+        self, model, train: list[Example], validation: list[Example], evaluations: dict[str, list[Example]],
+        measure: Measure, config: FineTuneConfig, output: Path, settings: dict, device: str, precision: str,
+        started: float,
+    ) -> None:  # fmt: skip
+        # a checkpoint resumes only the same job: same data and settings (the budget and checkpoint interval may change)
+        self.settings = {**settings, "config": {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}}
+        self.model, self.train_set, self.validation, self.evaluations = model, train, validation, evaluations
+        self.measure, self.config, self.device, self.precision = measure, config, device, precision
+        self.params = trainable_parameters(model, config)
+        self.optimizer = make_optimizer(self.params, config)
+        self.runner = Runner(model, config, device, precision)
+        self.lengths = np.array([len(e.input_ids) for e in train])
+        self.planned = math.ceil(len(train) / config.batch_size) * config.epochs
+        self.checkpoint_dir = output / CHECKPOINT_DIR
+        self.state = RunState()
+        self.best: dict | None = None  # the best weights so far (CPU copies)
+        self.best_metrics: dict[str, dict] = {}  # evaluations of the best weights, when measured in this run
+        self.started = started
+        self.budget = config.max_minutes * 60 if config.max_minutes else math.inf
+        self.eval_seconds: float | None = None  # how long the last evaluation took
+        self.train_seconds, self.train_examples, self.steps_this_run = 0.0, 0, 0
+        self.n_measured = len(validation) + sum(len(e) for e in evaluations.values())
+        found = load_checkpoint(self.checkpoint_dir, self.settings)
+        self.resumed = found is not None
+        if found is not None:
+            tensors, self.state, optimizer_record = found
+            self.best = restore(tensors, self.params, self.optimizer, optimizer_record)
+            say(f"resuming from the checkpoint at epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
+        self.earlier = self.state.elapsed  # seconds spent in earlier runs of this job
+
+    def elapsed(self) -> float:
+        return self.earlier + time.monotonic() - self.started
+
+    def checkpoint(self) -> None:
+        self.state.elapsed = self.elapsed()
+        save_checkpoint(self.checkpoint_dir, self.params, self.optimizer, self.best, self.state, self.settings)
+
+    def reserve(self) -> float:
+        """Seconds to keep for the last evaluation and for saving."""
+        if self.eval_seconds is not None:
+            return self.eval_seconds * 1.2 + 15
+        per_example = self.train_seconds / max(1, self.train_examples)  # inference runs about 3x faster than training
+        return per_example * self.n_measured / 3 + 15
+
+    def evaluate(self, epoch_done: float) -> None:
+        """Measure the model now; keep its weights if the validation score is the best so far."""
+        state, t0 = self.state, time.monotonic()
+        results = {"validation": self.measure("validation", self.runner.logits(self.validation))}
+        record = {
+            "epoch": round(epoch_done, 3),
+            "train_loss": round(state.loss_sum / state.loss_count, 5) if state.loss_count else None,
+            "validation": results["validation"]["score"],
+        }
+        for name, examples in self.evaluations.items():
+            results[name] = self.measure(name, self.runner.logits(examples))
+            record[name] = results[name]["score"]
+            say(results[name]["summary"])
+        improved = record["validation"] > state.best_score
+        if improved:
+            state.best_score, state.best_epoch, state.bad_epochs = record["validation"], epoch_done, 0
+            self.best = {n: p.detach().cpu().clone() for n, p in self.params.items()}
+            self.best_metrics = results
+        else:
+            state.bad_epochs += 1
+        state.history.append(record)
+        self.eval_seconds = time.monotonic() - t0
+        loss = f"train loss {record['train_loss']:.4f}" if record["train_loss"] is not None else "before training"
+        say(
+            f"epoch {epoch_done:.2f}: {loss}, validation {record['validation']:.4f}"
+            f"{' (best so far)' if improved else ''} [{_clock(self.elapsed())}]"
+        )
+        self.model.train()
+
+    def fit_schedule(self) -> None:
+        """Once the speed is known: end the learning-rate schedule where the time budget ends."""
+        per_eval = self.eval_seconds if self.eval_seconds is not None else self.reserve() - 15
+        evaluations_left = [per_eval * 1.2] * (self.config.epochs - self.state.epoch)
+        seconds_left = self.budget - self.elapsed() - 15
+        step_seconds = self.train_seconds / self.steps_this_run
+        end = fitted_schedule(self.state.global_step, self.planned, step_seconds, seconds_left, evaluations_left)
+        if end < self.planned:
+            self.state.scheduled_steps = end
+            say(
+                f"note: the time budget allows about {end} of the {self.planned} planned steps; "
+                "the learning rate now decays to zero there"
+            )
+
+    def step(self, rows: np.ndarray) -> None:
+        """One optimiser step on the training rows ``rows``."""
+        import torch
+
+        state, config, t0 = self.state, self.config, time.monotonic()
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(state.global_step, state.scheduled_steps or self.planned, config)
+        loss = self.runner.forward(self.train_set, rows, with_labels=True).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.params.values()), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        state.loss_sum += float(loss.detach()) * len(rows)
+        state.loss_count += len(rows)
+        state.step_in_epoch += 1
+        state.global_step += 1
+        self.train_seconds += time.monotonic() - t0
+        self.train_examples += len(rows)
+        self.steps_this_run += 1
+        if self.steps_this_run == FIT_SCHEDULE_AFTER and self.budget < math.inf and not state.scheduled_steps:
+            self.fit_schedule()
+
+    def out_of_time(self) -> bool:
+        state = self.state
+        over = state.scheduled_steps and state.global_step >= state.scheduled_steps
+        return bool(over) or self.elapsed() + self.reserve() > self.budget
+
+    def train_epoch(self) -> bool:
+        """Train the rest of the current epoch, checkpointing on the way; False if the budget ended it early."""
+        from tqdm.auto import tqdm
+
+        state, config = self.state, self.config
+        batches = epoch_batches(self.lengths, config.batch_size, config.seed, state.epoch)
+        bar = tqdm(
+            total=len(batches), initial=state.step_in_epoch, desc=f"epoch {state.epoch + 1}/{config.epochs}",
+            unit="batch", file=sys.stderr, disable=not sys.stderr.isatty(),
+        )  # fmt: skip
+        last_checkpoint, out_of_time = time.monotonic(), False
+        try:
+            for rows in batches[state.step_in_epoch :]:
+                if self.out_of_time():
+                    out_of_time = True
+                    break
+                self.step(rows)
+                bar.update(1)
+                if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60:
+                    self.checkpoint()
+                    last_checkpoint = time.monotonic()
+        finally:
+            bar.close()
+        if out_of_time:
+            if state.step_in_epoch:  # the partly trained epoch may still be the best
+                self.evaluate(state.epoch + state.step_in_epoch / len(batches))
+            return False
+        self.evaluate(state.epoch + 1.0)
+        state.epoch += 1
+        state.step_in_epoch, state.loss_sum, state.loss_count = 0, 0.0, 0
+        self.checkpoint()
+        return True
+
+    def run(self, baseline: bool = False) -> FitResult:
+        """Train until the epochs, the patience or the time budget end; leave the best weights in the model.
+
+        ``baseline``: also measure the model before any training ("epoch 0"), which then competes with
+        the trained epochs.
+        """
+        import torch
+
+        config, state = self.config, self.state
+        if config.freeze_layers:
+            say(f"computing the output of the {config.freeze_layers} frozen layers once ...")
+            for examples in (self.train_set, self.validation, *self.evaluations.values()):
+                self.runner.precompute(examples)
+        if baseline and not self.resumed:
+            self.evaluate(0.0)
+        stopped = "all epochs done"
+        self.model.train()
+        while state.epoch < config.epochs and state.bad_epochs < config.patience:
+            if not self.train_epoch():
+                stopped = f"time budget of {config.max_minutes:g} minutes reached"
+                if state.scheduled_steps:
+                    stopped += " (the learning-rate schedule was fitted to it)"
+                break
+        else:
+            if state.bad_epochs >= config.patience:
+                stopped = f"early stopping: no better validation score for {config.patience} epochs"
+        if self.best is None:
+            raise UserError(
+                f"The time budget ({config.max_minutes:g} minutes) ran out before one evaluation could be made. "
+                "Give more --max-minutes."
+            )
+        with torch.no_grad():
+            for n, p in self.params.items():
+                p.copy_(self.best[n])
+        say(f"stopped: {stopped}; keeping the weights after epoch {state.best_epoch:.2f} (best validation score)")
+        best_metrics = self.best_metrics
+        if not best_metrics:  # the best weights came from an earlier run of this job
+            best_metrics = {"validation": self.measure("validation", self.runner.logits(self.validation))}
+            best_metrics |= {n: self.measure(n, self.runner.logits(e)) for n, e in self.evaluations.items()}
+        return FitResult(
+            best_epoch=state.best_epoch,
+            history=state.history,
+            evaluations=best_metrics,
+            stopped=stopped,
+            seconds=round(self.elapsed(), 1),
+            device=self.device,
+            precision=self.precision,
+            trainable_parameters=int(sum(p.numel() for p in self.params.values())),
+            steps={"planned": self.planned, "scheduled": state.scheduled_steps or self.planned,
+                   "done": state.global_step},
+        )  # fmt: skip
+
+
 def fit(
     model,
     train: list[Example],
@@ -499,185 +708,16 @@ def fit(
     started: float,
     baseline: bool = False,
 ) -> FitResult:
-    """Train ``model`` (already on ``device``) and leave the best weights in it.
+    """Train ``model`` (already on ``device``) and leave the best weights in it (see :class:`Trainer`).
 
     ``measure`` scores the validation set (its ``score`` picks the model) and each evaluation set.
     ``settings`` identifies the job in checkpoints: a checkpoint with other settings is refused.
     ``started`` is the ``time.monotonic()`` at which this run began (the budget counts from it,
-    plus the time of earlier runs of the same job when resuming). ``baseline``: also measure the
-    model before any training ("epoch 0"), which then competes with the trained epochs.
+    plus the time of earlier runs of the same job when resuming).
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    # a checkpoint resumes only the same job: same data and settings (the budget and checkpoint interval may change)
-    settings = {**settings, "config": {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}}
-    params = trainable_parameters(model, config)
-    optimizer = make_optimizer(params, config)
-    runner = Runner(model, config, device, precision)
-    lengths = np.array([len(e.input_ids) for e in train])
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    planned = steps_per_epoch * config.epochs
-    checkpoint_dir = output / CHECKPOINT_DIR
-    progress = RunState()
-    best: dict | None = None
-    best_metrics: dict[str, dict] = {}  # evaluations of the best weights, when measured in this run
-    found = load_checkpoint(checkpoint_dir, settings)
-    if found is not None:
-        tensors, progress, optimizer_record = found
-        best = restore(tensors, params, optimizer, optimizer_record)
-        say(f"resuming from the checkpoint at epoch {progress.epoch + 1}, step {progress.step_in_epoch}")
-    earlier = progress.elapsed
-    budget = config.max_minutes * 60 if config.max_minutes else math.inf
-
-    def elapsed() -> float:
-        return earlier + time.monotonic() - started
-
-    def checkpoint() -> None:
-        progress.elapsed = elapsed()
-        save_checkpoint(checkpoint_dir, params, optimizer, best, progress, settings)
-
-    if config.freeze_layers:
-        say(f"computing the output of the {config.freeze_layers} frozen layers once ...")
-        for examples in (train, validation, *evaluations.values()):
-            runner.precompute(examples)
-    n_measured = len(validation) + sum(len(e) for e in evaluations.values())
-    eval_seconds = None  # how long the last evaluation took
-    train_seconds, train_examples = 0.0, 0
-
-    def reserve() -> float:
-        """Seconds to keep for the last evaluation and for saving."""
-        if eval_seconds is not None:
-            return eval_seconds * 1.2 + 15
-        per_example = train_seconds / max(1, train_examples)  # inference runs about 3x faster than training
-        return per_example * n_measured / 3 + 15
-
-    def evaluate(epoch_done: float) -> None:
-        nonlocal best, best_metrics, eval_seconds
-        t0 = time.monotonic()
-        results = {"validation": measure("validation", runner.logits(validation))}
-        record = {
-            "epoch": round(epoch_done, 3),
-            "train_loss": round(progress.loss_sum / progress.loss_count, 5) if progress.loss_count else None,
-            "validation": results["validation"]["score"],
-        }
-        for name, examples in evaluations.items():
-            results[name] = measure(name, runner.logits(examples))
-            record[name] = results[name]["score"]
-            say(results[name]["summary"])
-        improved = record["validation"] > progress.best_score
-        if improved:
-            progress.best_score, progress.best_epoch, progress.bad_epochs = record["validation"], epoch_done, 0
-            best = {n: p.detach().cpu().clone() for n, p in params.items()}
-            best_metrics = results
-        else:
-            progress.bad_epochs += 1
-        progress.history.append(record)
-        eval_seconds = time.monotonic() - t0
-        loss = f"train loss {record['train_loss']:.4f}" if record["train_loss"] is not None else "before training"
-        say(
-            f"epoch {epoch_done:.2f}: {loss}, validation {record['validation']:.4f}"
-            f"{' (best so far)' if improved else ''} [{_clock(elapsed())}]"
-        )
-        model.train()
-
-    steps_this_run = 0
-
-    def fit_schedule() -> None:
-        """Once the speed is known: end the learning-rate schedule where the time budget ends."""
-        per_eval = eval_seconds if eval_seconds is not None else reserve() - 15
-        evaluations_left = [per_eval * 1.2] * (config.epochs - progress.epoch)
-        seconds_left = budget - elapsed() - 15
-        end = fitted_schedule(
-            progress.global_step, planned, train_seconds / steps_this_run, seconds_left, evaluations_left
-        )
-        if end < planned:
-            progress.scheduled_steps = end
-            say(
-                f"note: the time budget allows about {end} of the {planned} planned steps; "
-                "the learning rate now decays to zero there"
-            )
-
-    if baseline and found is None:
-        evaluate(0.0)
-    stopped = "all epochs done"
-    last_checkpoint = time.monotonic()
-    model.train()
-    while progress.epoch < config.epochs and progress.bad_epochs < config.patience:
-        batches = epoch_batches(lengths, config.batch_size, config.seed, progress.epoch)
-        bar = tqdm(
-            total=len(batches),
-            initial=progress.step_in_epoch,
-            desc=f"epoch {progress.epoch + 1}/{config.epochs}",
-            unit="batch",
-            file=sys.stderr,
-            disable=not sys.stderr.isatty(),
-        )
-        out_of_time = False
-        for rows in batches[progress.step_in_epoch :]:
-            over = progress.scheduled_steps and progress.global_step >= progress.scheduled_steps
-            if over or elapsed() + reserve() > budget:
-                out_of_time = True
-                break
-            t0 = time.monotonic()
-            for g in optimizer.param_groups:
-                g["lr"] = learning_rate(progress.global_step, progress.scheduled_steps or planned, config)
-            loss = runner.forward(train, rows, with_labels=True).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            progress.loss_sum += float(loss.detach()) * len(rows)
-            progress.loss_count += len(rows)
-            progress.step_in_epoch += 1
-            progress.global_step += 1
-            train_seconds, train_examples = train_seconds + time.monotonic() - t0, train_examples + len(rows)
-            steps_this_run += 1
-            if steps_this_run == FIT_SCHEDULE_AFTER and budget < math.inf and not progress.scheduled_steps:
-                fit_schedule()
-            bar.update(1)
-            if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60:
-                checkpoint()
-                last_checkpoint = time.monotonic()
-        bar.close()
-        if out_of_time:
-            stopped = f"time budget of {config.max_minutes:g} minutes reached"
-            if progress.scheduled_steps:
-                stopped += " (the learning-rate schedule was fitted to it)"
-            if progress.step_in_epoch:  # the partly trained epoch may still be the best
-                evaluate(progress.epoch + progress.step_in_epoch / len(batches))
-            break
-        evaluate(progress.epoch + 1.0)
-        progress.epoch += 1
-        progress.step_in_epoch, progress.loss_sum, progress.loss_count = 0, 0.0, 0
-        checkpoint()
-        last_checkpoint = time.monotonic()
-    else:
-        if progress.bad_epochs >= config.patience:
-            stopped = f"early stopping: no better validation score for {config.patience} epochs"
-    if best is None:
-        raise UserError(
-            f"The time budget ({config.max_minutes:g} minutes) ran out before one evaluation could be made. "
-            "Give more --max-minutes."
-        )
-    with torch.no_grad():
-        for n, p in params.items():
-            p.copy_(best[n])
-    say(f"stopped: {stopped}; keeping the weights after epoch {progress.best_epoch:.2f} (best validation score)")
-    if not best_metrics:  # the best weights came from an earlier run of this job
-        best_metrics = {"validation": measure("validation", runner.logits(validation))}
-        best_metrics |= {name: measure(name, runner.logits(examples)) for name, examples in evaluations.items()}
-    return FitResult(
-        best_epoch=progress.best_epoch,
-        history=progress.history,
-        evaluations=best_metrics,
-        stopped=stopped,
-        seconds=round(elapsed(), 1),
-        device=device,
-        precision=precision,
-        trainable_parameters=int(sum(p.numel() for p in params.values())),
-        steps={"planned": planned, "scheduled": progress.scheduled_steps or planned, "done": progress.global_step},
-    )
+    trainer = Trainer(model, train, validation, evaluations, measure, config, output, settings, device, precision,
+                      started)  # fmt: skip
+    return trainer.run(baseline)
 
 
 def finish(save: Callable[[Path], None], base_folder: Path, output: Path, metrics: dict) -> None:
