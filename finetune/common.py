@@ -8,7 +8,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
+import transformers
+from transformers import AutoTokenizer
+
 from xlmr_demo.embedded import EMBEDDED_NAME
+from xlmr_demo.encoders import auto_precision, default_device, resolve_model_folder
 from xlmr_demo.errors import UserError
 
 from .loop import Example, FineTuneConfig, FitResult, Measure, finish, fit, say
@@ -56,12 +61,6 @@ def config_from(args: argparse.Namespace) -> FineTuneConfig:
 
 def load_model(model_class, model: str, seed: int, **kwargs):
     """(model, tokenizer, folder): ``model_class`` from the embedded model, a folder or a hub id, seeded."""
-    import torch
-    import transformers
-    from transformers import AutoTokenizer
-
-    from xlmr_demo.encoders import resolve_model_folder
-
     folder = resolve_model_folder(model)
     transformers.utils.logging.set_verbosity_error()  # the new head's "newly initialized" notice is expected
     transformers.utils.logging.disable_progress_bar()
@@ -104,8 +103,6 @@ def run(
     baseline: bool = False,
 ) -> dict:
     """Train, then write the model folder (``save(folder)``) and ``metrics.json``; return the metrics written."""
-    from xlmr_demo.encoders import auto_precision, default_device
-
     device = config.device or default_device()
     precision = auto_precision(device) if config.precision == "auto" else config.precision
     model.to(device)

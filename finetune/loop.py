@@ -37,6 +37,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
 
 from xlmr_demo.errors import UserError
 from xlmr_demo.writers import write_file_atomically
@@ -130,20 +134,15 @@ def encoder_layers(model) -> tuple[object, object]:
     return base.embeddings, layers
 
 
-def _replay_module():
-    import torch
+class Replay(torch.nn.Module):
+    """Stands in for the embeddings module: returns the cached output of the frozen lower layers."""
 
-    class Replay(torch.nn.Module):
-        """Stands in for the embeddings module: returns the cached output of the frozen lower layers."""
+    def __init__(self) -> None:
+        super().__init__()
+        self.states = None
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.states = None
-
-        def forward(self, *args, **kwargs):
-            return self.states
-
-    return Replay()
+    def forward(self, *args, **kwargs):
+        return self.states
 
 
 @contextmanager
@@ -160,7 +159,6 @@ def _swapped(obj, name: str, value) -> Iterator[None]:
 @contextmanager
 def upper_layers_only(model, n_frozen: int, replay) -> Iterator[None]:
     """Within the block the model starts at layer ``n_frozen``, reading its input from ``replay``."""
-    import torch
 
     if n_frozen == 0:
         yield
@@ -172,7 +170,6 @@ def upper_layers_only(model, n_frozen: int, replay) -> Iterator[None]:
 
 
 def _autocast(device: str, precision: str):
-    import torch
 
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=precision == "bf16")
 
@@ -181,7 +178,6 @@ def frozen_states(
     model, examples: list[Example], n_frozen: int, batch_size: int, pad_id: int, device: str, precision: str
 ):
     """The output of the embeddings and lower ``n_frozen`` layers for every example (unpadded, CPU)."""
-    import torch
 
     _, layers = encoder_layers(model)
     states: list = [None] * len(examples)
@@ -205,7 +201,6 @@ def frozen_states(
 
 def pad(sequences: list[list[int]], value: int):
     """(ids, attention mask) as int64 tensors padded to the longest sequence."""
-    import torch
 
     width = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), width), value, dtype=torch.long)
@@ -217,7 +212,6 @@ def pad(sequences: list[list[int]], value: int):
 
 
 def _pad_states(states: list):
-    import torch
 
     width = max(s.shape[0] for s in states)
     out = torch.zeros((len(states), width, states[0].shape[1]), dtype=states[0].dtype)
@@ -227,7 +221,6 @@ def _pad_states(states: list):
 
 
 def _labels(examples: list[Example], width: int):
-    import torch
 
     if isinstance(examples[0].labels, int):
         return torch.tensor([e.labels for e in examples], dtype=torch.long)
@@ -256,7 +249,7 @@ class Runner:
     def __init__(self, model, config: FineTuneConfig, device: str, precision: str) -> None:
         self.model, self.config, self.device, self.precision = model, config, device, precision
         self.pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
-        self.replay = _replay_module()
+        self.replay = Replay()
         self.states: dict[int, list] = {}  # id(example list) -> frozen states
 
     def precompute(self, examples: list[Example]) -> None:
@@ -283,7 +276,6 @@ class Runner:
 
     def logits(self, examples: list[Example]) -> list[np.ndarray]:
         """Per-example logits (sequence: (n_classes,), tokens: (length, n_classes)), input order."""
-        import torch
 
         self.precompute(examples)
         self.model.eval()
@@ -321,7 +313,6 @@ def trainable_parameters(model, config: FineTuneConfig) -> dict[str, object]:
 
 
 def make_optimizer(params: dict[str, object], config: FineTuneConfig):
-    import torch
 
     def decays(name: str) -> bool:  # biases and layer norms are not decayed
         return not (name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name)
@@ -372,7 +363,6 @@ class RunState:
 def optimizer_tensors(optimizer) -> tuple[dict, dict]:
     """The optimiser's ``state_dict`` as safetensors-ready tensors (``optimizer.<param index>.<name>``) and JSON
     (its parameter groups, and any state that is not a tensor)."""
-    import torch
 
     state = optimizer.state_dict()
     tensors, other = {}, {}
@@ -396,8 +386,6 @@ def load_optimizer(optimizer, tensors: dict, record: dict) -> None:
 
 
 def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, progress: RunState, settings: dict):
-    import torch
-    from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{n}": p.detach().cpu().contiguous() for n, p in params.items()}
@@ -416,8 +404,6 @@ def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, pr
 
 def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, RunState, dict] | None:
     """(tensors, progress, optimiser record) of a checkpoint with the same ``settings``; None when there is none."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
 
     state_json, state_file = folder / "state.json", folder / "state.safetensors"
     if not state_json.is_file() or not state_file.is_file():
@@ -439,7 +425,6 @@ def load_checkpoint(folder: Path, settings: dict) -> tuple[dict, RunState, dict]
 
 def restore(tensors: dict, params: dict, optimizer, optimizer_record: dict) -> dict | None:
     """Put checkpoint ``tensors`` back into the parameters and optimiser; return the best weights if any."""
-    import torch
 
     with torch.no_grad():
         for n, p in params.items():
@@ -583,7 +568,6 @@ class Trainer:
 
     def step(self, rows: np.ndarray) -> None:
         """One optimiser step on the training rows ``rows``."""
-        import torch
 
         state, config, t0 = self.state, self.config, time.monotonic()
         for group in self.optimizer.param_groups:
@@ -610,7 +594,6 @@ class Trainer:
 
     def train_epoch(self) -> bool:
         """Train the rest of the current epoch, checkpointing on the way; False if the budget ended it early."""
-        from tqdm.auto import tqdm
 
         state, config = self.state, self.config
         batches = epoch_batches(self.lengths, config.batch_size, config.seed, state.epoch)
@@ -647,7 +630,6 @@ class Trainer:
         ``baseline``: also measure the model before any training ("epoch 0"), which then competes with
         the trained epochs.
         """
-        import torch
 
         config, state = self.config, self.state
         if config.freeze_layers:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from sklearn.metrics import classification_report
+
 
 def split_tag(tag: str) -> tuple[str, str]:
     """("B" | "I" | "O", entity type) of an IOB tag."""
@@ -73,8 +75,6 @@ def token_report(truth: Sequence[Sequence[str]], predicted: Sequence[Sequence[st
 
     Its "micro avg" counts every "O" word, so it runs far above the entity F1; read the entity report first.
     """
-    from sklearn.metrics import classification_report
-
     flat_t = [tag for sent in truth for tag in sent]
     flat_p = [tag for sent in predicted for tag in sent]
     named = sorted((t for t in set(tags) | set(flat_t) if t != "O"), key=lambda t: (split_tag(t)[1], t))

@@ -37,15 +37,20 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from transformers import AutoModel, AutoModelForSequenceClassification
 
 from xlmr_demo.cli import run_cli
 from xlmr_demo.dataset import DataConfig, Dataset, load_dataset
-from xlmr_demo.encoders import model_prompt
+from xlmr_demo.encoders import base_model_kwargs, embed, load_encoder, model_prompt
 from xlmr_demo.errors import UserError
+from xlmr_demo.heads import HeadConfig, class_weights
 from xlmr_demo.metrics import classification_metrics, classification_report, mean_language_macro_f1
+from xlmr_demo.saved import write_finetuned_head
+from xlmr_demo.training import fit_head
 
 from .common import RESUME_HINT, add_training_options, config_from, load_model, run, save_pretrained
 from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
+from .pooled import PooledClassifier
 
 TASK = "text-classification"
 # 2 epochs tied 3 on UMSAB validation macro-F1 (68.99 vs 69.00) in two-thirds of the time
@@ -68,15 +73,6 @@ def tokenize(tokenizer, texts: list[str], prompt: str, max_length: int) -> tuple
 
 def _head_model(data: Dataset, model: str, config: FineTuneConfig):
     """(network, tokenizer, save, folder, head settings): the product's classifier, to fine-tune end to end."""
-    from transformers import AutoModel
-
-    from xlmr_demo.encoders import base_model_kwargs, embed, load_encoder
-    from xlmr_demo.heads import HeadConfig, class_weights
-    from xlmr_demo.saved import write_finetuned_head
-    from xlmr_demo.training import fit_head
-
-    from .pooled import PooledClassifier
-
     encoder = load_encoder(model)
     say("training the frozen-head classifier to start from ...")
     X = embed(data.texts, model=encoder).embeddings
@@ -98,8 +94,6 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
 
 def _sequence_model(labels: list[str], model: str, config: FineTuneConfig):
     """(network, tokenizer, save, folder): a new AutoModelForSequenceClassification ([CLS] pooler, new head)."""
-    from transformers import AutoModelForSequenceClassification
-
     network, tokenizer, folder = load_model(
         AutoModelForSequenceClassification,
         model,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from transformers import AutoModelForTokenClassification
 
 from xlmr_demo.cli import run_cli
 from xlmr_demo.errors import UserError
@@ -121,8 +122,6 @@ def finetune(
     config: FineTuneConfig = FineTuneConfig(),
 ) -> dict:
     """Fine-tune ``model`` for NER on ``train_path``; measure on the other files; save to ``output``."""
-    from transformers import AutoModelForTokenClassification
-
     started = time.monotonic()
     output = Path(output)
     prepare_output(output)
