@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 from gradio.utils import NamedString, get_upload_folder
@@ -267,16 +268,49 @@ def _seed(seed) -> int:
 
 
 _DONE = object()
+SKIP = gr.skip()  # "leave this output as it is"
 
 
-def _background(request, what: str, work, outputs: int, report=None, on_update=None):
+class FileViews(NamedTuple):
+    """What loading a file shows, by output: build_app wires the components in this order."""
+
+    preview: object = SKIP
+    notes: object = SKIP
+    text_column: object = SKIP
+    label_column: object = SKIP
+    language_column: object = SKIP
+    split_column: object = SKIP
+
+
+class TrainViews(NamedTuple):
+    """What training shows, by output (the loss curve first, while it trains; the rest when done)."""
+
+    headline: object = SKIP
+    per_class: object = SKIP
+    confusion: object = SKIP
+    languages: object = SKIP
+    transfer: object = SKIP
+    loss: object = SKIP
+    issues: object = SKIP
+    download: object = SKIP
+
+
+class MapViews(NamedTuple):
+    """What drawing a map shows, by output."""
+
+    map: object = SKIP
+    findings: object = SKIP
+    centroids: object = SKIP
+
+
+def _background(request, what: str, work, views=None, report=None, on_update=None):
     """Run ``work(session, job, update)`` as the session's one job, in a thread; a generator for Gradio.
 
     Yields ``on_update(item)`` for each ``update(item)`` the work makes (None: nothing to show),
     and returns what ``work`` returns. The session's job slot is released when the thread ends.
     If the page stops listening first (Stop, a closed tab, a client's cancel), the job is stopped:
     Gradio closes a generator only between two yields, so while the work is quiet this yields
-    "no change" for each of its ``outputs`` once a second.
+    "no change" once a second: ``views()`` (a NamedTuple of outputs, all skipped) or one skip.
     """
     session, job = SESSIONS.start(_sid(request), what, report, _address(request))
     updates: queue.Queue = queue.Queue()
@@ -293,7 +327,7 @@ def _background(request, what: str, work, outputs: int, report=None, on_update=N
             updates.put(_DONE)
 
     threading.Thread(target=contextvars.copy_context().run, args=(run,), name=what, daemon=True).start()
-    no_change = gr.skip() if outputs == 1 else (gr.skip(),) * outputs
+    no_change = views() if views else SKIP
     try:
         while True:
             try:
@@ -354,13 +388,13 @@ def load_file(path: str | None, request: gr.Request = None):
     notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{cell(name, 80)}**: {len(table)} rows."
     if len(table.columns) > len(header):
         notes += f"\n- The preview shows the first {len(header)} of {len(table.columns):,} columns."
-    return (
-        {"headers": header, "data": rows},
-        notes,
-        _choices(table.columns, guess[0]),
-        _choices(table.columns, guess[1]),
-        _choices(table.columns, guess[2], optional=True),
-        _choices(table.columns, guess[3], optional=True),
+    return FileViews(
+        preview={"headers": header, "data": rows},
+        notes=notes,
+        text_column=_choices(table.columns, guess[0]),
+        label_column=_choices(table.columns, guess[1]),
+        language_column=_choices(table.columns, guess[2], optional=True),
+        split_column=_choices(table.columns, guess[3], optional=True),
     )
 
 
@@ -425,22 +459,23 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
         if losses[1] is not None:
             validation_loss.append(losses[1])
         if len(train_loss) % 5 == 1:  # a fresh figure every 5 epochs keeps the page responsive
-            return (gr.skip(),) * 5 + (loss_curve(train_loss, validation_loss),) + (gr.skip(),) * 2
+            return TrainViews(loss=loss_curve(train_loss, validation_loss))
         return None
 
-    result, archive = yield from _background(request, "Training", work, 8, _progress_report(progress), show_loss)
+    report = _progress_report(progress)
+    result, archive = yield from _background(request, "Training", work, TrainViews, report, show_loss)
     figures = result_figures(result)
     header, rows = report_rows(result)
     issues_header, issues = issue_rows(result)
-    yield (
-        headline(result),
-        {"headers": header, "data": rows},
-        figures["confusion"],
-        figures["languages"],
-        figures["transfer"],
-        figures["loss"],
-        {"headers": issues_header, "data": issues},
-        str(archive),
+    yield TrainViews(
+        headline=headline(result),
+        per_class={"headers": header, "data": rows},
+        confusion=figures["confusion"],
+        languages=figures["languages"],
+        transfer=figures["transfer"],
+        loss=figures["loss"],
+        issues={"headers": issues_header, "data": issues},
+        download=str(archive),
     )
 
 
@@ -485,7 +520,7 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
         return write_table(predictions.table, session.new_file(f"{Path(path).stem[:60]}_predictions.csv"))
 
     with _consumed(path):  # also when the job is refused or stopped before it reads the file
-        out = yield from _background(request, "Predicting the file", work, 1, _progress_report(progress))
+        out = yield from _background(request, "Predicting the file", work, report=_progress_report(progress))
     yield str(out)
 
 
@@ -511,9 +546,9 @@ def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.
         session.map = build_map(data, config=config, color=(color or "language").strip(), progress=job.progress)
         return session.map
 
-    result = yield from _background(request, "Drawing the map", work, 3, _progress_report(progress))
+    result = yield from _background(request, "Drawing the map", work, MapViews, _progress_report(progress))
     findings = "\n".join(f"- {line}" for line in summary_lines(result))
-    yield map_figure(result), findings, centroid_figure(result)
+    yield MapViews(map=map_figure(result), findings=findings, centroids=centroid_figure(result))
 
 
 @user_errors
@@ -644,17 +679,21 @@ def build_app() -> gr.Blocks:
                 heatmap = gr.Plot(label="Cosine similarity")
                 pairs = gr.Markdown()
 
-        columns = [preview_table, read_notes, text_col, label_col, lang_col, split_col]
+        columns = list(FileViews(preview_table, read_notes, text_col, label_col, lang_col, split_col))
         upload.upload(load_file, [upload], columns, api_name="load_file")
         sample.click(load_sample, None, columns, api_name=False)
         check.click(
             check_data, [text_col, label_col, lang_col, split_col], [report, counts_plot], api_name="check_data"
         )
         heavy = {"concurrency_id": HEAVY, "concurrency_limit": 2}
+        train_views = TrainViews(
+            headline=headline, per_class=report_table, confusion=confusion_plot, languages=language_plot,
+            transfer=transfer_plot, loss=loss_plot, issues=issues_table, download=download,
+        )  # fmt: skip
         training = train_button.click(
             train,
             [model, head, seed],
-            [headline, report_table, confusion_plot, language_plot, transfer_plot, loss_plot, issues_table, download],
+            list(train_views),
             api_name="train",
             **heavy,
         )
@@ -665,7 +704,8 @@ def build_app() -> gr.Blocks:
         stop_predict.click(stop_job, None, predict_status, cancels=[predicting], api_name=False, queue=False)
         head_zip.upload(load_head, [head_zip], [head_status], api_name="load_head")
         mapping = map_button.click(
-            embedding_map, [method, dims, color, center], [map_plot, findings, centroid_plot],
+            embedding_map, [method, dims, color, center],
+            list(MapViews(map=map_plot, findings=findings, centroids=centroid_plot)),
             api_name="embedding_map", **heavy,
         )  # fmt: skip
         stop_map.click(stop_job, None, findings, cancels=[mapping], api_name=False, queue=False)
