@@ -81,8 +81,8 @@ def main() -> None:
             peer.append(time_to_200(bare, env))
         sample = str(ROOT / "assets" / "sample_parallel.csv")
         commands = {
-            "train": ["train", sample, "--label-column", "topic", "--output", f"{tmp}/head"],
-            "embed": ["embed", sample, "--column", "text", "--output", f"{tmp}/e.npy"],
+            "train": ["train", sample, "--label-column", "topic", "--output", f"{tmp}/head", "--overwrite"],
+            "embed": ["embed", sample, "--column", "text", "--output", f"{tmp}/e.npy", "--overwrite"],
         }
         cold: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(2):
