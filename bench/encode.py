@@ -250,7 +250,8 @@ def cache_timings(tmp_cache: Path) -> list[tuple[str, Timing, Timing]]:
 
     shutil.rmtree(tmp_cache / "embeddings", ignore_errors=True)  # models/ stays: no re-materialisation
     source = DATA / "tatoeba.deu-eng.deu"
-    cmd = [sys.executable, "-m", "xlmr_demo", "embed", str(source), "--output", str(tmp_cache / "out.npy")]
+    out = str(tmp_cache / "out.npy")
+    cmd = [sys.executable, "-m", "xlmr_demo", "embed", str(source), "--output", out, "--overwrite"]
     env = {**os.environ, "XLMR_DEMO_CACHE": str(tmp_cache)}
     cli = [timed(lambda: subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True))[0]
            for _ in range(2)]  # fmt: skip
