@@ -1,4 +1,4 @@
-"""What both fine-tuning commands share: their options, model loading, and the run around :func:`fit`."""
+"""What both fine-tuning commands share: their options, model loading, and the run around a loop.Trainer."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.encoders import auto_precision, default_device, resolve_model_folder
 from xlmr_demo.errors import UserError
 
-from .loop import Example, FineTuneConfig, FitResult, Measure, finish, fit, say
+from .loop import Example, FineTuneConfig, FitResult, Measure, Trainer, finish, say
 
 
 def add_training_options(p: argparse.ArgumentParser, defaults: FineTuneConfig) -> None:
@@ -110,9 +110,9 @@ def run(
         f"fine-tuning on {device} ({precision}): {len(train):,} training and {len(validation):,} validation "
         f"examples, {config.epochs} epoch(s) of {-(-len(train) // config.batch_size)} steps"
     )
-    result = fit(
-        model, train, validation, evaluations, measure, config, output, settings, device, precision, started, baseline
-    )
+    trainer = Trainer(model, train, validation, evaluations, measure, config, output, settings, device, precision,
+                      started)  # fmt: skip
+    result = trainer.run(baseline)
     metrics = {
         "task": task,
         "settings": settings,

@@ -1,6 +1,6 @@
 """The fine-tuning loop shared by sequence and token classification.
 
-:func:`fit` trains a model with a BERT/XLM-R-style ``base_model`` whose forward takes ``input_ids``,
+:class:`Trainer` trains a model with a BERT/XLM-R-style ``base_model`` whose forward takes ``input_ids``,
 ``attention_mask`` and ``labels`` and returns ``loss`` and ``logits`` (Hugging Face's
 ``*For{Sequence,Token}Classification`` models, :mod:`finetune.pooled`) on tokenised examples.
 What makes it usable on a 2-core CPU:
@@ -476,6 +476,11 @@ class Trainer:
     :meth:`run` trains epoch after epoch, evaluates after each, keeps the best weights by validation
     score, checkpoints, resumes from a checkpoint of the same job, stops early, and fits the
     learning-rate schedule to a time budget once the speed of a step is known.
+
+    ``model`` is already on ``device``. ``measure`` scores the validation set (its ``score`` picks the
+    model) and each evaluation set. ``settings`` identifies the job in checkpoints: a checkpoint with
+    other settings is refused. ``started`` is the ``time.monotonic()`` at which this run began (the
+    budget counts from it, plus the time of earlier runs of the same job when resuming).
     """
 
     def __init__(
@@ -674,32 +679,6 @@ class Trainer:
             steps={"planned": self.planned, "scheduled": state.scheduled_steps or self.planned,
                    "done": state.global_step},
         )  # fmt: skip
-
-
-def fit(
-    model,
-    train: list[Example],
-    validation: list[Example],
-    evaluations: dict[str, list[Example]],
-    measure: Measure,
-    config: FineTuneConfig,
-    output: Path,
-    settings: dict,
-    device: str,
-    precision: str,
-    started: float,
-    baseline: bool = False,
-) -> FitResult:
-    """Train ``model`` (already on ``device``) and leave the best weights in it (see :class:`Trainer`).
-
-    ``measure`` scores the validation set (its ``score`` picks the model) and each evaluation set.
-    ``settings`` identifies the job in checkpoints: a checkpoint with other settings is refused.
-    ``started`` is the ``time.monotonic()`` at which this run began (the budget counts from it,
-    plus the time of earlier runs of the same job when resuming).
-    """
-    trainer = Trainer(model, train, validation, evaluations, measure, config, output, settings, device, precision,
-                      started)  # fmt: skip
-    return trainer.run(baseline)
 
 
 def finish(save: Callable[[Path], None], base_folder: Path, output: Path, metrics: dict) -> None:
