@@ -25,6 +25,7 @@ resumed run ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -134,69 +135,77 @@ def encoder_layers(model) -> tuple[object, object]:
     return base.embeddings, layers
 
 
-class Replay(torch.nn.Module):
-    """Stands in for the embeddings module: returns the cached output of the frozen lower layers."""
+class LayerWindow(torch.nn.ModuleList):
+    """A model's own transformer layers (the same modules, under the same names) of which a forward pass
+    runs only those from ``start`` to ``stop``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.states = None
+    def __init__(self, layers) -> None:
+        super().__init__(layers)
+        self.start, self.stop = 0, len(layers)
 
-    def forward(self, *args, **kwargs):
-        return self.states
-
-
-@contextmanager
-def _swapped(obj, name: str, value) -> Iterator[None]:
-    """Within the block ``obj.name`` is ``value``; the original is put back after."""
-    original = getattr(obj, name)
-    setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        setattr(obj, name, original)
+    def __iter__(self):
+        return iter([self[i] for i in range(self.start, self.stop)])
 
 
-@contextmanager
-def upper_layers_only(model, n_frozen: int, replay) -> Iterator[None]:
-    """Within the block the model starts at layer ``n_frozen``, reading its input from ``replay``."""
+class FrozenLower:
+    """A model that runs its lower ``n`` layers once per example and the others from their cached output.
 
-    if n_frozen == 0:
-        yield
-        return
-    base = model.base_model
-    _, layers = encoder_layers(model)
-    with _swapped(base, "embeddings", replay), _swapped(base.encoder, "layer", torch.nn.ModuleList(layers[n_frozen:])):
-        yield
+    Installed once: the model's layer list becomes a :class:`LayerWindow` (parameter names and saved
+    weights unchanged), and its embeddings module hands back the cached states while they are set.
+    """
+
+    def __init__(self, model, n: int) -> None:
+        embeddings, layers = encoder_layers(model)
+        self.model, self.n, self.states = model, n, None
+        self.window = LayerWindow(layers)
+        model.base_model.encoder.layer = self.window
+        compute = embeddings.forward
+
+        def forward(*args, **kwargs):
+            return self.states if self.states is not None else compute(*args, **kwargs)
+
+        embeddings.forward = forward
+
+    @contextmanager
+    def lower(self) -> Iterator[None]:
+        """Within the block the model runs its embeddings and lower ``n`` layers only."""
+        self.window.stop = self.n
+        try:
+            yield
+        finally:
+            self.window.stop = len(self.window)
+
+    @contextmanager
+    def upper(self, states) -> Iterator[None]:
+        """Within the block the model starts at layer ``n``, from ``states`` (the lower layers' output)."""
+        self.window.start, self.states = self.n, states
+        try:
+            yield
+        finally:
+            self.window.start, self.states = 0, None
+
+    def states_of(self, examples: list[Example], batch_size: int, pad_id: int, device: str, precision: str):
+        """The output of the embeddings and lower ``n`` layers for every example (unpadded, CPU)."""
+        states: list = [None] * len(examples)
+        base = self.model.base_model
+        lengths = np.array([len(e.input_ids) for e in examples])
+        order = np.argsort(-lengths, kind="stable")
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        training = self.model.training
+        self.model.eval()  # no dropout in the frozen part: its output is computed once for every epoch
+        with self.lower(), torch.inference_mode(), _autocast(device, precision):
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                ids, mask = pad([examples[i].input_ids for i in rows], pad_id)
+                hidden = base(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+                for j, i in enumerate(rows):
+                    states[i] = hidden[j, : lengths[i]].to("cpu", dtype)
+        self.model.train(training)
+        return states
 
 
 def _autocast(device: str, precision: str):
-
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
-def frozen_states(
-    model, examples: list[Example], n_frozen: int, batch_size: int, pad_id: int, device: str, precision: str
-):
-    """The output of the embeddings and lower ``n_frozen`` layers for every example (unpadded, CPU)."""
-
-    _, layers = encoder_layers(model)
-    states: list = [None] * len(examples)
-    keep = torch.nn.ModuleList(layers[:n_frozen])
-    base = model.base_model
-    lengths = np.array([len(e.input_ids) for e in examples])
-    order = np.argsort(-lengths, kind="stable")
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    training = model.training
-    model.eval()  # no dropout in the frozen part: its output is computed once for every epoch
-    with _swapped(base.encoder, "layer", keep), torch.inference_mode(), _autocast(device, precision):
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            ids, mask = pad([examples[i].input_ids for i in rows], pad_id)
-            hidden = base(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
-            for j, i in enumerate(rows):
-                states[i] = hidden[j, : lengths[i]].to("cpu", dtype)
-    model.train(training)
-    return states
 
 
 def pad(sequences: list[list[int]], value: int):
@@ -249,14 +258,13 @@ class Runner:
     def __init__(self, model, config: FineTuneConfig, device: str, precision: str) -> None:
         self.model, self.config, self.device, self.precision = model, config, device, precision
         self.pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
-        self.replay = Replay()
+        self.frozen = FrozenLower(model, config.freeze_layers) if config.freeze_layers else None
         self.states: dict[int, list] = {}  # id(example list) -> frozen states
 
     def precompute(self, examples: list[Example]) -> None:
-        if self.config.freeze_layers and id(examples) not in self.states:
-            n_frozen, batch_size = self.config.freeze_layers, self.config.batch_size * 2
-            self.states[id(examples)] = frozen_states(
-                self.model, examples, n_frozen, batch_size, self.pad_id, self.device, self.precision
+        if self.frozen is not None and id(examples) not in self.states:
+            self.states[id(examples)] = self.frozen.states_of(
+                examples, self.config.batch_size * 2, self.pad_id, self.device, self.precision
             )
 
     def forward(self, examples: list[Example], rows: np.ndarray, with_labels: bool):
@@ -265,13 +273,11 @@ class Runner:
         kwargs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
         if with_labels:
             kwargs["labels"] = _labels(batch, ids.shape[1]).to(self.device)
-        if self.config.freeze_layers:
+        start_at = contextlib.nullcontext()
+        if self.frozen is not None:
             states = self.states[id(examples)]
-            self.replay.states = _pad_states([states[i] for i in rows]).to(self.device)
-        with (
-            upper_layers_only(self.model, self.config.freeze_layers, self.replay),
-            _autocast(self.device, self.precision),
-        ):
+            start_at = self.frozen.upper(_pad_states([states[i] for i in rows]).to(self.device))
+        with start_at, _autocast(self.device, self.precision):
             return self.model(**kwargs)
 
     def logits(self, examples: list[Example]) -> list[np.ndarray]:
