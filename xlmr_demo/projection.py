@@ -40,7 +40,7 @@ class ProjectionConfig:
     # the settings below: "Settings tried" in bench/results/projection.md (centred Tatoeba, 2,000 points)
     perplexity: float = 30.0  # t-SNE; 5, 10 and 30 all keep about 75% of translations
     # UMAP: 15 neighbours (umap-learn's default) keep 31.0% of translations, 5 keep 49.9%, 3 keep 58.7%
-    # (and ran faster on 20,000 texts there): 3 is a candidate for issue 14's map work
+    # (and ran faster on 20,000 texts there): a candidate default once larger maps are measured
     n_neighbors: int = 5
     min_dist: float = 0.0  # UMAP; 0.0 beat 0.1 at every n_neighbors tried
     seed: int = 0
