@@ -115,3 +115,31 @@ def test_too_many_classes(monkeypatch):
     rows = [(f"text {i}", f"class {i % 4}", "en") for i in range(20)]
     with pytest.raises(UserError, match=r"4 classes; the limit is 3\. Set XLMR_DEMO_MAX_CLASSES"):
         prepare_dataset(_table(rows), "t")
+
+
+def test_label_spellings_that_differ_in_case_width_or_spaces_are_one_class():
+    spellings = ["Neutral"] * 4 + ["neutral", "ＮＥＵＴＲＡＬ", "neutral  "] + ["Positive"] * 3 + ["POSITIVE"] * 3
+    rows = [(f"text number {i}", label, "en") for i, label in enumerate(spellings)]
+    dataset = prepare_dataset(_table(rows), "t")
+    assert Counter(dataset.labels) == {"Neutral": 7, "Positive": 6}  # most frequent spelling; a tie: the first seen
+    merges = [n for n in dataset.notes if "differ only in case" in n]
+    assert merges == [
+        "Labels that differ only in case, width or spaces are one class, 'Neutral': "
+        "'Neutral' (4 rows), 'neutral' (2 rows), 'ＮＥＵＴＲＡＬ' (1 row).",
+        "Labels that differ only in case, width or spaces are one class, 'Positive': "
+        "'Positive' (3 rows), 'POSITIVE' (3 rows).",
+    ]
+
+
+def test_evaluation_labels_are_matched_to_the_classifiers_spelling():
+    from xlmr_demo.dataset import match_classes
+
+    assert match_classes(["neutral", "POSITIVE ", "other"], ["Neutral", "Positive"]) == ["Neutral", "Positive", "other"]
+
+
+def test_the_check_report_counts_every_label_and_language():
+    from xlmr_demo.views import dataset_report
+
+    rows = [(f"text number {i}", "a" if i % 3 else "b", "en" if i < 6 else "fr") for i in range(12)]
+    report = dataset_report(prepare_dataset(_table(rows), "t"))
+    assert "Labels: a 8, b 4." in report and "Languages: en 6, fr 6." in report

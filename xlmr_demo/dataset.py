@@ -8,6 +8,7 @@ identical texts in the same split so that test scores are not inflated by copies
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,6 +79,36 @@ class Dataset:
             out.setdefault(label, {}).setdefault(lang, 0)
             out[label][lang] += 1
         return out
+
+
+def label_key(label: str) -> str:
+    """What makes two label spellings one class: equal after Unicode NFKC, case folding and collapsed spaces."""
+    return " ".join(unicodedata.normalize("NFKC", label).casefold().split())
+
+
+def merge_spellings(labels: list[str]) -> tuple[list[str], list[str]]:
+    """``labels`` with each class under its most frequent spelling (the first seen on a tie), and a note per merge.
+
+    "Neutral", "neutral" and "ＮＥＵＴＲＡＬ" are one class: a spreadsheet's case or width is not a category.
+    """
+    spellings: dict[str, Counter] = {}
+    for label in labels:
+        spellings.setdefault(label_key(label), Counter())[label] += 1
+    canonical = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
+    notes = [
+        f"Labels that differ only in case, width or spaces are one class, {short(canonical[key])!r}: "
+        + ", ".join(f"{short(spelling)!r} ({n:,} row{'s' * (n != 1)})" for spelling, n in counts.most_common())
+        + "."
+        for key, counts in spellings.items()
+        if len(counts) > 1
+    ]
+    return [canonical[label_key(label)] for label in labels], notes
+
+
+def match_classes(labels: list[str], classes: list[str]) -> list[str]:
+    """``labels`` (of an evaluation file) spelled as the classifier's ``classes`` where they are one class."""
+    spelled = {label_key(c): c for c in classes}
+    return [spelled.get(label_key(label), label) for label in labels]
 
 
 def quoted(values: list[str]) -> str:
@@ -211,6 +242,8 @@ def prepare_dataset(
     labels = [v.strip() for v in raw_labels]
     if labels != raw_labels:
         notes.append("Removed spaces around some labels (so 'pos ' and 'pos' are one class).")
+    labels, merges = merge_spellings(labels)
+    notes += merges
     _check_label_kind(labels, found.label)
     language_cells = [table.rows[i - 1][j[found.language]] for i in kept] if found.language else None
     languages, language_note = _languages(language_cells, texts, config)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .classifier import BaseClassifier, Classifier
-from .dataset import Dataset
+from .dataset import Dataset, match_classes
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
@@ -152,7 +152,8 @@ def evaluate(classifier: BaseClassifier, dataset: Dataset, progress: Progress | 
     """Metrics of ``classifier`` on every row of ``dataset`` (see :func:`classification_metrics`)."""
     proba = classifier.predict_proba(dataset.texts, progress=progress)
     predicted = [classifier.classes_[i] for i in proba.argmax(axis=1)]
-    metrics = _metrics(classifier.classes_, predicted, dataset.labels, dataset.languages)
+    truth = match_classes(dataset.labels, classifier.classes_)
+    metrics = _metrics(classifier.classes_, predicted, truth, dataset.languages)
     metrics["evaluated_on"] = "evaluation file"
     return metrics
 
@@ -190,7 +191,8 @@ def train_classifier(
     classifier = Classifier(encoder, head)
     if eval_dataset is not None:
         X_eval = embed(eval_dataset.texts, model=encoder, progress=evaluation_data)
-        X_eval, truth, langs = X_eval.embeddings, eval_dataset.labels, eval_dataset.languages
+        X_eval, langs = X_eval.embeddings, eval_dataset.languages
+        truth = match_classes(eval_dataset.labels, classifier.classes_)
     else:
         test = dataset.indices("test")
         if len(test) == 0:

@@ -8,6 +8,7 @@ functions of plain data (no Gradio), so everything the pages display is testable
 from __future__ import annotations
 
 import html
+from collections import Counter
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -64,9 +65,19 @@ def dataset_report(dataset: Dataset) -> str:
         f"split **{html.escape(m.split or 'automatic 70/10/20')}** "
         f"(train {split_counts['train']}, validation {split_counts['validation']}, test {split_counts['test']}).",
     ]
+    lines.append(f"Labels: {_counted(dataset.labels)}.")
+    lines.append(f"Languages: {_counted(dataset.languages)}.")
+    fixed = len(lines)
     lines += [f"- ⚠️ {html.escape(w)}" for w in dataset.warnings]
     lines += [f"- ℹ️ {html.escape(n)}" for n in dataset.notes]
-    return "\n\n".join(lines[:2]) + ("\n\n" + "\n".join(lines[2:]) if lines[2:] else "")
+    return "\n\n".join(lines[:fixed]) + ("\n\n" + "\n".join(lines[fixed:]) if lines[fixed:] else "")
+
+
+def _counted(values: list[str], limit: int = 60) -> str:
+    """Each distinct value with its row count, most rows first (at most ``limit``, then how many more)."""
+    counts = Counter(values).most_common()
+    shown = ", ".join(f"{html.escape(cell(v, 40))} {n:,}" for v, n in counts[:limit])
+    return shown + (f" and {len(counts) - limit:,} more" if len(counts) > limit else "")
 
 
 def counts_figure(dataset: Dataset):
