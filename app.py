@@ -429,6 +429,7 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 @user_errors
 def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
     """Train on the checked data, streaming the loss curve; then every result view and the classifier .zip."""
+    from xlmr_demo.dataset import prepare_dataset
     from xlmr_demo.heads import HeadConfig
     from xlmr_demo.plots import loss_curve
     from xlmr_demo.training import train_classifier
@@ -438,7 +439,11 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
     model = _model(model)
 
     def work(session: Session, job, update):
-        dataset = _need(session.dataset, session, "Check your data in the Data tab first.")
+        if session.dataset is None:  # Train before Check: check with the detected columns, as Check would
+            table = _need(session.table, session, "Load a file in the Data tab first (or use the sample data).")
+            session.dataset = prepare_dataset(table, session.table_name)
+        dataset = session.dataset
+
         def report(step: Step) -> None:
             job.progress(step)
             if step.stage == "training":
