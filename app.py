@@ -42,7 +42,7 @@ from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
 from xlmr_demo.limits import current as current_limits
 from xlmr_demo.progress import Step
 from xlmr_demo.sessions import Session, SessionStore
-from xlmr_demo.views import cell, table_rows
+from xlmr_demo.views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS, cell, table_rows
 from xlmr_demo.writers import cache_dir
 
 SAMPLE = Path(__file__).parent / "assets" / "sample_parallel.csv"
@@ -389,7 +389,7 @@ def load_file(path: str | None, request: gr.Request = None):
     if len(table.columns) > len(header):
         notes += f"\n- The preview shows the first {len(header)} of {len(table.columns):,} columns."
     return FileViews(
-        preview={"headers": header, "data": rows},
+        preview=gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
         notes=notes,
         text_column=_choices(table.columns, guess[0]),
         label_column=_choices(table.columns, guess[1]),
@@ -433,7 +433,7 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
     from xlmr_demo.heads import HeadConfig
     from xlmr_demo.plots import loss_curve
     from xlmr_demo.training import train_classifier
-    from xlmr_demo.views import headline, issue_rows, report_rows, result_figures
+    from xlmr_demo.views import headline, issue_rows, issues_title, report_rows, result_figures
 
     config = HeadConfig(kind=head if head in ("mlp", "logreg") else "mlp", seed=_seed(seed))
     model = _model(model)
@@ -479,7 +479,7 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
         languages=figures["languages"],
         transfer=figures["transfer"],
         loss=figures["loss"],
-        issues={"headers": issues_header, "data": issues},
+        issues=gr.Dataframe(value={"headers": issues_header, "data": issues}, label=issues_title(result)),
         download=str(archive),
     )
 
@@ -600,7 +600,8 @@ def build_app() -> gr.Blocks:
                 with gr.Column():
                     sample = gr.Button("Use the sample data (8 languages, 6 topics)")
                     read_notes = gr.Markdown()
-            preview_table = gr.Dataframe(label="Preview (first 20 rows)", interactive=False, wrap=True)
+            # hidden until a file is read: an empty table would show numbered placeholder headers
+            preview_table = gr.Dataframe(label="Preview (first 20 rows)", interactive=False, wrap=True, visible=False)
             with gr.Row():
                 text_col = gr.Dropdown(label="Text column")
                 label_col = gr.Dropdown(label="Label column")
@@ -629,15 +630,16 @@ def build_app() -> gr.Blocks:
                 stop_train = gr.Button("Stop", variant="stop", scale=1)
             headline = gr.Markdown()
             with gr.Row():
-                report_table = gr.Dataframe(label="Per class", interactive=False)
+                report_table = gr.Dataframe(label="Per class", headers=REPORT_HEADERS, interactive=False)
                 loss_plot = gr.Plot(label="Loss")
             with gr.Row():
                 confusion_plot = gr.Plot(label="Confusion matrix")
                 language_plot = gr.Plot(label="Per language")
             transfer_plot = gr.Plot(label="Cross-lingual transfer")
             issues_table = gr.Dataframe(
-                label="Suspected label errors (the model disagrees confidently)", interactive=False, wrap=True
-            )
+                label="Suspected label errors (the model disagrees confidently)", headers=ISSUE_HEADERS,
+                interactive=False, wrap=True,
+            )  # fmt: skip
             download = gr.File(label="Download the classifier (.zip: safetensors + JSON)")
         with gr.Tab("3. Predict"):
             with gr.Row():
@@ -670,8 +672,9 @@ def build_app() -> gr.Blocks:
                 new_text = gr.Textbox(label="Place a text on the map (any language)", scale=3)
                 place_button = gr.Button("Place it", scale=1)
             neighbours_table = gr.Dataframe(
-                label="Its nearest texts on the map, across languages", interactive=False, wrap=True
-            )
+                label="Its nearest texts on the map, across languages", headers=NEIGHBOUR_HEADERS, interactive=False,
+                wrap=True,
+            )  # fmt: skip
             centroid_plot = gr.Plot(label="Language centroids")
         with gr.Tab("Compare sentences"), gr.Row():
             with gr.Column(scale=2):

@@ -156,3 +156,15 @@ def test_neutralise_prefixes_formula_starts(cell):
 @pytest.mark.parametrize("cell", ["-2", "-6.29880", "+3.5", "-1e-05", "-.5"])
 def test_plain_numbers_are_left_alone(cell):
     assert neutralise(cell) == cell
+
+
+def test_the_label_error_table_says_what_it_holds_even_when_empty(trained):
+    from dataclasses import replace
+
+    from xlmr_demo.views import issues_title
+
+    suspects = sum(i["suspect"] for i in trained.label_issues)
+    assert issues_title(trained).startswith(f"Suspected label errors: {suspects:,} rows")
+    cleared = [{**i, "suspect": False} for i in trained.label_issues]
+    assert "none found" in issues_title(replace(trained, label_issues=cleared))
+    assert "not looked for" in issues_title(replace(trained, label_issues=[]))

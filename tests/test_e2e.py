@@ -41,6 +41,8 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     summary = page.locator("p", has_text="usable rows")
     summary.wait_for(timeout=60_000)
     assert "6 classes, 8 languages" in summary.inner_text()
+    assert "Labels: weather 64" in page.locator("p", has_text="Labels:").inner_text()
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=30_000)  # the label x language chart
     page.screenshot(path=str(ARTIFACTS / "tab-data.png"), full_page=True)
 
     _tab(page, "2. Train")

@@ -97,11 +97,16 @@ def headline(result: TrainResult) -> str:
     return text
 
 
+REPORT_HEADERS = ["class", "precision", "recall", "F1", "rows"]
+ISSUE_HEADERS = ["row", "language", "text", "given label", "model's guess", "probability of given label"]
+NEIGHBOUR_HEADERS = ["text", "language", "similarity"]  # then the file's other columns
+
+
 def report_rows(result: TrainResult) -> tuple[list[str], list[list]]:
     """The classification report as a table: one row per class."""
     m = result.metrics
     rows = [[c, r["precision"], r["recall"], r["f1"], r["support"]] for c, r in m["per_class"].items()]
-    return ["class", "precision", "recall", "F1", "rows"], rows
+    return REPORT_HEADERS, rows
 
 
 def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[list]]:
@@ -111,7 +116,17 @@ def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[li
         for i in result.label_issues
         if i["suspect"]
     ][:limit]
-    return ["row", "language", "text", "given label", "model's guess", "probability of given label"], rows
+    return ISSUE_HEADERS, rows
+
+
+def issues_title(result: TrainResult) -> str:
+    """What the label-error table holds, in words, also when it is empty."""
+    if not result.label_issues:
+        return "Suspected label errors: not looked for (a class has too few rows to hold some out)"
+    suspects = sum(i["suspect"] for i in result.label_issues)
+    if not suspects:
+        return "Suspected label errors: none found (the model confidently contradicts no given label)"
+    return f"Suspected label errors: {suspects:,} rows whose given label the model confidently doubts"
 
 
 def result_figures(result: TrainResult) -> dict:
