@@ -295,6 +295,14 @@ class TrainViews(NamedTuple):
     download: object = SKIP
 
 
+class FilePredictionViews(NamedTuple):
+    """What predicting a file shows, by output."""
+
+    file: object = SKIP
+    preview: object = SKIP
+    summary: object = SKIP
+
+
 class MapViews(NamedTuple):
     """What drawing a map shows, by output."""
 
@@ -499,20 +507,24 @@ def load_head(archive: str | None, request: gr.Request = None):
 
 @user_errors
 def predict_text(text: str, request: gr.Request = None):
-    """Probabilities of every label for one text."""
+    """Probabilities of every label for one text, and a word when the prediction is a guess."""
+    from xlmr_demo.predict import not_sure_note
+
     if not text or not text.strip():
         raise UserError("Type a text to classify.")
     with _task(request, "Predicting") as (session, _), cache_scope(session.cache):
         classifier = _need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
-        return dict(classifier.scores(text))
+        scores = dict(classifier.scores(text))
+    return scores, not_sure_note(list(scores.values()))
 
 
 @user_errors
 def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Progress()):
-    """Predict every row of an uploaded file; hand back the CSV."""
+    """Predict every row of an uploaded file: the CSV, its first rows and what to know about them."""
     from xlmr_demo.predict import predict_table
     from xlmr_demo.readers import read_table
-    from xlmr_demo.writers import write_table
+    from xlmr_demo.views import prediction_preview, prediction_summary
+    from xlmr_demo.writers import neutralised_cells, write_table
 
     if not path:
         raise UserError("Choose a file to predict first.")
@@ -522,11 +534,18 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
             table = read_table(path)
         classifier = _need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
         predictions = predict_table(classifier, table, progress=job.progress)
-        return write_table(predictions.table, session.new_file(f"{Path(path).stem[:60]}_predictions.csv"))
+        out = write_table(predictions.table, session.new_file(f"{Path(path).stem[:60]}_predictions.csv"))
+        return predictions, out
 
+    report = _progress_report(progress)
     with _consumed(path):  # also when the job is refused or stopped before it reads the file
-        out = yield from _background(request, "Predicting the file", work, report=_progress_report(progress))
-    yield str(out)
+        predictions, out = yield from _background(request, "Predicting the file", work, FilePredictionViews, report)
+    header, rows = prediction_preview(predictions)
+    yield FilePredictionViews(
+        file=str(out),
+        preview=gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
+        summary=prediction_summary(predictions, neutralised_cells(predictions.table)),
+    )
 
 
 @user_errors
@@ -647,13 +666,16 @@ def build_app() -> gr.Blocks:
                     one_text = gr.Textbox(label="Text in any language", lines=3)
                     gr.Examples(PREDICT_EXAMPLES, inputs=one_text)
                     predict_button = gr.Button("Predict", variant="primary")
-                probabilities = gr.Label(label="Probabilities", num_top_classes=6)
+                with gr.Column():
+                    probabilities = gr.Label(label="Probabilities", num_top_classes=6)
+                    verdict = gr.Markdown()
             with gr.Row():
                 to_predict = upload_box("Predict a whole file")
                 predictions = gr.File(label="Predictions (CSV)")
             with gr.Row():
                 predict_status = gr.Markdown()
                 stop_predict = gr.Button("Stop", variant="stop")
+            prediction_rows = gr.Dataframe(label="First predicted rows", interactive=False, wrap=True, visible=False)
             with gr.Accordion("Use a saved classifier", open=False):
                 head_zip = upload_box("Classifier .zip from the Train tab")
                 head_status = gr.Markdown()
@@ -707,8 +729,12 @@ def build_app() -> gr.Blocks:
         )
         # Stop skips the queue: it must work while the visitor's own requests fill it
         stop_train.click(stop_job, None, headline, cancels=[training], api_name="stop", queue=False)
-        predict_button.click(predict_text, [one_text], probabilities, api_name="predict")
-        predicting = to_predict.upload(predict_upload, [to_predict], predictions, api_name="predict_file", **heavy)
+        predict_button.click(predict_text, [one_text], [probabilities, verdict], api_name="predict")
+        predicting = to_predict.upload(
+            predict_upload, [to_predict],
+            list(FilePredictionViews(file=predictions, preview=prediction_rows, summary=predict_status)),
+            api_name="predict_file", **heavy,
+        )  # fmt: skip
         stop_predict.click(stop_job, None, predict_status, cancels=[predicting], api_name=False, queue=False)
         head_zip.upload(load_head, [head_zip], [head_status], api_name="load_head")
         mapping = map_button.click(

@@ -172,8 +172,12 @@ def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_
     sentence = "Il pleut et il fait froid. "
     pasted = client.predict(sentence * 750_000, api_name="/predict")
     assert pasted == client.predict(sentence * 200, api_name="/predict")
-    to_predict = write_csv(tmp_path / "new.csv", ["text"], [["Mañana nevará en la montaña."], ["El tren llega tarde."]])
-    client.predict(handle_file(str(to_predict)), api_name="/predict_file")
+    rows = [["Mañana nevará en la montaña."], ["@user El tren llega tarde."]]
+    to_predict = write_csv(tmp_path / "new.csv", ["text"], rows)
+    _, preview, summary = client.predict(handle_file(str(to_predict)), api_name="/predict_file")
+    table = preview["value"]  # an update: the table appears once there is something to show
+    assert table["headers"] == ["text", "predicted_label", "confidence", "certainty"] and len(table["data"]) == 2
+    assert summary.startswith("Predicted **2 rows**") and "(such as `@user`) begin with an apostrophe" in summary
     assert sorted(Path(f).name for f in settled(gradio_cache)) == ["classifier.zip", "new_predictions.csv"]
     time.sleep(IDLE_SECONDS * 3)  # the visitor left: their session goes, and its files with it
     assert files_in(gradio_cache) == []

@@ -13,7 +13,7 @@ from xlmr_demo.classifier import Classifier
 from xlmr_demo.dataset import load_dataset
 from xlmr_demo.encoders import Encoder, EncoderConfig
 from xlmr_demo.errors import UserError
-from xlmr_demo.predict import predict_file
+from xlmr_demo.predict import not_sure, predict_file
 from xlmr_demo.saved import CONFIG_FILE, HEAD_FILE
 from xlmr_demo.training import evaluate
 from xlmr_demo.writers import neutralise
@@ -129,13 +129,14 @@ def test_predict_file_adds_columns_and_defuses_formulas(trained, tmp_path):
     with out.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
     header = rows[0]
-    assert header == ["text", "label", "predicted_label", "confidence",
+    assert header == ["text", "label", "predicted_label", "confidence", "certainty",
                       "prob_negative", "prob_neutral", "prob_positive"]  # fmt: skip
     assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://evil")', "'+1+1", "-2", "'@SUM(A1)", "plain", "fine"]
     for r in rows[1:]:
-        probs = [float(v) for v in r[4:]]
+        probs = [float(v) for v in r[5:]]
         assert abs(sum(probs) - 1) < 2e-3 and float(r[3]) == max(probs)
         assert r[2] == ["negative", "neutral", "positive"][int(np.argmax(probs))]
+        assert r[4] == ("not sure" if not_sure(probs) else "sure")
     assert result.n_blank == 0
 
 
@@ -144,7 +145,7 @@ def test_rows_without_text_get_no_prediction(trained, tmp_path):
     result = predict_file(trained.classifier, TEST_DATA / "awkward" / "blank_texts.csv", out)
     assert result.n_blank == 2
     rows = list(csv.reader(out.open(encoding="utf-8-sig", newline="")))
-    assert rows[2][2:] == [""] * 5 and rows[1][2] != ""
+    assert rows[2][2:] == [""] * 6 and rows[1][2] != ""
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+A1", "-A1", "@x", "\tx", "\rx", "-1+2", "+1e5)", "-"])
@@ -168,3 +169,31 @@ def test_the_label_error_table_says_what_it_holds_even_when_empty(trained):
     cleared = [{**i, "suspect": False} for i in trained.label_issues]
     assert "none found" in issues_title(replace(trained, label_issues=cleared))
     assert "not looked for" in issues_title(replace(trained, label_issues=[]))
+
+
+def test_a_guess_is_flagged_not_sure():
+    from xlmr_demo.predict import not_sure, not_sure_note
+
+    assert not_sure([0.39, 0.2, 0.2, 0.21])  # the top label under half
+    assert not_sure([0.55, 0.45])  # a close call between two
+    assert not not_sure([0.9, 0.05, 0.05])
+    assert not_sure_note([0.9, 0.05, 0.05]) == ""
+    note = not_sure_note([0.39, 0.21, 0.2, 0.2])
+    assert note.startswith("**Not sure**: the most likely label has 39% and the next one 21%")
+
+
+def test_a_predicted_file_says_how_sure_it_is_and_why_cells_changed(trained):
+    from xlmr_demo.predict import predict_table
+    from xlmr_demo.readers import Table
+    from xlmr_demo.views import prediction_preview, prediction_summary
+    from xlmr_demo.writers import neutralised_cells
+
+    texts = ["@user I love this, best day ever!", "", "The invoice number is 4471-B.", "Terrible service, never again."]
+    predictions = predict_table(trained.classifier, Table(columns=["text"], rows=[[t] for t in texts]))
+    header, rows = prediction_preview(predictions)
+    assert header == ["text", "predicted_label", "confidence", "certainty"] and len(rows) == 4
+    assert {r[3] for r in rows if r[0]} <= {"sure", "not sure"} and rows[1][1:] == ["", "", ""]
+    assert predictions.n_not_sure == sum(r[3] == "not sure" for r in rows)
+    summary = prediction_summary(predictions, neutralised_cells(predictions.table))
+    assert "Predicted **3 rows**" in summary and "Without text, so without a prediction: 1 row." in summary
+    assert "(such as `@user`) begin with an apostrophe (1 cell)" in summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,14 +13,40 @@ from .progress import Progress
 from .readers import Table, read_table
 from .writers import output_file, write_table
 
+#: A prediction is "not sure" when its top label has less than this probability ...
+NOT_SURE_BELOW = 0.5
+#: ... or the runner-up is within this much of it: a close call between two labels.
+CLOSE_CALL = 0.2
+
+
+def not_sure(probabilities: Sequence[float]) -> bool:
+    """Whether a prediction with these class probabilities should be read as a guess."""
+    top, second = sorted(probabilities, reverse=True)[:2]
+    return top < NOT_SURE_BELOW or top - second < CLOSE_CALL
+
+
+def not_sure_note(probabilities: Sequence[float]) -> str:
+    """Why a prediction is "not sure", in words; empty when it is sure."""
+    if not not_sure(probabilities):
+        return ""
+    top, second = sorted(probabilities, reverse=True)[:2]
+    return (
+        f"**Not sure**: the most likely label has {top:.0%} and the next one {second:.0%}. Predictions count as "
+        f"sure from {NOT_SURE_BELOW:.0%} with a lead of {CLOSE_CALL:.0%}; a text unlike any training example "
+        "(another topic) often lands here."
+    )
+
 
 @dataclass(frozen=True)
 class Predictions:
-    """The input table with ``predicted_label``, ``confidence`` and one ``prob_<label>`` column per class."""
+    """The input table with ``predicted_label``, ``confidence``, ``certainty`` ("sure" or "not sure", see
+    :func:`not_sure`) and one ``prob_<label>`` column per class."""
 
     table: Table
     text_column: str
     n_blank: int  # rows with no text: left without a prediction
+    classes: list[str]
+    n_not_sure: int = 0
 
 
 def predict_table(
@@ -34,14 +61,18 @@ def predict_table(
     proba = classifier.predict_proba([cells[i] for i in rows], progress=progress)
     classes = classifier.classes_
     taken = set(table.columns)
-    names = ["predicted_label", "confidence", *(f"prob_{c}" for c in classes)]
+    names = ["predicted_label", "confidence", "certainty", *(f"prob_{c}" for c in classes)]
     names = [n if n not in taken else f"{n}_predicted" for n in names]
     extra: list[list[str | None]] = [[None] * len(names) for _ in cells]
     best = proba.argmax(axis=1)
+    unsure = [not_sure(p) for p in proba]
     for k, i in enumerate(rows):
-        extra[i] = [classes[best[k]], f"{proba[k, best[k]]:.4f}", *(f"{p:.4f}" for p in proba[k])]
+        certainty = "not sure" if unsure[k] else "sure"
+        extra[i] = [classes[best[k]], f"{proba[k, best[k]]:.4f}", certainty, *(f"{p:.4f}" for p in proba[k])]
     out = Table(columns=table.columns + names, rows=[r + e for r, e in zip(table.rows, extra, strict=True)])
-    return Predictions(table=out, text_column=column, n_blank=len(cells) - len(rows))
+    return Predictions(
+        table=out, text_column=column, n_blank=len(cells) - len(rows), classes=list(classes), n_not_sure=sum(unsure)
+    )
 
 
 def predict_file(

@@ -26,6 +26,7 @@ from .plots import (
     similarity_heatmap,
     transfer_heatmap,
 )
+from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
 from .readers import Table
 from .training import TrainResult
 from .writers import output_file, write_file_atomically
@@ -117,6 +118,39 @@ def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[li
         if i["suspect"]
     ][:limit]
     return ISSUE_HEADERS, rows
+
+
+def prediction_preview(predictions: Predictions, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list]]:
+    """The first rows of a predicted file: text, predicted label, confidence and certainty."""
+    table = predictions.table
+    added = table.columns[-(3 + len(predictions.classes)) :][:3]  # label, confidence, certainty (then prob_*)
+    picked = [predictions.text_column, *added]
+    index = [table.columns.index(c) for c in picked]
+    return picked, [[cell(row[i] or "") for i in index] for row in table.rows[:limit]]
+
+
+def prediction_summary(predictions: Predictions, neutralised: int) -> str:
+    """Markdown: how many rows were predicted, how many are not sure, and what the CSV changed and why."""
+    predicted = len(predictions.table) - predictions.n_blank
+    lines = [f"Predicted **{_count(predicted, 'row')}**; the first rows are below."]
+    if predictions.n_not_sure:
+        lines.append(
+            f"Marked *not sure* in the certainty column: {_count(predictions.n_not_sure, 'row')} (the top label "
+            f"under {NOT_SURE_BELOW:.0%}, or the next label within {CLOSE_CALL:.0%} of it)."
+        )
+    if predictions.n_blank:
+        lines.append(f"Without text, so without a prediction: {_count(predictions.n_blank, 'row')}.")
+    if neutralised:
+        lines.append(
+            "In the CSV, cells starting with =, +, -, @ or a tab (such as `@user`) begin with an apostrophe "
+            f"({_count(neutralised, 'cell')}), so that a spreadsheet shows them as text instead of running them "
+            "as formulas."
+        )
+    return "\n\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"
 
 
 def issues_title(result: TrainResult) -> str:

@@ -151,6 +151,12 @@ def neutralise(cell: str) -> str:
     return cell
 
 
+def neutralised_cells(table: Table) -> int:
+    """How many cells of ``table`` :func:`write_table` prefixes with ``'``."""
+    cells = [*table.columns, *(c for row in table.rows for c in row if c)]
+    return sum(neutralise(c) != c for c in cells)
+
+
 def write_table(table: Table, path: str | Path) -> Path:
     """Write ``table`` as CSV (or TSV for .tsv), formula-like cells neutralised, atomically."""
     path = output_file(path, (".csv", ".tsv"), "A table")
