@@ -197,3 +197,16 @@ def test_a_predicted_file_says_how_sure_it_is_and_why_cells_changed(trained):
     summary = prediction_summary(predictions, neutralised_cells(predictions.table))
     assert "Predicted **3 rows**" in summary and "Without text, so without a prediction: 1 row." in summary
     assert "(such as `@user`) begin with an apostrophe (1 cell)" in summary
+
+
+def test_transfer_scores_from_few_test_rows_are_greyed_out(trained):
+    from xlmr_demo.plots import transfer_heatmap
+
+    transfer = trained.metrics["transfer"]
+    test = trained.metrics["per_language"]
+    assert transfer["eval_rows"] == [test[lang]["n"] for lang in transfer["eval_languages"]]
+    few = {**transfer, "eval_rows": [12] + [40] * (len(transfer["eval_rows"]) - 1)}
+    trusted, grey = transfer_heatmap(few, min_rows=30).data
+    assert np.isnan(trusted.z[:, 0]).all() and not np.isnan(grey.z[:, 0]).any()
+    assert not np.isnan(trusted.z[:, 1:]).any() and np.isnan(grey.z[:, 1:]).all()
+    assert trusted.x[0] == f"{transfer['eval_languages'][0]} (12 rows)"

@@ -123,6 +123,7 @@ def _say_dataset(dataset, name: str, evaluating: bool = False) -> None:
 
 def _summary(metrics: dict) -> str:
     from .metrics import classification_report
+    from .training import MIN_TRUSTED_ROWS
 
     lines = [classification_report(metrics), ""]
     if "per_language" in metrics:
@@ -135,6 +136,9 @@ def _summary(metrics: dict) -> str:
         lines.append(" " * 10 + "".join(f"{lang:>8}" for lang in t["eval_languages"]))
         for lang, row in zip(t["train_languages"], t["macro_f1"], strict=True):
             lines.append(f"{lang:>10}" + "".join(f"{v:8.3f}" for v in row))
+        lines.append(f"{'test rows':>10}" + "".join(f"{n:8d}" for n in t["eval_rows"]))
+        if min(t["eval_rows"]) < MIN_TRUSTED_ROWS:
+            lines.append(f"(columns of fewer than {MIN_TRUSTED_ROWS} test rows are too few to trust)")
     return "\n".join(lines)
 
 

@@ -215,21 +215,32 @@ def bars(values: dict[str, float], title: str, axis: str = "macro-F1", fmt: str 
     return fig
 
 
-def transfer_heatmap(transfer: dict) -> go.Figure:
-    """Cross-lingual transfer: macro-F1 of a head trained on one language (rows) per evaluated language."""
+def transfer_heatmap(transfer: dict, min_rows: int) -> go.Figure:
+    """Cross-lingual transfer: macro-F1 of a head trained on one language (rows) per evaluated language.
+
+    Columns measured on fewer than ``min_rows`` test rows are grey: a score of 12 rows swings by tens
+    of points with one row more or less right.
+    """
+    z = np.asarray(transfer["macro_f1"], dtype=float)
+    rows = transfer.get("eval_rows") or [min_rows] * len(transfer["eval_languages"])  # older metrics: no counts
+    few = np.broadcast_to(np.asarray(rows) < min_rows, z.shape)
+    x = [f"{lang} ({n:,} rows)" for lang, n in zip(transfer["eval_languages"], rows, strict=True)]
+    common = {"x": x, "y": transfer["train_languages"], "texttemplate": "%{z:.2f}", "zmin": 0, "zmax": 1}
     fig = go.Figure(
-        go.Heatmap(
-            z=transfer["macro_f1"],
-            x=transfer["eval_languages"],
-            y=transfer["train_languages"],
-            texttemplate="%{z:.2f}",
-            colorscale="Viridis",
-            zmin=0,
-            zmax=1,
-            colorbar={"title": {"text": "macro-F1"}},
-        )
-    )
-    fig.update_layout(title="Trained on one language (rows), evaluated on each (columns)", height=420)
+        [
+            go.Heatmap(
+                z=np.where(few, np.nan, z), colorscale="Viridis", colorbar={"title": {"text": "macro-F1"}}, **common
+            ),
+            go.Heatmap(
+                z=np.where(few, z, np.nan), colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]], showscale=False,
+                hovertemplate="%{z:.2f}: too few test rows to trust<extra></extra>", **common,
+            ),
+        ]
+    )  # fmt: skip
+    title = "Trained on one language (rows), evaluated on each (columns)"
+    if few.any():
+        title += f"<br><sub>grey: fewer than {min_rows} test rows, too few to trust</sub>"
+    fig.update_layout(title=title, height=420)
     fig.update_xaxes(title="evaluated on")
     fig.update_yaxes(title="trained on", autorange="reversed")
     return fig

@@ -23,6 +23,8 @@ from .metrics import classification_metrics
 from .progress import Progress, Step
 
 MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone
+#: A transfer score measured on fewer test rows than this is shown as too few to trust.
+MIN_TRUSTED_ROWS = 30
 
 
 @dataclass
@@ -81,7 +83,8 @@ def transfer_matrix(
             score = f1_score(y_eval[rows], head.predict(X_eval[rows]), labels=present, average="macro", zero_division=0)
             row.append(round(float(score), 4))
         matrix.append(row)
-    return {"train_languages": sources, "eval_languages": targets, "macro_f1": matrix}
+    rows = [int((eval_langs == target).sum()) for target in targets]
+    return {"train_languages": sources, "eval_languages": targets, "macro_f1": matrix, "eval_rows": rows}
 
 
 def find_label_issues(

@@ -28,7 +28,7 @@ from .plots import (
 )
 from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
 from .readers import Table
-from .training import TrainResult
+from .training import MIN_TRUSTED_ROWS, TrainResult
 from .writers import output_file, write_file_atomically
 
 PREVIEW_ROWS = 20
@@ -171,7 +171,7 @@ def result_figures(result: TrainResult) -> dict:
     return {
         "confusion": confusion_heatmap(m["confusion_matrix"], m["labels"]),
         "languages": bars(per_language, "Macro-F1 per language") if per_language else None,
-        "transfer": transfer_heatmap(m["transfer"]) if "transfer" in m else None,
+        "transfer": transfer_heatmap(m["transfer"], MIN_TRUSTED_ROWS) if "transfer" in m else None,
         "loss": loss_curve(t["train_loss"], t["validation_loss"], t["best_epoch"]),
     }
 
