@@ -81,28 +81,46 @@ class Dataset:
         return out
 
 
+#: Labels longer than this are compared as written: a category name is short, and NFKC may make a text 18x longer.
+LABEL_KEY_CHARS = 1_000
+#: Different spellings allowed per class of the classes limit before any is normalised (a hostile file has
+#: thousands of long labels; a real one a few spellings of each class).
+SPELLINGS_PER_CLASS = 5
+
+
 def label_key(label: str) -> str:
     """What makes two label spellings one class: equal after Unicode NFKC, case folding and collapsed spaces."""
+    if len(label) > LABEL_KEY_CHARS:
+        return "\0" + label  # never equal to a normalised key
     return " ".join(unicodedata.normalize("NFKC", label).casefold().split())
 
 
-def merge_spellings(labels: list[str]) -> tuple[list[str], list[str]]:
+def merge_spellings(labels: list[str], column: str) -> tuple[list[str], list[str]]:
     """``labels`` with each class under its most frequent spelling (the first seen on a tie), and a note per merge.
 
     "Neutral", "neutral" and "ＮＥＵＴＲＡＬ" are one class: a spreadsheet's case or width is not a category.
+    More than :data:`SPELLINGS_PER_CLASS` times the classes limit of different labels is refused first.
     """
+    counts = Counter(labels)
+    max_classes = current_limits().classes
+    if len(counts) > SPELLINGS_PER_CLASS * max_classes:
+        raise over_limit(
+            f"The label column {short(column)!r} has {len(counts):,} different labels; the limit is {max_classes:,} "
+            "classes.",
+            "classes",
+        )
     spellings: dict[str, Counter] = {}
-    for label in labels:
-        spellings.setdefault(label_key(label), Counter())[label] += 1
-    canonical = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
+    for label, n in counts.items():  # each distinct label once, in the order first seen
+        spellings.setdefault(label_key(label), Counter())[label] = n
+    canonical = {spelling: group.most_common(1)[0][0] for group in spellings.values() for spelling in group}
     notes = [
-        f"Labels that differ only in case, width or spaces are one class, {short(canonical[key])!r}: "
-        + ", ".join(f"{short(spelling)!r} ({n:,} row{'s' * (n != 1)})" for spelling, n in counts.most_common())
+        f"Labels that differ only in case, width or spaces are one class, {short(group.most_common(1)[0][0])!r}: "
+        + ", ".join(f"{short(spelling)!r} ({n:,} row{'s' * (n != 1)})" for spelling, n in group.most_common())
         + "."
-        for key, counts in spellings.items()
-        if len(counts) > 1
+        for group in spellings.values()
+        if len(group) > 1
     ]
-    return [canonical[label_key(label)] for label in labels], notes
+    return [canonical[label] for label in labels], notes
 
 
 def match_classes(labels: list[str], classes: list[str]) -> list[str]:
@@ -242,7 +260,7 @@ def prepare_dataset(
     labels = [v.strip() for v in raw_labels]
     if labels != raw_labels:
         notes.append("Removed spaces around some labels (so 'pos ' and 'pos' are one class).")
-    labels, merges = merge_spellings(labels)
+    labels, merges = merge_spellings(labels, found.label)
     notes += merges
     _check_label_kind(labels, found.label)
     language_cells = [table.rows[i - 1][j[found.language]] for i in kept] if found.language else None
