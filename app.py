@@ -33,6 +33,7 @@ from typing import NamedTuple
 import gradio as gr
 from gradio.utils import NamedString, get_upload_folder
 
+from xlmr_demo import views
 from xlmr_demo.cache import cache_scope
 from xlmr_demo.compare import parse_sentences, similarity
 from xlmr_demo.embedded import EMBEDDED_NAME
@@ -363,10 +364,9 @@ def _progress_report(progress):
 @user_errors
 def compare(sentences: str, model: str, request: gr.Request = None):
     """Callback of "Compare": sentences (one per line) -> heatmap and the closest pairs."""
-    from xlmr_demo.views import compare_views
 
     with _task(request, "Comparing") as (session, _), cache_scope(session.cache):
-        return compare_views(similarity(parse_sentences(sentences or ""), model=_model(model)))
+        return views.compare_views(similarity(parse_sentences(sentences or ""), model=_model(model)))
 
 
 def _choices(columns: list[str], value: str | None, optional: bool = False):
@@ -379,7 +379,6 @@ def load_file(path: str | None, request: gr.Request = None):
     """Read an upload (or the sample): preview and the detected columns."""
     from xlmr_demo.columns import detect_columns
     from xlmr_demo.readers import read_table
-    from xlmr_demo.views import preview
 
     if not path:
         raise UserError("Choose a file first (CSV, TSV, Excel, JSON Lines or Parquet), or load the sample.")
@@ -387,7 +386,7 @@ def load_file(path: str | None, request: gr.Request = None):
         table = read_table(path)
         name = Path(path).name
         session.set_table(table, name)
-        header, rows = preview(table)
+        header, rows = views.preview(table)
         try:
             found = detect_columns(table, name)
             guess = (found.text, found.label, found.language, found.split)
@@ -419,7 +418,6 @@ def _none(value: str | None) -> str | None:
 def check_data(text: str, label: str, language: str, split: str, request: gr.Request = None):
     """Validate the table with the chosen columns: report and label x language chart."""
     from xlmr_demo.dataset import prepare_dataset
-    from xlmr_demo.views import counts_figure, dataset_report
 
     with _task(request, "Checking the data") as (session, _):
         table = _need(session.table, session, "Load a file first.")
@@ -431,7 +429,7 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
             language_column=_none(language),
             split_column=_none(split),
         )
-        return dataset_report(session.dataset), counts_figure(session.dataset)
+        return views.dataset_report(session.dataset), views.counts_figure(session.dataset)
 
 
 @user_errors
@@ -441,7 +439,6 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
     from xlmr_demo.heads import HeadConfig
     from xlmr_demo.plots import loss_curve
     from xlmr_demo.training import train_classifier
-    from xlmr_demo.views import headline, issue_rows, issues_title, report_rows, result_figures
 
     config = HeadConfig(kind=head if head in ("mlp", "logreg") else "mlp", seed=_seed(seed))
     model = _model(model)
@@ -477,17 +474,17 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
 
     report = _progress_report(progress)
     result, archive = yield from _background(request, "Training", work, TrainViews, report, show_loss)
-    figures = result_figures(result)
-    header, rows = report_rows(result)
-    issues_header, issues = issue_rows(result)
+    figures = views.result_figures(result)
+    header, rows = views.report_rows(result)
+    issues_header, issues = views.issue_rows(result)
     yield TrainViews(
-        headline=headline(result),
+        headline=views.headline(result),
         per_class={"headers": header, "data": rows},
         confusion=figures["confusion"],
         languages=figures["languages"],
         transfer=figures["transfer"],
         loss=figures["loss"],
-        issues=gr.Dataframe(value={"headers": issues_header, "data": issues}, label=issues_title(result)),
+        issues=gr.Dataframe(value={"headers": issues_header, "data": issues}, label=views.issues_title(result)),
         download=str(archive),
     )
 
@@ -523,7 +520,6 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
     """Predict every row of an uploaded file: the CSV, its first rows and what to know about them."""
     from xlmr_demo.predict import predict_table
     from xlmr_demo.readers import read_table
-    from xlmr_demo.views import prediction_preview, prediction_summary
     from xlmr_demo.writers import neutralised_cells, write_table
 
     if not path:
@@ -540,11 +536,11 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
     report = _progress_report(progress)
     with _consumed(path):  # also when the job is refused or stopped before it reads the file
         predictions, out = yield from _background(request, "Predicting the file", work, FilePredictionViews, report)
-    header, rows = prediction_preview(predictions)
+    header, rows = views.prediction_preview(predictions)
     yield FilePredictionViews(
         file=str(out),
         preview=gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
-        summary=prediction_summary(predictions, neutralised_cells(predictions.table)),
+        summary=views.prediction_summary(predictions, neutralised_cells(predictions.table)),
     )
 
 
@@ -554,7 +550,6 @@ def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.
     from xlmr_demo.maps import build_map, map_data_from_table
     from xlmr_demo.projection import ProjectionConfig
     from xlmr_demo.readers import read_table
-    from xlmr_demo.views import centroid_figure, map_figure, summary_lines
 
     config = ProjectionConfig(
         method=method if method in ("auto", "tsne", "umap", "pca") else "auto", dims=3 if str(dims) == "3" else 2,
@@ -571,22 +566,21 @@ def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.
         return session.map
 
     result = yield from _background(request, "Drawing the map", work, MapViews, _progress_report(progress))
-    findings = "\n".join(f"- {line}" for line in summary_lines(result))
-    yield MapViews(map=map_figure(result), findings=findings, centroids=centroid_figure(result))
+    findings = "\n".join(f"- {line}" for line in views.summary_lines(result))
+    yield MapViews(map=views.map_figure(result), findings=findings, centroids=views.centroid_figure(result))
 
 
 @user_errors
 def place_on_map(text: str, request: gr.Request = None):
     """Put a typed text on the current map; list its nearest mapped texts in any language."""
     from xlmr_demo.maps import place_text
-    from xlmr_demo.views import with_placement
 
     with _task(request, "Placing the text") as (session, _), cache_scope(session.cache):
         result = _need(session.map, session, "Draw the map first.")
         placement = place_text(result, text)
         columns = list(placement.neighbours[0])
         rows = table_rows([[n[c] for c in columns] for n in placement.neighbours])
-        return with_placement(result, text, placement), {"headers": columns, "data": rows}
+        return views.with_placement(result, text, placement), {"headers": columns, "data": rows}
 
 
 def stop_job(request: gr.Request = None) -> str:

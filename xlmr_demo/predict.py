@@ -45,7 +45,7 @@ class Predictions:
     table: Table
     text_column: str
     n_blank: int  # rows with no text: left without a prediction
-    classes: list[str]
+    added: list[str]  # the columns the prediction added, as named in the table (a taken name gets "_predicted")
     n_not_sure: int = 0
 
 
@@ -71,7 +71,7 @@ def predict_table(
         extra[i] = [classes[best[k]], f"{proba[k, best[k]]:.4f}", certainty, *(f"{p:.4f}" for p in proba[k])]
     out = Table(columns=table.columns + names, rows=[r + e for r, e in zip(table.rows, extra, strict=True)])
     return Predictions(
-        table=out, text_column=column, n_blank=len(cells) - len(rows), classes=list(classes), n_not_sure=sum(unsure)
+        table=out, text_column=column, n_blank=len(cells) - len(rows), added=names, n_not_sure=sum(unsure)
     )
 
 

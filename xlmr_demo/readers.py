@@ -63,14 +63,6 @@ class Table:
         """The cells of column ``name``, top to bottom. Tables are not changed after reading."""
         return list(self._by_column[self._positions[name]])
 
-    def select(self, names: list[str]) -> Table:
-        """A table of only the columns ``names``, in that order."""
-        by_column = [self._by_column[self._positions[n]] for n in names]
-        rows = [list(r) for r in zip(*by_column, strict=True)] if by_column else [[] for _ in self.rows]
-        table = Table(columns=list(names), rows=rows, notes=list(self.notes))
-        table.__dict__["_by_column"] = by_column  # the cached_property's slot: no second transpose
-        return table
-
     def __len__(self) -> int:
         return len(self.rows)
 

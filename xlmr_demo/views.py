@@ -123,8 +123,7 @@ def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[li
 def prediction_preview(predictions: Predictions, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list]]:
     """The first rows of a predicted file: text, predicted label, confidence and certainty."""
     table = predictions.table
-    added = table.columns[-(3 + len(predictions.classes)) :][:3]  # label, confidence, certainty (then prob_*)
-    picked = [predictions.text_column, *added]
+    picked = [predictions.text_column, *predictions.added[:3]]  # label, confidence, certainty (then prob_*)
     index = [table.columns.index(c) for c in picked]
     return picked, [[cell(row[i] or "") for i in index] for row in table.rows[:limit]]
 

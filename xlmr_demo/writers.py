@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 import shutil
@@ -153,7 +154,7 @@ def neutralise(cell: str) -> str:
 
 def neutralised_cells(table: Table) -> int:
     """How many cells of ``table`` :func:`write_table` prefixes with ``'``."""
-    cells = [*table.columns, *(c for row in table.rows for c in row if c)]
+    cells = itertools.chain(table.columns, (c for row in table.rows for c in row if c))
     return sum(neutralise(c) != c for c in cells)
 
 
