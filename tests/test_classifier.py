@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -160,8 +161,6 @@ def test_plain_numbers_are_left_alone(cell):
 
 
 def test_the_label_error_table_says_what_it_holds_even_when_empty(trained):
-    from dataclasses import replace
-
     from xlmr_demo.views import issues_title
 
     suspects = sum(i["suspect"] for i in trained.label_issues)
@@ -194,7 +193,10 @@ def test_a_predicted_file_says_how_sure_it_is_and_why_cells_changed(trained):
     assert header == ["text", "predicted_label", "confidence", "certainty"] and len(rows) == 4
     assert {r[3] for r in rows if r[0]} <= {"sure", "not sure"} and rows[1][1:] == ["", "", ""]
     assert predictions.n_not_sure == sum(r[3] == "not sure" for r in rows)
+    assert type(not_sure(np.array([0.39, 0.61]))) is bool  # numpy in, plain bool out: counts stay ints
+    assert type(predictions.n_not_sure) is int
     summary = prediction_summary(predictions, neutralised_cells(predictions.table))
+    assert "certainty column: 2 rows" in prediction_summary(replace(predictions, n_not_sure=np.int64(2)), 0)
     assert "Predicted **3 rows**" in summary and "Without text, so without a prediction: 1 row." in summary
     assert "(such as `@user`) begin with an apostrophe (1 cell)" in summary
 

@@ -21,7 +21,7 @@ CLOSE_CALL = 0.2
 
 def not_sure(probabilities: Sequence[float]) -> bool:
     """Whether a prediction with these class probabilities should be read as a guess."""
-    top, second = sorted(probabilities, reverse=True)[:2]
+    top, second = sorted(map(float, probabilities), reverse=True)[:2]
     return top < NOT_SURE_BELOW or top - second < CLOSE_CALL
 
 

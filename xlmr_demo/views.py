@@ -149,7 +149,7 @@ def prediction_summary(predictions: Predictions, neutralised: int) -> str:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'s' * (n != 1)}"
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def issues_title(result: TrainResult) -> str:
