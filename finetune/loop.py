@@ -32,7 +32,6 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -166,7 +165,7 @@ class FrozenLower:
 
         embeddings.forward = forward
 
-    @contextmanager
+    @contextlib.contextmanager
     def lower(self) -> Iterator[None]:
         """Within the block the model runs its embeddings and lower ``n`` layers only."""
         self.window.stop = self.n
@@ -175,7 +174,7 @@ class FrozenLower:
         finally:
             self.window.stop = len(self.window)
 
-    @contextmanager
+    @contextlib.contextmanager
     def upper(self, states) -> Iterator[None]:
         """Within the block the model starts at layer ``n``, from ``states`` (the lower layers' output)."""
         self.window.start, self.states = self.n, states

@@ -144,7 +144,7 @@ class FineTunedClassifier(BaseClassifier):
         self.folder = Path(folder)
         config = read_model_json(self.folder / "config.json")
         id2label = config.get("id2label") or {}
-        if not is_sequence_classifier(self.folder) or not id2label:
+        if not _classifies_sequences(config) or not id2label:
             raise UserError(f"{self.folder} is not a fine-tuned text classifier (no labels in its config.json).")
         self.classes_ = [id2label[str(i)] for i in range(len(id2label))]
         self.prompt = model_prompt(self.folder)
@@ -201,10 +201,13 @@ def load_archive(path: str | Path, encoder: Encoder | None = None) -> Classifier
     return Classifier._from_saved(*saved.read_archive(path, current_limits()), encoder)
 
 
+def _classifies_sequences(config: dict) -> bool:
+    return any(a.endswith("ForSequenceClassification") for a in config.get("architectures") or [])
+
+
 def is_sequence_classifier(folder: Path) -> bool:
     """Whether ``folder`` holds a sequence-classification model (by its config.json)."""
-    architectures = read_model_json(folder / "config.json").get("architectures") or []
-    return any(a.endswith("ForSequenceClassification") for a in architectures)
+    return _classifies_sequences(read_model_json(folder / "config.json"))
 
 
 def load_classifier(folder: str | Path) -> BaseClassifier:

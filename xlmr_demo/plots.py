@@ -222,7 +222,7 @@ def transfer_heatmap(transfer: dict, min_rows: int) -> go.Figure:
     of points with one row more or less right.
     """
     z = np.asarray(transfer["macro_f1"], dtype=float)
-    rows = transfer.get("eval_rows") or [min_rows] * len(transfer["eval_languages"])  # older metrics: no counts
+    rows = transfer["eval_rows"]
     few = np.broadcast_to(np.asarray(rows) < min_rows, z.shape)
     x = [f"{lang} ({n:,} rows)" for lang, n in zip(transfer["eval_languages"], rows, strict=True)]
     common = {"x": x, "y": transfer["train_languages"], "texttemplate": "%{z:.2f}", "zmin": 0, "zmax": 1}
