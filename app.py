@@ -436,11 +436,11 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
     """Train on the checked data, streaming the loss curve; then every result view and the classifier .zip."""
     from xlmr_demo.dataset import prepare_dataset
-    from xlmr_demo.heads import HeadConfig
+    from xlmr_demo.heads import KINDS, HeadConfig
     from xlmr_demo.plots import loss_curve
     from xlmr_demo.training import train_classifier
 
-    config = HeadConfig(kind=head if head in ("mlp", "logreg") else "mlp", seed=_seed(seed))
+    config = HeadConfig(kind=head if head in KINDS else HeadConfig.kind, seed=_seed(seed))
     model = _model(model)
 
     def work(session: Session, job, update):
@@ -633,7 +633,17 @@ def build_app() -> gr.Blocks:
                     info="'embedded' works offline; hub ids need a network"
                     + ("." if public else "; a model folder (from finetune/) works."),
                 )
-                head = gr.Radio(["mlp", "logreg"], value="mlp", label="Classifier head")
+                head = gr.Radio(
+                    [
+                        ("Best of both (recommended)", "by_language"),
+                        ("Neural network (MLP)", "mlp"),
+                        ("Logistic regression", "logreg"),
+                    ],
+                    value="by_language",
+                    label="Classifier head",
+                    info="Best of both: the neural network for the languages in your file, "
+                    "logistic regression (which carries over better) for any other language.",
+                )
             with gr.Accordion("Advanced", open=False):
                 seed = gr.Number(
                     value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed (same seed, same result)"

@@ -77,7 +77,7 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
     say("training the frozen-head classifier to start from ...")
     X = embed(data.texts, model=encoder).embeddings
     train = data.indices("train")
-    head_config = HeadConfig(seed=config.seed)
+    head_config = HeadConfig(kind="mlp", seed=config.seed)  # fine-tuned end to end: one network for every language
     head = fit_head(X, data.labels, train, data.indices("validation"), head_config)  # as `xlmr_demo train` does
     counts = np.unique([data.labels[i] for i in train], return_counts=True)[1]  # classes in sorted order, as the head
     network, tokenizer, folder = load_model(AutoModel, model, config.seed, **base_model_kwargs(encoder.folder))

@@ -23,7 +23,7 @@ def one_user(url: str, k: int, folder) -> list[str]:
     client.predict(handle_file(str(path)), api_name="/load_file")
     if k % 2:  # the others train straight away: Train checks the data with the detected columns
         client.predict("text", "label", "language", "(none)", api_name="/check_data")
-    outputs = client.predict("embedded", "mlp", 0, api_name="/train")
+    outputs = client.predict("embedded", "by_language", 0, api_name="/train")
     report = outputs[1]  # the per-class table
     return sorted(row[0] for row in report["data"])
 

@@ -165,7 +165,7 @@ def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_
     client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
     assert settled(gradio_cache) == []  # the upload was deleted once read (after a grace of seconds)
     client.predict("text", "topic", "language", "(none)", api_name="/check_data")
-    outputs = client.predict("embedded", "mlp", 0, api_name="/train")
+    outputs = client.predict("embedded", "by_language", 0, api_name="/train")
     assert outputs[0].startswith("### Macro-F1")
     assert [Path(f).name for f in files_in(gradio_cache)] == ["classifier.zip"]  # the download, in Gradio's cache
     # a 20 MB paste is answered as its beginning: the same probabilities as the same text 200 times

@@ -41,6 +41,18 @@ def test_training_history_is_kept(trained):
     assert 1 <= t["best_epoch"] <= len(t["validation_loss"]) == len(t["train_loss"])
 
 
+def test_the_default_head_routes_texts_in_other_languages_to_logistic_regression(trained, encoder):
+    from xlmr_demo.encoders import embed
+
+    head = trained.classifier.head
+    assert head.config.kind == "by_language" and {"ar", "en", "es", "fr"} <= set(head.languages_)
+    texts = ["Das Essen war wunderbar, ich komme gerne wieder!", "What a wonderful meal, I will gladly come back!"]
+    X = embed(texts, model=encoder).embeddings
+    proba = trained.classifier.predict_proba(texts)
+    np.testing.assert_allclose(proba, head.predict_proba(X, ["de", "en"]), atol=1e-6)
+    assert not np.allclose(proba[0], head.predict_proba(X[:1], ["en"])[0], atol=1e-3)  # German: not the MLP
+
+
 def test_label_issues_rank_suspects_first(trained):
     issues = trained.label_issues
     assert issues, "out-of-fold predictions found nothing to rank"

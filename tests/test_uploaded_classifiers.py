@@ -46,7 +46,8 @@ def no_layers(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a layer was built before the saved head was checked")
 
-    monkeypatch.setattr(heads, "_network", refuse)
+    monkeypatch.setattr(heads, "_mlp", refuse)
+    monkeypatch.setattr(heads, "_linear", refuse)
 
 
 def test_the_download_round_trips_in_memory(trained, files, tmp_path):
@@ -72,13 +73,16 @@ def test_a_two_million_wide_hidden_layer_is_refused_before_it_is_built(files, tm
         (lambda c: ["a", "list"], "is not an xlmr_demo classifier"),
         (lambda c: c["head"]["config"].update(hidden=-5), "hidden, max_epochs, max_steps, batch_size and patience"),
         (lambda c: c["head"]["config"].update(hidden="256"), "the setting 'hidden' has the wrong type"),
-        (lambda c: c["head"]["config"].update(kind="svm"), "kind must be 'logreg' or 'mlp'"),
+        (lambda c: c["head"]["config"].update(kind="svm"), "kind must be one of"),
         (lambda c: c["head"]["config"].update(evil=1), "unknown settings 'evil'"),
         (lambda c: c["head"].update(config=[]), "not a JSON object with a 'config'"),
         (lambda c: c["head"].update(classes=["a"] * 3), "its labels repeat"),
         (lambda c: c["head"].update(classes=[f"c{i}" for i in range(500)]), "500 labels; the limit is 200"),
         (lambda c: c["head"].update(dim=10**6), "input width is not a whole number from 1 to 16,384"),
         (lambda c: c["head"].update(dim=768), r"'net.0.weight' is float32 \(256, 384\), expected float32 \(256, 768"),
+        (lambda c: c["head"].update(languages="en"), "languages are not a list of at most 100 language codes"),
+        (lambda c: c["head"].update(languages=["x" * 1000]), "languages are not a list"),
+        (lambda c: c["head"].update(languages=["en"] * 10**5), "languages are not a list"),
         (lambda c: c.pop("encoder") and None, "does not name its encoder"),
         (lambda c: c.update(format="xlmr_demo.head/1"), "saved by an earlier xlmr_demo"),
         (lambda c: c["encoder"].update(fingerprint="0" * 20), "trained on embeddings of 'embedded'"),
@@ -93,6 +97,7 @@ def test_tensors_must_match_the_settings_exactly(files, tmp_path, no_layers):
     tensors = load(files[HEAD_FILE])
     cases = {
         "net.0.weight": np.zeros((10, 384), np.float32),  # another width than the settings say
+        "fallback.weight": np.full((3, 384), 1e9, np.float32),
         "mean": np.full(384, np.nan, np.float32),
         "scale": np.ones(384, np.float64),
     }

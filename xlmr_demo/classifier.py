@@ -34,7 +34,7 @@ from .encoders import (
     read_model_json,
 )
 from .errors import UserError
-from .heads import Head, check_saved
+from .heads import Head, check_saved, routing_languages
 from .limits import current as current_limits
 from .progress import Progress, Step
 
@@ -75,7 +75,9 @@ class Classifier(BaseClassifier):
         return self.head.classes_.tolist()
 
     def predict_proba(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        return self.head.predict_proba(embed(list(texts), model=self.encoder, progress=progress).embeddings)
+        texts = list(texts)
+        X = embed(texts, model=self.encoder, progress=progress).embeddings
+        return self.head.predict_proba(X, routing_languages(texts, self.head.config))
 
     def _files(self, metrics: dict | None, training: dict | None, label_issues: list | None) -> dict[str, bytes]:
         config = {

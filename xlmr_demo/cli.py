@@ -278,7 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, help="folder to save the classifier in")
     _add_column_options(p, split=True)
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
-    p.add_argument("--head", choices=["logreg", "mlp"], default="mlp", help="classifier head (default: mlp)")
+    p.add_argument(
+        "--head",
+        choices=["by_language", "mlp", "logreg"],
+        default="by_language",
+        help="classifier head (default: by_language, an MLP for the training languages and logistic regression "
+        "for the others)",
+    )
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--eval", help="a second labelled file to measure on instead of the test split")
     _add_overwrite(p)

@@ -256,7 +256,8 @@ def loss_curve(train_loss: Sequence[float], validation_loss: Sequence[float], be
         )
     if best_epoch:
         fig.add_vline(x=best_epoch, line_dash="dot", annotation_text="kept")
-    fig.update_layout(title="Loss", height=300, margin={"t": 50, "b": 10})
+    title = "Loss" if train_loss else "Loss: none to show (logistic regression is fitted in one go, not in epochs)"
+    fig.update_layout(title=title, height=300, margin={"t": 50, "b": 10})
     fig.update_xaxes(title="epoch")
     return fig
 

@@ -29,7 +29,8 @@ from .writers import output_folder, write_dir_atomically, write_file_atomically
 HEAD_FILE, CONFIG_FILE, METRICS_FILE = "head.safetensors", "config.json", "metrics.json"
 LABEL_ISSUES_FILE = "label_issues.json"
 FINETUNED_HEAD_JSON = "head.json"  # beside a fine-tuned encoder: labels and head settings
-FORMAT = "xlmr_demo.head/2"
+FORMAT = "xlmr_demo.head/3"  # format 3 added the by_language head; format 2 heads read alike
+READABLE_FORMATS = (FORMAT, "xlmr_demo.head/2")
 # format 1 tied heads to a fingerprint of the model's config and weight-file edges; since format 2
 # it covers every byte, so a format-1 head cannot be matched to its encoder any more
 OLD_FORMATS = ("xlmr_demo.head/1",)
@@ -107,7 +108,7 @@ def check_format(config: object, name: str) -> dict:
         raise UserError(
             f"{name} was saved by an earlier xlmr_demo that identified models less strictly; train it again."
         )
-    if version != FORMAT:
+    if version not in READABLE_FORMATS:
         raise UserError(f"{name} is not an xlmr_demo classifier (its {CONFIG_FILE} has no format {FORMAT!r}).")
     return config
 

@@ -18,7 +18,7 @@ from .dataset import Dataset, match_classes
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
-from .heads import Head, HeadConfig
+from .heads import Head, HeadConfig, routing_languages
 from .metrics import classification_metrics
 from .progress import Progress, Step
 
@@ -37,10 +37,13 @@ class TrainResult:
     training: dict = field(default_factory=dict)  # settings and history, saved in config.json
 
 
-def fit_head(X, y, train, val, config: HeadConfig, progress: Progress | None = None) -> Head:
-    """A head on embeddings ``X[train]`` with early stopping on ``X[val]`` (row indices into ``X`` and ``y``)."""
+def fit_head(
+    X, y, train, val, config: HeadConfig, progress: Progress | None = None, languages: np.ndarray | None = None
+) -> Head:
+    """A head on embeddings ``X[train]``, stopping early on ``X[val]`` (indices into ``X``, ``y``, ``languages``)."""
     ys = np.asarray(y, dtype=object)
-    return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress)
+    trained_on = None if languages is None else languages[train].tolist()
+    return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress, languages=trained_on)
 
 
 def transfer_matrix(
@@ -51,11 +54,15 @@ def transfer_matrix(
     eval_languages: Sequence[str],
     config: HeadConfig,
     progress: Progress | None = None,
+    routing: np.ndarray | None = None,
+    eval_routing: np.ndarray | None = None,
 ) -> dict | None:
     """Train on one language's training rows only, evaluate on each language: macro-F1 per (train, eval) pair.
 
     Languages with fewer than :data:`MIN_TRANSFER_ROWS` training rows or a single class are not
-    trained on; None when fewer than two languages remain on either side.
+    trained on; None when fewer than two languages remain on either side. ``routing`` and
+    ``eval_routing``: the detected languages of the dataset's and the evaluation rows (see
+    :func:`routing_languages`).
     """
     from sklearn.metrics import f1_score
 
@@ -75,12 +82,13 @@ def transfer_matrix(
     for k, source in enumerate(sources):
         if progress:
             progress(Step("cross-lingual transfer", k, len(sources)))
-        head = fit_head(X, labels, train[langs[train] == source], val[langs[val] == source], config)
+        head = fit_head(X, labels, train[langs[train] == source], val[langs[val] == source], config, languages=routing)
         row = []
         for target in targets:
             rows = eval_langs == target
             present = sorted(set(y_eval[rows].tolist()))
-            score = f1_score(y_eval[rows], head.predict(X_eval[rows]), labels=present, average="macro", zero_division=0)
+            predicted = head.predict(X_eval[rows], None if eval_routing is None else eval_routing[rows])
+            score = f1_score(y_eval[rows], predicted, labels=present, average="macro", zero_division=0)
             row.append(round(float(score), 4))
         matrix.append(row)
     rows = [int((eval_langs == target).sum()) for target in targets]
@@ -89,7 +97,7 @@ def transfer_matrix(
 
 def find_label_issues(
     X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200,
-    progress: Progress | None = None,
+    progress: Progress | None = None, routing: np.ndarray | None = None,
 ) -> list[dict]:  # fmt: skip
     """Rows whose given label the model finds least likely, from out-of-fold predictions.
 
@@ -117,9 +125,10 @@ def find_label_issues(
         # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
         stop = rng.random(len(fit_rows)) < 0.1
-        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config)
+        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config, languages=routing)
         cols = [index[c] for c in head.classes_]
-        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[pool[held_rows]])
+        held = pool[held_rows]
+        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[held], None if routing is None else routing[held])
     given = proba[np.arange(len(pool)), y]
     thresholds = np.array([proba[y == k, k].mean() for k in range(len(classes))])
     other = proba.copy()
@@ -190,28 +199,31 @@ def train_classifier(
     train, val = dataset.indices("train"), dataset.indices("validation")
     if len(train) == 0:
         raise UserError("No rows are marked for training.")
-    head = fit_head(X, dataset.labels, train, val, config, progress=say)
+    routing = routing_languages(dataset.texts, config)
+    head = fit_head(X, dataset.labels, train, val, config, progress=say, languages=routing)
     classifier = Classifier(encoder, head)
     if eval_dataset is not None:
         X_eval = embed(eval_dataset.texts, model=encoder, progress=evaluation_data)
         X_eval, langs = X_eval.embeddings, eval_dataset.languages
         truth = match_classes(eval_dataset.labels, classifier.classes_)
+        eval_routing = routing_languages(eval_dataset.texts, config)
     else:
         test = dataset.indices("test")
         if len(test) == 0:
             raise UserError("No rows are marked for testing, so nothing can be measured. Add test rows or --eval data.")
         X_eval, truth = X[test], [dataset.labels[i] for i in test]
         langs = [dataset.languages[i] for i in test]
+        eval_routing = None if routing is None else routing[test]
     say(Step("measuring"))
-    metrics = _metrics(classifier.classes_, head.predict(X_eval).tolist(), truth, langs)
+    metrics = _metrics(classifier.classes_, head.predict(X_eval, eval_routing).tolist(), truth, langs)
     metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
     if transfer:
-        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, progress=say)
+        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, say, routing, eval_routing)
         if matrix is not None:
             metrics["transfer"] = matrix
     issues = []
     if label_issues:
-        issues = find_label_issues(X, dataset, config, progress=say)
+        issues = find_label_issues(X, dataset, config, progress=say, routing=routing)
     say(Step("done", 1, 1))
     training = {
         "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},

@@ -95,6 +95,14 @@ def headline(result: TrainResult) -> str:
     )
     if len(m.get("per_language", {})) > 1:
         text += f" Mean over languages: {mean_language_macro_f1(m):.3f}."
+    head = result.classifier.head
+    if head.config.kind == "by_language":
+        known = ", ".join(head.languages_[:12]) + (" ..." if len(head.languages_) > 12 else "")
+        text += (
+            f"\n\nTexts detected as {known or 'no language'} (the languages of the training rows) are classified by a "
+            "small neural network; texts in any other language by logistic regression, which carries over "
+            "between languages better."
+        )
     return text
 
 
