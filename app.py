@@ -41,7 +41,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
 from xlmr_demo.limits import current as current_limits
-from xlmr_demo.progress import Step
+from xlmr_demo.progress import Pace, Step
 from xlmr_demo.sessions import Session, SessionStore
 from xlmr_demo.views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS, cell, table_rows
 from xlmr_demo.writers import cache_dir
@@ -284,9 +284,10 @@ class FileViews(NamedTuple):
 
 
 class TrainViews(NamedTuple):
-    """What training shows, by output (the loss curve first, while it trains; the rest when done)."""
+    """What training shows, by output (the loss curve while it trains, then each stage's views)."""
 
     headline: object = SKIP
+    status: object = SKIP
     per_class: object = SKIP
     confusion: object = SKIP
     languages: object = SKIP
@@ -358,7 +359,9 @@ def _background(request, what: str, work, views=None, report=None, on_update=Non
 
 
 def _progress_report(progress):
-    return lambda step: progress(step.fraction, desc=step.stage)
+    """A Progress that moves the page's bar, naming the stage and its time left."""
+    pace = Pace()
+    return lambda step: progress(step.fraction, desc=pace.describe(step))
 
 
 @user_errors
@@ -434,59 +437,95 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 
 @user_errors
 def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
-    """Train on the checked data, streaming the loss curve; then every result view and the classifier .zip."""
+    """Train in stages, each shown as soon as it exists: the loss curve while the head learns; the
+    headline, per-class table, confusion matrix and classifier .zip once it is measured; then the
+    transfer table; then the suspected label errors. A stop (Stop, the job time limit) keeps what is done."""
     from xlmr_demo.dataset import prepare_dataset
     from xlmr_demo.heads import KINDS, HeadConfig
+    from xlmr_demo.jobs import Stopped
     from xlmr_demo.plots import loss_curve
-    from xlmr_demo.training import train_classifier
+    from xlmr_demo.training import train_stages
 
     config = HeadConfig(kind=head if head in KINDS else HeadConfig.kind, seed=_seed(seed))
     model = _model(model)
+    started = time.monotonic()
 
-    def work(session: Session, job, update):
+    def work(session: Session, job, update) -> None:
+        session.result = None
         if session.dataset is None:  # Train before Check: check with the detected columns, as Check would
             table = _need(session.table, session, "Load a file in the Data tab first (or use the sample data).")
             session.dataset = prepare_dataset(table, session.table_name)
-        dataset = session.dataset
 
         def report(step: Step) -> None:
             job.progress(step)
             if step.stage == "training":
-                update((step.details["train_loss"], step.details["validation_loss"]))
+                update(("loss", step.details["train_loss"], step.details["validation_loss"]))
 
-        result = train_classifier(dataset, model, config, progress=report)
-        archive = result.classifier.save_archive(
-            session.new_file("classifier.zip"), result.metrics, result.training, result.label_issues
-        )
-        session.result, session.classifier = result, result.classifier
-        return result, archive
+        result = None
+        try:
+            for result in train_stages(session.dataset, model, config, progress=report):
+                session.result, session.classifier = result, result.classifier
+                update(("result", result, session))
+        except Stopped as exc:  # after the headline: keep what is done and say what is not
+            if result is None:
+                raise
+            update(("stopped", result, str(exc)))
 
     train_loss: list[float] = []
     validation_loss: list[float] = []
+    ready: list[float] = []  # seconds from the click to each stage's result
 
-    def show_loss(losses):
-        train_loss.append(losses[0])
-        if losses[1] is not None:
-            validation_loss.append(losses[1])
-        if len(train_loss) % 5 == 1:  # a fresh figure every 5 epochs keeps the page responsive
-            return TrainViews(loss=loss_curve(train_loss, validation_loss))
-        return None
+    def show(item) -> TrainViews | None:
+        kind, *rest = item
+        if kind == "loss":
+            train_loss.append(rest[0])
+            if rest[1] is not None:
+                validation_loss.append(rest[1])
+            if len(train_loss) % 5 == 1:  # a fresh figure every 5 epochs keeps the page responsive
+                return TrainViews(loss=loss_curve(train_loss, validation_loss))
+            return None
+        now = time.monotonic() - started
+        if kind == "stopped":
+            return TrainViews(status=views.training_status(rest[0], ready[0], now, stopped=rest[1]))
+        result, session = rest
+        # written here, between two yields: a newer download replaces this one only after the page took it
+        archive = result.classifier.save_archive(
+            session.new_file("classifier.zip"), result.metrics, result.training, result.label_issues
+        )
+        ready.append(now)
+        figures = views.result_figures(result)
+        status = views.training_status(result, ready[0], now)
+        transfer = gr.Plot(value=figures["transfer"], label=views.transfer_title(result))
+        issues_header, issues = views.issue_rows(result)
+        issues = gr.Dataframe(value={"headers": issues_header, "data": issues}, label=views.issues_title(result))
+        if len(ready) > 1 and result.pending:  # a diagnostic stage: only what it added
+            return TrainViews(status=status, transfer=transfer, issues=issues, download=str(archive))
+        header, rows = views.report_rows(result)
+        return TrainViews(  # the headline stage, and the last one again in full: what an API client gets
+            headline=views.headline(result),
+            status=status,
+            per_class={"headers": header, "data": rows},
+            confusion=figures["confusion"],
+            languages=figures["languages"],
+            transfer=transfer,
+            loss=figures["loss"],
+            issues=issues,
+            download=str(archive),
+        )
 
-    report = _progress_report(progress)
-    result, archive = yield from _background(request, "Training", work, TrainViews, report, show_loss)
-    figures = views.result_figures(result)
-    header, rows = views.report_rows(result)
-    issues_header, issues = views.issue_rows(result)
-    yield TrainViews(
-        headline=views.headline(result),
-        per_class={"headers": header, "data": rows},
-        confusion=figures["confusion"],
-        languages=figures["languages"],
-        transfer=figures["transfer"],
-        loss=figures["loss"],
-        issues=gr.Dataframe(value={"headers": issues_header, "data": issues}, label=views.issues_title(result)),
-        download=str(archive),
-    )
+    yield TrainViews(status="Working: the headline comes first, then the diagnostics.")
+    yield from _background(request, "Training", work, TrainViews, _progress_report(progress), show)
+
+
+def stop_training(request: gr.Request = None) -> str:
+    """Training's Stop button: stop the run and say what is kept and what was not computed."""
+    job = SESSIONS.stop(_sid(request))
+    if job is None:
+        return "Nothing is running."
+    result = SESSIONS.get(_sid(request), _address(request)).result
+    if result is None:
+        return "**Stopped** before the headline was ready: nothing was kept."
+    return views.training_status(result, 0, time.monotonic() - job.started, stopped="Stopped.")
 
 
 @user_errors
@@ -652,17 +691,27 @@ def build_app() -> gr.Blocks:
                 train_button = gr.Button("Train", variant="primary", scale=3)
                 stop_train = gr.Button("Stop", variant="stop", scale=1)
             headline = gr.Markdown()
+            train_status = gr.Markdown()
             with gr.Row():
-                report_table = gr.Dataframe(label="Per class", headers=REPORT_HEADERS, interactive=False)
-                loss_plot = gr.Plot(label="Loss")
+                with gr.Column():
+                    report_table = gr.Dataframe(label="Per class", headers=REPORT_HEADERS, interactive=False)
+                    gr.Markdown(views.EXPLANATIONS["per_class"])
+                with gr.Column():
+                    loss_plot = gr.Plot(label="Loss")
+                    gr.Markdown(views.EXPLANATIONS["loss"])
             with gr.Row():
-                confusion_plot = gr.Plot(label="Confusion matrix")
-                language_plot = gr.Plot(label="Per language")
+                with gr.Column():
+                    confusion_plot = gr.Plot(label="Confusion matrix")
+                    gr.Markdown(views.EXPLANATIONS["confusion"])
+                with gr.Column():
+                    language_plot = gr.Plot(label="Per language")
+                    gr.Markdown(views.EXPLANATIONS["languages"])
             transfer_plot = gr.Plot(label="Cross-lingual transfer")
+            gr.Markdown(views.EXPLANATIONS["transfer"])
             issues_table = gr.Dataframe(
-                label="Suspected label errors (the model disagrees confidently)", headers=ISSUE_HEADERS,
-                interactive=False, wrap=True,
-            )  # fmt: skip
+                label="Suspected label errors", headers=ISSUE_HEADERS, interactive=False, wrap=True
+            )
+            gr.Markdown(views.EXPLANATIONS["issues"])
             download = gr.File(label="Download the classifier (.zip: safetensors + JSON)")
         with gr.Tab("3. Predict"):
             with gr.Row():
@@ -721,8 +770,8 @@ def build_app() -> gr.Blocks:
         )
         heavy = {"concurrency_id": HEAVY, "concurrency_limit": 2}
         train_views = TrainViews(
-            headline=headline, per_class=report_table, confusion=confusion_plot, languages=language_plot,
-            transfer=transfer_plot, loss=loss_plot, issues=issues_table, download=download,
+            headline=headline, status=train_status, per_class=report_table, confusion=confusion_plot,
+            languages=language_plot, transfer=transfer_plot, loss=loss_plot, issues=issues_table, download=download,
         )  # fmt: skip
         training = train_button.click(
             train,
@@ -732,7 +781,7 @@ def build_app() -> gr.Blocks:
             **heavy,
         )
         # Stop skips the queue: it must work while the visitor's own requests fill it
-        stop_train.click(stop_job, None, headline, cancels=[training], api_name="stop", queue=False)
+        stop_train.click(stop_training, None, train_status, cancels=[training], api_name="stop", queue=False)
         predict_button.click(predict_text, [one_text], [probabilities, verdict], api_name="predict")
         predicting = to_predict.upload(
             predict_upload, [to_predict],

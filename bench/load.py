@@ -236,7 +236,7 @@ def normal_flow(url: str, data: Path, to_predict: Path, times: dict, errors: lis
     calls = [
         ("upload", lambda: visitor.predict(handle_file(str(data)), api_name="/load_file")),
         ("check", lambda: visitor.predict("text", "label", "language", "(none)", api_name="/check_data")),
-        ("train", lambda: visitor.predict("embedded", "mlp", 0, api_name="/train")),
+        ("train", lambda: visitor.predict("embedded", "by_language", 0, api_name="/train")),
         ("predict text", lambda: visitor.predict("¡Qué día tan bonito, me encanta!", api_name="/predict")),
         ("predict file", lambda: visitor.predict(handle_file(str(to_predict)), api_name="/predict_file")),
         ("map", lambda: visitor.predict("auto", "2", "language", True, api_name="/embedding_map")),
@@ -437,7 +437,7 @@ def measure(folder: Path, env: dict[str, str], flows: list, args) -> tuple[dict,
         trainer = client(server.url, "10.1.0.2")
         trainer.predict(handle_file(str(flows[0][0])), api_name="/load_file")
         trainer.predict("text", "label", "language", "(none)", api_name="/check_data")
-        zipped = trainer.predict("embedded", "mlp", 0, api_name="/train")[-1]
+        zipped = trainer.predict("embedded", "by_language", 0, api_name="/train")[-1]
         classifier_zip = folder / "classifier.zip"
         with urllib.request.urlopen(zipped["url"]) as response:
             classifier_zip.write_bytes(response.read())

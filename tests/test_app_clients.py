@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .conftest import write_csv
+from .conftest import SAMPLE, write_csv
 
 WORDS = {
     "weather": ["rain", "sun", "snow", "wind", "storm", "cloud", "fog", "heat", "frost", "thunder"],
@@ -24,7 +25,7 @@ def one_user(url: str, k: int, folder) -> list[str]:
     if k % 2:  # the others train straight away: Train checks the data with the detected columns
         client.predict("text", "label", "language", "(none)", api_name="/check_data")
     outputs = client.predict("embedded", "by_language", 0, api_name="/train")
-    report = outputs[1]  # the per-class table
+    report = outputs[2]  # the per-class table
     return sorted(row[0] for row in report["data"])
 
 
@@ -33,3 +34,58 @@ def test_six_concurrent_users_each_get_their_own_classifier(app_url, tmp_path):
         results = list(pool.map(lambda k: one_user(app_url, k, tmp_path), range(6)))
     for k, labels in enumerate(results):
         assert labels == [f"user{k}_food", f"user{k}_weather"]
+
+
+# /train's outputs, in order
+HEADLINE, STATUS, PER_CLASS, CONFUSION, LANGUAGES, TRANSFER, LOSS, ISSUES, DOWNLOAD = range(9)
+
+
+def headline_output(job, timeout: float = 120) -> list:
+    """The first of a running /train job's outputs that holds the headline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for output in job.outputs():
+            if isinstance(output[HEADLINE], str) and output[HEADLINE].startswith("### Macro-F1"):
+                return output
+        time.sleep(0.05)
+    raise AssertionError("no headline")
+
+
+def sample_client(url: str):
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
+    client.predict("text", "topic", "language", "(none)", api_name="/check_data")
+    return client
+
+
+def test_the_headline_arrives_before_the_diagnostics(app_url):
+    job = sample_client(app_url).submit("embedded", "by_language", 0, api_name="/train")
+    first = headline_output(job)
+    assert first[STATUS].startswith("**Headline ready** after ") and "Still working on" in first[STATUS]
+    assert first[TRANSFER]["label"] == "Cross-lingual transfer: being measured after the headline"
+    assert first[ISSUES]["label"] == "Suspected label errors: being looked for after the headline"
+    assert first[PER_CLASS]["data"] and first[DOWNLOAD]  # the classifier can be downloaded at once
+    final = job.result()  # the last stage again in full, for API clients
+    assert final[HEADLINE] == first[HEADLINE] and final[STATUS].startswith("**Done** in ")
+    assert final[TRANSFER]["label"] == "Cross-lingual transfer" and final[TRANSFER]["value"]
+    assert final[ISSUES]["label"].startswith("Suspected label errors: none found")  # the sample is labelled right
+
+
+def test_stop_after_the_headline_keeps_the_classifier(app_url):
+    from gradio_client.exceptions import AppError
+
+    client = sample_client(app_url)
+    headline_output(client.submit("embedded", "by_language", 0, api_name="/train"))
+    said = client.predict(api_name="/stop")
+    assert said.startswith("**Stopped.** Kept: the headline") and "Not computed: the" in said
+    deadline = time.monotonic() + 30
+    while True:  # the run ends at its next step; then the kept classifier answers
+        try:
+            probabilities, _ = client.predict("Il neige sur la montagne.", api_name="/predict")
+            break
+        except AppError as exc:
+            assert "still running" in str(exc) and time.monotonic() < deadline
+            time.sleep(0.2)
+    assert probabilities["label"] == "weather"

@@ -35,6 +35,18 @@ def test_training_reports_every_promised_metric(trained):
     assert np.asarray(transfer["macro_f1"]).shape == (4, 4)
 
 
+def test_training_comes_in_stages_headline_first(umsab_files, encoder, trained):
+    from xlmr_demo.training import LABEL_ERRORS, TRANSFER, train_stages
+
+    stages = list(train_stages(load_dataset(umsab_files[0]), encoder))
+    assert [r.pending for r in stages] == [(TRANSFER, LABEL_ERRORS), (LABEL_ERRORS,), ()]
+    headline, transfer, done = stages
+    assert "transfer" not in headline.metrics and headline.label_issues == []
+    assert transfer.metrics["transfer"] == trained.metrics["transfer"] and transfer.label_issues == []
+    assert done.metrics == trained.metrics and done.label_issues == trained.label_issues  # the same run, in stages
+    assert headline.classifier is done.classifier
+
+
 def test_training_history_is_kept(trained):
     t = trained.training
     assert t["rows"]["train"] > t["rows"]["validation"] > 0 and t["rows"]["test"] > 0

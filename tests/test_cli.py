@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -145,6 +146,11 @@ def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encode
     )
     assert metrics["n"] == 160 and metrics["evaluated_on"] == "evaluation file"
     assert "text='text' label='label' language=language" in err
+    stages = re.findall(r"^\[[0-9.]+ s\] (.+)$", err, re.MULTILINE)  # not a terminal: a line per stage
+    assert stages == [
+        "embedding", "embedding evaluation data", "measuring", "cross-lingual transfer", "looking for label errors",
+        "done",
+    ]  # fmt: skip
     config = json.loads((head / "config.json").read_text())
     assert config["head"]["config"]["kind"] == "logreg"
     assert config["training"]["rows"]["test"] == 0  # the --eval file measures: the training file's rows all learn

@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from pathlib import Path
 
 from .embedded import EMBEDDED_NAME
 from .errors import UserError
-from .progress import Step
+from .progress import Pace, Step, duration
 from .readers import rows_text
 from .writers import output_file, output_folder, write_file_atomically
 
@@ -83,17 +84,24 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
 
 def _stage_printer():
-    """Progress of long work as one updating line on a terminal, silent otherwise."""
-    last = {"stage": None}
+    """Progress of long work on standard error: one updating line with the time left on a terminal,
+    a line per stage (with its start time) when the output goes to a file or a pipe."""
+    pace, started = Pace(), time.monotonic()
+    last = {"stage": None, "open": False}  # open: the terminal's line is unfinished
 
     def update(step: Step) -> None:
-        if not sys.stderr.isatty():
-            return
-        end = "\n" if step.fraction >= 1 else ""
-        print(f"\r{step.stage}: {step.fraction:4.0%}   ", end=end, file=sys.stderr, flush=True)
-        if step.stage != last["stage"] and last["stage"] is not None:
-            print(file=sys.stderr)
+        text = pace.describe(step)
+        new_stage = step.stage != last["stage"]
         last["stage"] = step.stage
+        if not sys.stderr.isatty():
+            if new_stage:
+                print(f"[{duration(time.monotonic() - started)}] {step.stage}", file=sys.stderr, flush=True)
+            return
+        if new_stage and last["open"]:
+            print(file=sys.stderr)
+        last["open"] = step.fraction < 1
+        end = "" if last["open"] else "\n"
+        print(f"\r{text}: {step.fraction:4.0%}\033[K", end=end, file=sys.stderr, flush=True)
 
     return update
 

@@ -7,6 +7,7 @@ of work: a batch of texts, an epoch, a fold.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,3 +29,45 @@ class Step:
 
 
 Progress = Callable[[Step], None]
+
+
+def duration(seconds: float) -> str:
+    """A time span in words a person reads at a glance: "1.4 s", "12 s", "2 min 10 s", "1 h 05 min"."""
+    if seconds < 9.95:
+        return f"{max(0.0, seconds):.1f} s"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class Pace:
+    """Each stage's time left, from the pace of its steps so far: ``describe(step)`` -> "training, about 12 s left".
+
+    The pace is measured from the stage's first report on, so the time before it (loading, the
+    first batch) does not skew it; nothing is promised until the stage has run a second.
+    """
+
+    MIN_SECONDS = 1.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.stage: str | None = None
+        self.first: tuple[float, float] = (0.0, 0.0)  # (fraction, time) of the stage's first report
+
+    def left(self, step: Step) -> float | None:
+        """Seconds left in ``step``'s stage, or None while it cannot be told."""
+        now = self.clock()
+        if step.stage != self.stage:
+            self.stage, self.first = step.stage, (step.fraction, now)
+            return None
+        done, elapsed = step.fraction - self.first[0], now - self.first[1]
+        if done <= 0 or elapsed < self.MIN_SECONDS or step.fraction >= 1:
+            return None
+        return elapsed / done * (1 - step.fraction)
+
+    def describe(self, step: Step) -> str:
+        left = self.left(step)
+        return step.stage if left is None else f"{step.stage}, about {duration(left)} left"

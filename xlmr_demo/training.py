@@ -8,7 +8,8 @@ transfer matrix, and the rows whose given label the model finds least likely (su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,6 +36,7 @@ class TrainResult:
     metrics: dict  # measured on the test split; see metrics.classification_metrics
     label_issues: list[dict] = field(default_factory=list)
     training: dict = field(default_factory=dict)  # settings and history, saved in config.json
+    pending: tuple[str, ...] = ()  # diagnostics still to come (see train_stages), in order
 
 
 def fit_head(
@@ -170,7 +172,11 @@ def evaluate(classifier: BaseClassifier, dataset: Dataset, progress: Progress | 
     return metrics
 
 
-def train_classifier(
+TRANSFER = "cross-lingual transfer"
+LABEL_ERRORS = "label errors"
+
+
+def train_stages(
     dataset: Dataset,
     model: str | Encoder = EMBEDDED_NAME,
     config: HeadConfig = HeadConfig(),
@@ -179,13 +185,16 @@ def train_classifier(
     transfer: bool = True,
     label_issues: bool = True,
     progress: Progress | None = None,
-) -> TrainResult:
-    """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose.
+) -> Iterator[TrainResult]:
+    """:func:`train_classifier` in stages: the result so far after each, the headline first.
 
-    With ``eval_dataset`` the dataset's test rows are trained on too (nothing else would use them).
+    1. the classifier, fitted and measured: overall, per class, per language, confusion matrix;
+    2. with the cross-lingual transfer matrix (``transfer``: :data:`TRANSFER`);
+    3. with the suspected label errors (``label_issues``: :data:`LABEL_ERRORS`).
 
-    ``progress`` gets each stage's steps: embedding, training (one per epoch, with its losses: a live
-    loss curve), cross-lingual transfer, looking for label errors.
+    Each result is a new object; its ``pending`` names the diagnostics still to come. A caller that
+    stops early (a Stop button, a time limit) keeps a complete, saved-ready classifier and every
+    stage done.
     """
     say = progress or (lambda step: None)
 
@@ -217,14 +226,6 @@ def train_classifier(
     say(Step("measuring"))
     metrics = _metrics(classifier.classes_, head.predict(X_eval, eval_routing).tolist(), truth, langs)
     metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
-    if transfer:
-        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, say, routing, eval_routing)
-        if matrix is not None:
-            metrics["transfer"] = matrix
-    issues = []
-    if label_issues:
-        issues = find_label_issues(X, dataset, config, progress=say, routing=routing)
-    say(Step("done", 1, 1))
     training = {
         "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
         "best_epoch": head.history_.best_epoch,
@@ -233,4 +234,41 @@ def train_classifier(
         "columns": vars(dataset.columns),
         "languages_detected": dataset.languages_detected,
     }
-    return TrainResult(classifier=classifier, metrics=metrics, label_issues=issues, training=training)
+    pending = tuple(stage for stage, wanted in ((TRANSFER, transfer), (LABEL_ERRORS, label_issues)) if wanted)
+    result = TrainResult(classifier=classifier, metrics=metrics, training=training, pending=pending)
+    yield result
+    if transfer:
+        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, say, routing, eval_routing)
+        found = {} if matrix is None else {"transfer": matrix}
+        result = replace(result, metrics={**result.metrics, **found}, pending=result.pending[1:])
+        yield result
+    if label_issues:
+        issues = find_label_issues(X, dataset, config, progress=say, routing=routing)
+        result = replace(result, label_issues=issues, pending=())
+        yield result
+    say(Step("done", 1, 1))
+
+
+def train_classifier(
+    dataset: Dataset,
+    model: str | Encoder = EMBEDDED_NAME,
+    config: HeadConfig = HeadConfig(),
+    *,
+    eval_dataset: Dataset | None = None,
+    transfer: bool = True,
+    label_issues: bool = True,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose.
+
+    With ``eval_dataset`` the dataset's test rows are trained on too (nothing else would use them).
+
+    ``progress`` gets each stage's steps: embedding, training (one per epoch, with its losses: a live
+    loss curve), cross-lingual transfer, looking for label errors. :func:`train_stages` gives the
+    result after each stage.
+    """
+    stages = train_stages(
+        dataset, model, config, eval_dataset=eval_dataset, transfer=transfer, label_issues=label_issues,
+        progress=progress,
+    )  # fmt: skip
+    return deque(stages, maxlen=1)[0]

@@ -27,8 +27,9 @@ from .plots import (
     transfer_heatmap,
 )
 from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
+from .progress import duration
 from .readers import Table
-from .training import MIN_TRUSTED_ROWS, TrainResult
+from .training import LABEL_ERRORS, MIN_TRANSFER_ROWS, MIN_TRUSTED_ROWS, TRANSFER, TrainResult
 from .writers import output_file, write_file_atomically
 
 PREVIEW_ROWS = 20
@@ -161,7 +162,9 @@ def _count(n: int, noun: str) -> str:
 
 
 def issues_title(result: TrainResult) -> str:
-    """What the label-error table holds, in words, also when it is empty."""
+    """What the label-error table holds, in words, also when it is empty or still to come."""
+    if LABEL_ERRORS in result.pending:
+        return "Suspected label errors: being looked for after the headline"
     if not result.label_issues:
         return "Suspected label errors: not looked for (a class has too few rows to hold some out)"
     suspects = sum(i["suspect"] for i in result.label_issues)
@@ -170,8 +173,72 @@ def issues_title(result: TrainResult) -> str:
     return f"Suspected label errors: {suspects:,} rows whose given label the model confidently doubts"
 
 
+def transfer_title(result: TrainResult) -> str:
+    """The transfer table's title, saying why it is empty when it is."""
+    if TRANSFER in result.pending:
+        return "Cross-lingual transfer: being measured after the headline"
+    if "transfer" not in result.metrics:
+        return f"Cross-lingual transfer: needs two languages with {MIN_TRANSFER_ROWS} training rows each"
+    return "Cross-lingual transfer"
+
+
+STAGE_NAMES = {TRANSFER: "the cross-lingual transfer table", LABEL_ERRORS: "the suspected label errors"}
+
+
+def training_status(result: TrainResult, headline: float, elapsed: float, stopped: str | None = None) -> str:
+    """Where a training run is, in words: what is ready, what is still coming, or what a stop left out.
+
+    ``headline``: seconds until the headline was ready; ``elapsed``: seconds so far.
+    """
+    missing = " and ".join(STAGE_NAMES[stage] for stage in result.pending)
+    if stopped:
+        kept = "Kept: the headline, the figures shown and the classifier download."
+        return f"**{stopped}** {kept} Not computed: {missing}."
+    if result.pending:
+        return (
+            f"**Headline ready** after {duration(headline)}. Still working on {missing} "
+            f"({duration(elapsed)} so far); **Stop** keeps everything shown."
+        )
+    return f"**Done** in {duration(elapsed)} (the headline after {duration(headline)})."
+
+
+#: What each training figure shows and what good looks like, for readers without ML training.
+EXPLANATIONS = {
+    "per_class": (
+        "**Per class.** Precision: of the rows the model gave this label, the share that truly have it. "
+        "Recall: of the rows that have this label, the share the model found. F1 combines the two; 1.0 is "
+        "perfect. A class with a low score and few rows usually needs more examples."
+    ),
+    "loss": (
+        "**Loss**: how wrong the model still is while it learns (lower is better), on the rows it learns from "
+        "(training) and on rows held back (validation). Training stops when the validation loss stops "
+        "falling; the dotted line marks the round that was kept."
+    ),
+    "confusion": (
+        "**Confusion matrix**: each row is the true label, each column the model's answer, each cell a count "
+        "of test rows. Good looks like a dark diagonal; a bright cell off it names two labels the model "
+        "mixes up (often labels that overlap in meaning)."
+    ),
+    "languages": (
+        "**Per language**: macro-F1 on each language's test rows. Bars of similar height mean the classifier "
+        "works as well in every language; a short bar points to a language that needs more (or cleaner) rows."
+    ),
+    "transfer": (
+        "**Cross-lingual transfer**: a classifier trained on one language's rows alone (row), scored on each "
+        "language's test rows (column). High scores off the diagonal mean what is learnt in one language "
+        "carries over to others, so a language with few rows can lean on the rest. Grey cells rest on fewer "
+        f"than {MIN_TRUSTED_ROWS} test rows: too few to trust."
+    ),
+    "issues": (
+        "**Suspected label errors**: rows whose given label a model that never saw them finds unlikely, "
+        "while it is confident of another. Read them: a wrong label in the data teaches the model the "
+        "wrong thing, and fixing a few often helps more than adding rows."
+    ),
+}
+
+
 def result_figures(result: TrainResult) -> dict:
-    """Confusion matrix, per-language scores, transfer matrix (or None) and the loss curve."""
+    """Confusion matrix, per-language scores, transfer matrix (None: not measured or still to come), loss curve."""
     m = result.metrics
     per_language = {lang: v["macro_f1"] for lang, v in m.get("per_language", {}).items()}
     t = result.training

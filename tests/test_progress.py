@@ -1,0 +1,30 @@
+"""Progress in words: stage names with the time left, durations a person reads at a glance."""
+
+from __future__ import annotations
+
+import pytest
+
+from xlmr_demo.progress import Pace, Step, duration
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(0.04, "0.0 s"), (1.44, "1.4 s"), (9.96, "10 s"), (59.4, "59 s"), (130, "2 min 10 s"), (3900, "1 h 05 min")],
+)
+def test_durations_read_at_a_glance(seconds, words):
+    assert duration(seconds) == words
+
+
+def test_time_left_comes_from_the_stage_pace_since_its_first_report():
+    now = [100.0]
+    pace = Pace(clock=lambda: now[0])
+    assert pace.describe(Step("embedding", 10, 100)) == "embedding"  # the stage starts: no pace yet
+    now[0] += 0.5
+    assert pace.describe(Step("embedding", 20, 100)) == "embedding"  # under a second: nothing promised
+    now[0] += 1.5  # 20 more texts in 2 s since the first report: 70 left take 7 s
+    assert pace.describe(Step("embedding", 30, 100)) == "embedding, about 7.0 s left"
+    now[0] += 60
+    assert pace.describe(Step("training", 1, 10)) == "training"  # a new stage measures its own pace
+    now[0] += 30
+    assert pace.describe(Step("training", 4, 10)) == "training, about 1 min 00 s left"
+    assert pace.describe(Step("training", 10, 10)) == "training"  # finished: nothing left to say
