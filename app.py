@@ -529,6 +529,14 @@ def stop_training(request: gr.Request = None) -> str:
 
 
 @user_errors
+def training_report(request: gr.Request = None) -> str:
+    """The last training run as one self-contained HTML page to share."""
+    with _task(request, "Writing the report") as (session, _):
+        result = _need(session.result, session, "Train a classifier first (the Train button above).")
+        return str(views.write_training_report(result, session.new_file("report.html"), session.dataset))
+
+
+@user_errors
 def load_head(archive: str | None, request: gr.Request = None):
     """Use a classifier .zip downloaded from the Train tab (read in memory, never unpacked)."""
     from xlmr_demo.classifier import load_archive
@@ -712,7 +720,11 @@ def build_app() -> gr.Blocks:
                 label="Suspected label errors", headers=ISSUE_HEADERS, interactive=False, wrap=True
             )
             gr.Markdown(views.EXPLANATIONS["issues"])
-            download = gr.File(label="Download the classifier (.zip: safetensors + JSON)")
+            with gr.Row():
+                download = gr.File(label="Download the classifier (.zip: safetensors + JSON)")
+                with gr.Column():
+                    report_button = gr.Button("Make a report to share (HTML)")
+                    report_file = gr.File(label="Report: one page, opens offline")
         with gr.Tab("3. Predict"):
             with gr.Row():
                 with gr.Column():
@@ -782,6 +794,7 @@ def build_app() -> gr.Blocks:
         )
         # Stop skips the queue: it must work while the visitor's own requests fill it
         stop_train.click(stop_training, None, train_status, cancels=[training], api_name="stop", queue=False)
+        report_button.click(training_report, None, report_file, api_name="report")
         predict_button.click(predict_text, [one_text], [probabilities, verdict], api_name="predict")
         predicting = to_predict.upload(
             predict_upload, [to_predict],

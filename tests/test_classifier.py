@@ -236,3 +236,16 @@ def test_transfer_scores_from_few_test_rows_are_greyed_out(trained):
     assert np.isnan(trusted.z[:, 0]).all() and not np.isnan(grey.z[:, 0]).any()
     assert not np.isnan(trusted.z[:, 1:]).any() and np.isnan(grey.z[:, 1:]).all()
     assert trusted.x[0] == f"{transfer['eval_languages'][0]} (12 rows)"
+
+
+def test_the_report_holds_every_view_and_escapes_the_data(trained, tmp_path):
+    from xlmr_demo.views import EXPLANATIONS, training_report_html
+
+    planted = {**trained.label_issues[0], "suspect": True, "text": "<script>alert(1)</script>", "given_label": "a&b"}
+    page = training_report_html(replace(trained, label_issues=[planted]))
+    assert page.count("plotly.js v") == 1  # inlined once, so the page opens offline
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "a&amp;b" in page and trained.classifier.encoder.fingerprint in page
+    for text in EXPLANATIONS.values():
+        assert text.split("**")[1] in page  # every explanation's bold lead
+    assert "Macro-F1" in page and "1 rows whose given label" in page

@@ -138,8 +138,14 @@ def test_module_entry_point_exits_2_without_a_traceback(tmp_path):
 def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encoder):
     train_csv, test_csv = umsab_files
     head = tmp_path / "head"
-    code, err = run(capsys, "train", str(train_csv), "--output", str(head), "--eval", str(test_csv), "--head", "logreg")
+    report = tmp_path / "report.html"
+    code, err = run(
+        capsys, "train", str(train_csv), "--output", str(head), "--eval", str(test_csv), "--head", "logreg",
+        "--report", str(report),
+    )  # fmt: skip
     assert code == 0, err
+    page = report.read_text(encoding="utf-8")
+    assert "<h1>Classifier report</h1>" in page and "logistic regression" in page and "plotly" in page
     metrics = json.loads((head / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "labels", "per_class", "confusion_matrix", "per_language", "transfer"} <= set(
         metrics

@@ -51,8 +51,11 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     headline.wait_for(timeout=180_000)
     macro_f1 = float(re.search(r"Macro-F1 (\d\.\d{3})", headline.inner_text()).group(1))
     assert macro_f1 > 0.8  # 6 clear topics in 8 languages
+    page.get_by_text("Done in").wait_for(timeout=120_000)  # the diagnostics follow the headline
     page.locator(".js-plotly-plot:visible").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab-train.png"), full_page=True)
+    page.get_by_role("button", name="Make a report to share (HTML)").click()
+    page.locator("a[href*='report.html']").first.wait_for(timeout=60_000)  # the download link
 
     _tab(page, "3. Predict")
     page.get_by_label("Text in any language").fill("Mañana lloverá todo el día y hará mucho frío.")
@@ -90,3 +93,20 @@ def test_bad_files_show_readable_errors(page):
         page.locator("input[type=file]").first.set_input_files(str(awkward / name))
         page.get_by_text(message).first.wait_for(timeout=60_000)
     assert page.get_by_text("Traceback").count() == 0
+
+
+def test_the_report_opens_offline_in_chromium(page, trained, tmp_path):
+    from xlmr_demo.views import write_training_report
+
+    report = write_training_report(trained, tmp_path / "report.html")
+    context = page.context.browser.new_context()
+    offline = context.new_page()
+    offline.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    try:
+        offline.goto(report.as_uri())
+        offline.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+        assert offline.locator(".js-plotly-plot").count() == 4  # confusion, per language, transfer, loss
+        assert offline.get_by_role("heading", name="Classifier report").is_visible()
+        assert "Cross-lingual transfer" in offline.inner_text("body")
+    finally:
+        context.close()

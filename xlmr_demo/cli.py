@@ -158,6 +158,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     inputs = [args.data] + ([args.eval] if args.eval else [])
     output_folder(args.output, "--output", replaceable=is_saved_classifier, inputs=inputs, overwrite=args.overwrite)
+    if args.report:
+        output_file(args.report, (".html", ".htm"), "--report", inputs=inputs, overwrite=args.overwrite)
     dataset = load_dataset(args.data, DataConfig(seed=args.seed), **_columns(args))
     _say_dataset(dataset, Path(args.data).name)
     eval_dataset = None
@@ -170,6 +172,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     folder = result.classifier.save(
         args.output, result.metrics, result.training, label_issues=result.label_issues, overwrite=args.overwrite
     )
+    if args.report:
+        from .views import write_training_report
+
+        write_training_report(result, args.report, dataset)
     print(_summary(result.metrics))
     print(
         f"\nmacro-F1 {result.metrics['macro_f1']:.4f} on the {result.metrics['evaluated_on']}; "
@@ -295,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--eval", help="a second labelled file to measure on instead of the test split")
+    p.add_argument(
+        "--report", help="also write a self-contained HTML report (figures, explanations, label errors) to this file"
+    )
     _add_overwrite(p)
     p.set_defaults(run=cmd_train)
 

@@ -8,6 +8,8 @@ functions of plain data (no Gradio), so everything the pages display is testable
 from __future__ import annotations
 
 import html
+import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -333,4 +335,97 @@ def write_map_html(result: MapResult, path: str | Path) -> Path:
     )
     head = '<meta charset="utf-8"><title>Embedding map</title>'
     page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
+    return write_file_atomically(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+HEAD_KINDS = {
+    "by_language": "a small neural network for the training rows' languages, logistic regression for any other",
+    "mlp": "a small neural network (MLP)",
+    "logreg": "logistic regression",
+}
+
+
+def _markdown_html(text: str) -> str:
+    """The little Markdown this module writes (headings, paragraphs, bullets, bold) as HTML.
+
+    Values from users' files are escaped where the Markdown is written, so the text is not escaped again.
+    """
+    blocks = []
+    for block in text.split("\n\n"):
+        bolded = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", block)
+        if bolded.startswith("### "):
+            head, _, rest = bolded[4:].partition("\n")
+            blocks.append(f"<h3>{head}</h3>" + (f"<p>{rest}</p>" if rest else ""))
+        elif bolded.startswith("- "):
+            items = "".join(f"<li>{line[2:]}</li>" for line in bolded.split("\n") if line.startswith("- "))
+            blocks.append(f"<ul>{items}</ul>")
+        else:
+            blocks.append(f"<p>{bolded}</p>")
+    return "".join(blocks)
+
+
+def _html_table(headers: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+REPORT_STYLE = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
+    ".explain{color:#555;max-width:800px}.figure{margin:1.5em 0}"
+)
+
+
+def training_report_html(result: TrainResult, dataset: Dataset | None = None) -> str:
+    """One self-contained page (plotly.js inlined, opens offline): data, headline, every figure with
+    its explanation, the per-class table, suspected label errors, and the model with its fingerprint."""
+    encoder, head = result.classifier.encoder, result.classifier.head
+    parts = ["<h1>Classifier report</h1>", f"<p>Made {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>"]
+    parts.append("<h2>Data</h2>")
+    if dataset is not None:
+        parts.append(_markdown_html(dataset_report(dataset)))
+    else:
+        rows = result.training.get("rows", {})
+        parts.append("<p>" + ", ".join(f"{html.escape(k)} {v:,} rows" for k, v in rows.items()) + ".</p>")
+    parts += ["<h2>How good it is</h2>", _markdown_html(headline(result))]
+    if result.pending:
+        missing = " and ".join(STAGE_NAMES[stage] for stage in result.pending)
+        parts.append(f"<p><b>Not computed</b> (the run was stopped first): {missing}.</p>")
+    parts += [_html_table(*report_rows(result)), f'<p class="explain">{_markdown_html(EXPLANATIONS["per_class"])}</p>']
+    figures = result_figures(result)
+    plotly_js: bool | str = True  # inlined once, with the first figure
+    for key in ("confusion", "languages", "transfer", "loss"):
+        if figures[key] is None:
+            continue
+        parts.append('<div class="figure">' + figures[key].to_html(full_html=False, include_plotlyjs=plotly_js))
+        parts.append(f'<div class="explain">{_markdown_html(EXPLANATIONS[key])}</div></div>')
+        plotly_js = False
+    parts.append(f"<h2>{html.escape(issues_title(result))}</h2>")
+    issues_header, issues = issue_rows(result)
+    if issues:
+        parts.append(_html_table(issues_header, issues))
+    parts.append(f'<div class="explain">{_markdown_html(EXPLANATIONS["issues"])}</div>')
+    parts += [
+        "<h2>The model</h2>",
+        _html_table(
+            ["", "value"],
+            [
+                ["encoder", encoder.name],
+                ["encoder fingerprint (sha256 of its files and settings)", encoder.fingerprint],
+                ["classifier head", HEAD_KINDS[head.config.kind]],
+                ["labels", ", ".join(cell(c, 40) for c in result.classifier.classes_)],
+                ["seed", head.config.seed],
+            ],
+        ),
+    ]
+    title = "Classifier report"
+    meta = f'<meta charset="utf-8"><title>{title}</title><style>{REPORT_STYLE}</style>'
+    return f"<!DOCTYPE html><html><head>{meta}</head><body>{''.join(parts)}</body></html>"
+
+
+def write_training_report(result: TrainResult, path: str | Path, dataset: Dataset | None = None) -> Path:
+    """:func:`training_report_html` written atomically to ``path`` (.html or .htm)."""
+    page = training_report_html(result, dataset)
+    path = output_file(path, (".html", ".htm"), "The report")
     return write_file_atomically(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
