@@ -281,6 +281,8 @@ class FileViews(NamedTuple):
     label_column: object = SKIP
     language_column: object = SKIP
     split_column: object = SKIP
+    colour: object = SKIP  # the Explore tab's choices: what the map can be coloured by
+    languages: object = SKIP  # and which languages it can show
 
 
 class TrainViews(NamedTuple):
@@ -311,6 +313,7 @@ class MapViews(NamedTuple):
     map: object = SKIP
     findings: object = SKIP
     centroids: object = SKIP
+    languages: object = SKIP  # the filter's choices: every language of the data
 
 
 def _background(request, what: str, work, views=None, report=None, on_update=None):
@@ -395,6 +398,8 @@ def load_file(path: str | None, request: gr.Request = None):
             guess = (found.text, found.label, found.language, found.split)
         except UserError:
             guess = (None, None, None, None)
+        colours = views.colour_choices(table, guess[0], guess[2])
+        languages = views.language_choices(table.column(guess[2])) if guess[2] else []
     notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{cell(name, 80)}**: {len(table)} rows."
     if len(table.columns) > len(header):
         notes += f"\n- The preview shows the first {len(header)} of {len(table.columns):,} columns."
@@ -405,6 +410,8 @@ def load_file(path: str | None, request: gr.Request = None):
         label_column=_choices(table.columns, guess[1]),
         language_column=_choices(table.columns, guess[2], optional=True),
         split_column=_choices(table.columns, guess[3], optional=True),
+        colour=gr.update(choices=colours, value="language"),
+        languages=gr.update(choices=languages, value=[]),
     )
 
 
@@ -592,8 +599,11 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
 
 
 @user_errors
-def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.Request = None, progress=gr.Progress()):
-    """Map the loaded data (or the sample): figure, findings and centroid heatmap."""
+def embedding_map(
+    method: str, dims: str, color: str, center: bool, languages: list[str] | None = None,
+    request: gr.Request = None, progress=gr.Progress(),
+):  # fmt: skip
+    """Map the loaded data (or the sample), only ``languages`` if any are chosen: figure, findings, centroids."""
     from xlmr_demo.maps import build_map, map_data_from_table
     from xlmr_demo.projection import ProjectionConfig
     from xlmr_demo.readers import read_table
@@ -609,12 +619,19 @@ def embedding_map(method: str, dims: str, color: str, center: bool, request: gr.
         else:
             table, name = read_table(SAMPLE), SAMPLE.name
         data = map_data_from_table(table, name)
+        offered = views.language_choices(data.languages)
+        data = data.keep_languages([str(v) for v in languages or []])
         session.map = build_map(data, config=config, color=(color or "language").strip(), progress=job.progress)
-        return session.map
+        return session.map, offered
 
-    result = yield from _background(request, "Drawing the map", work, MapViews, _progress_report(progress))
+    result, offered = yield from _background(request, "Drawing the map", work, MapViews, _progress_report(progress))
     findings = "\n".join(f"- {line}" for line in views.summary_lines(result))
-    yield MapViews(map=views.map_figure(result), findings=findings, centroids=views.centroid_figure(result))
+    yield MapViews(
+        map=views.map_figure(result),
+        findings=findings,
+        centroids=views.centroid_figure(result),
+        languages=gr.update(choices=offered),
+    )
 
 
 @user_errors
@@ -748,8 +765,18 @@ def build_app() -> gr.Blocks:
             with gr.Row():
                 method = gr.Radio(["auto", "tsne", "umap", "pca"], value="auto", label="Projection")
                 dims = gr.Radio(["2", "3"], value="2", label="Dimensions")
-                color = gr.Textbox(value="language", label="Colour by (language or a column name)")
-                center = gr.Checkbox(value=True, label="Remove language identity")
+                color = gr.Dropdown(
+                    ["language"], value="language", label="Colour by", info="language, or a column of categories"
+                )
+                center = gr.Checkbox(
+                    value=True,
+                    label="Group by meaning, not language",
+                    info="takes out what each language has in common",
+                )
+            map_languages = gr.Dropdown(
+                [], value=[], multiselect=True, label="Languages to show",
+                info="none chosen: every language (the list fills once a file is read or a map drawn)",
+            )  # fmt: skip
             with gr.Row():
                 map_button = gr.Button("Draw the map", variant="primary", scale=3)
                 stop_map = gr.Button("Stop", variant="stop", scale=1)
@@ -774,7 +801,9 @@ def build_app() -> gr.Blocks:
                 heatmap = gr.Plot(label="Cosine similarity")
                 pairs = gr.Markdown()
 
-        columns = list(FileViews(preview_table, read_notes, text_col, label_col, lang_col, split_col))
+        columns = list(
+            FileViews(preview_table, read_notes, text_col, label_col, lang_col, split_col, color, map_languages)
+        )
         upload.upload(load_file, [upload], columns, api_name="load_file")
         sample.click(load_sample, None, columns, api_name=False)
         check.click(
@@ -804,8 +833,8 @@ def build_app() -> gr.Blocks:
         stop_predict.click(stop_job, None, predict_status, cancels=[predicting], api_name=False, queue=False)
         head_zip.upload(load_head, [head_zip], [head_status], api_name="load_head")
         mapping = map_button.click(
-            embedding_map, [method, dims, color, center],
-            list(MapViews(map=map_plot, findings=findings, centroids=centroid_plot)),
+            embedding_map, [method, dims, color, center, map_languages],
+            list(MapViews(map=map_plot, findings=findings, centroids=centroid_plot, languages=map_languages)),
             api_name="embedding_map", **heavy,
         )  # fmt: skip
         stop_map.click(stop_job, None, findings, cancels=[mapping], api_name=False, queue=False)

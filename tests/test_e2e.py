@@ -65,13 +65,16 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     page.screenshot(path=str(ARTIFACTS / "tab-predict.png"), full_page=True)
 
     _tab(page, "4. Explore")
+    page.get_by_label("Colour by").click()  # a dropdown of the file's columns of categories
+    page.get_by_role("option", name="topic").click()
     page.get_by_role("button", name="Draw the map").click()
     page.get_by_text("translations are nearest neighbours").first.wait_for(timeout=180_000)
+    page.get_by_text("By topic, the map is strongly grouped").wait_for(timeout=30_000)
     assert page.locator(".js-plotly-plot .scatterlayer .point").count() >= 384
     page.get_by_label("Place a text on the map").fill("Le train avait deux heures de retard à cause de la neige.")
     page.get_by_role("button", name="Place it").click()
     page.get_by_text("your text").first.wait_for(timeout=60_000)
-    # its nearest mapped texts are about travel (the colour legend shows languages, not topics)
+    # its nearest mapped texts are about travel
     page.locator(".cell-wrap >> visible=true", has_text="travel").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab-explore.png"), full_page=True)
 

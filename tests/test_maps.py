@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,11 @@ def test_a_sample_map_aligns_translations_and_groups_topics(encoder):
     assert traces[0]["name"] == "translations" and {t["name"] for t in traces[1:]} == {
         "weather", "food", "travel", "work", "health", "technology"}  # fmt: skip
     assert "<b>language</b>: " in traces[1]["hovertext"][0]
-    assert any("Alignment per language" in line for line in summary_lines(result))
+    lines = summary_lines(result)
+    assert lines[0].startswith("Drawn with t-SNE") and "group by what they say" in lines[1]
+    assert "By language, the map is mixed" in lines[-2]  # centred: languages interleave
+    assert lines[-1].startswith("By topic, the map is strongly grouped")
+    assert any(line.startswith("The same per language") for line in lines)
 
 
 def test_hover_text_is_escaped_and_truncated(encoder):
@@ -74,7 +79,7 @@ def test_cli_writes_html_and_coordinates(tmp_path, capsys, encoder):
     html, coords = tmp_path / "map.html", tmp_path / "coords.csv"
     assert main(["map", str(SAMPLE), "--output", str(html), "--coords", str(coords), "--method", "pca"]) == 0
     err = capsys.readouterr().err
-    assert "Method: PCA on centred embeddings" in err
+    assert "Drawn with PCA" in err and "average position was taken out first" in err
     page = html.read_text(encoding="utf-8")
     assert "Plotly.newPlot" in page and '<script src="http' not in page  # plotly.js inlined: works offline
     rows = list(csv.DictReader(coords.open(encoding="utf-8-sig")))
@@ -118,3 +123,31 @@ def test_map_can_colour_by_a_classifiers_predictions_and_correctness(tmp_path, c
     accuracy = sum(r["correct"] == "yes" for r in rows) / len(rows)
     assert accuracy > 0.8  # 8 languages x 48 meanings, 6 topics: an easy task for the embedded model
     assert all(r["correct"] == ("yes" if r["predicted_label"] == r["topic"] else "no") for r in rows)
+
+
+def test_a_map_can_show_some_languages_only(encoder):
+    data = load_map_data(SAMPLE)
+    shown = data.keep_languages(["fr", "zh"])
+    assert set(shown.languages) == {"fr", "zh"} and len(shown.texts) == 96
+    kept = [t for t, lang in zip(data.columns["topic"], data.languages, strict=True) if lang in ("fr", "zh")]
+    assert shown.columns["topic"] == kept
+    assert shown.notes[-1] == "Showing 2 of 8 languages (96 of 384 rows)."
+    assert data.keep_languages([]) is data
+    with pytest.raises(UserError, match="No row is in the languages chosen"):
+        data.keep_languages(["xx"])
+
+
+def test_projections_that_report_nothing_still_move_the_progress():
+    from xlmr_demo.jobs import Job, Stopped
+    from xlmr_demo.projection import ticking
+
+    seen = []
+    with ticking(seen.append, "projecting (UMAP)", 2.0, every=0.05):
+        time.sleep(0.4)
+    assert len(seen) >= 4 and seen[-1].done > seen[0].done and {s.stage for s in seen} == {"projecting (UMAP)"}
+    assert all(s.fraction <= 0.95 for s in seen)
+    job = Job("Drawing the map")
+    job.stop()
+    # a stop seen while ticking ends the work once the projection returns
+    with pytest.raises(Stopped), ticking(job.progress, "projecting (t-SNE)", 2.0, every=0.05):
+        time.sleep(0.2)

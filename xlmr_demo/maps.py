@@ -6,7 +6,8 @@ data (coordinates, scores). :mod:`xlmr_demo.views` draws it, in the app and in t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from .encoders import embed
 from .errors import UserError
 from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
-from .progress import Progress, Step
+from .progress import Progress
 from .projection import (
     TSNE_MAX_POINTS,
     Projection,
@@ -56,17 +57,34 @@ class MapData:
             keys = np.array([draws[ids[g] if g is not None else len(ids) + i] for i, g in enumerate(self.groups)])
         rows = np.sort(np.argsort(keys, kind="stable")[:n])
         note = f"Mapped a random {n:,} of the {len(self.texts):,} rows: the most this server maps at once."
+        return self._rows(rows, note)
+
+
+    def keep_languages(self, wanted: Sequence[str]) -> MapData:
+        """Only the rows in the ``wanted`` languages (all rows when none are named), in their order."""
+        wanted = set(wanted)
+        if not wanted:
+            return self
+        rows = [i for i, lang in enumerate(self.languages) if lang in wanted]
+        if not rows:
+            named = ", ".join(short(v, 20) for v in sorted(wanted)[:10])
+            raise UserError(f"No row is in the languages chosen ({named}). Choose others, or none to show all.")
+        shown, of = len(set(self.languages) & wanted), len(set(self.languages))
+        return self._rows(rows, f"Showing {shown} of {of} languages ({len(rows):,} of {len(self.texts):,} rows).")
+
+    def _rows(self, rows: Sequence[int], note: str) -> MapData:
+        """The given rows (indices, in order), with ``note`` added to the notes."""
 
         def pick(values: list) -> list:
             return [values[i] for i in rows]
 
-        return MapData(
+        return replace(
+            self,
             texts=pick(self.texts),
             languages=pick(self.languages),
             groups=pick(self.groups) if self.groups is not None else None,
             columns={c: pick(v) for c, v in self.columns.items()},
             notes=[*self.notes, note],
-            label=self.label,
         )
 
 
@@ -170,9 +188,7 @@ def build_map(
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)
     X = embed(data.texts, model=model, progress=progress).embeddings
-    if progress:
-        progress(Step("projecting"))
-    projection = project(X, config, data.languages)
+    projection = project(X, config, data.languages, progress=progress)
     groups = data.groups
     rate_full, per_language = alignment(X, data.languages, groups) if groups else (None, {})
     rate_map = neighbour_rate(projection.coords, data.languages, groups) if groups else None

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from .compare import Similarity
 from .dataset import Dataset
-from .maps import MapResult, Placement
+from .maps import MAX_COLOURS, MapResult, Placement
 from .metrics import mean_language_macro_f1
 from .plots import (
     bars,
@@ -299,29 +299,67 @@ def with_placement(result: MapResult, text: str, placement: Placement) -> go.Fig
     return figure
 
 
+METHOD_WORDS = {
+    "tsne": "t-SNE, which keeps close neighbours close (distances between far-apart groups mean little)",
+    "umap": "UMAP, which keeps close neighbours close and some of the larger layout",
+    "pca": "PCA, a flat view of the largest differences (close neighbours are less faithful than with t-SNE)",
+}
+
+
+def _grouping(sep: dict) -> str:
+    """How strongly a map's neighbourhoods follow some values, in words, from :func:`separability`."""
+    above_chance = (sep["accuracy"] - sep["chance"]) / max(1e-9, 1 - sep["chance"])  # 0: chance, 1: perfect
+    if above_chance < 0.1:
+        return "mixed: neighbours on the map hardly share it"
+    if above_chance < 0.5:
+        return "partly grouped"
+    return "strongly grouped: neighbours on the map mostly share it"
+
+
 def summary_lines(result: MapResult) -> list[str]:
-    """Plain-language findings, one per line."""
-    lines = [
-        f"Method: {result.projection.method.upper()}" + (" on centred embeddings" if result.projection.centered else "")
-    ]
-    lines += result.projection.notes + result.data.notes
+    """Plain-language findings, one per line: how the map was drawn, then what it shows."""
+    lines = [f"Drawn with {METHOD_WORDS[result.projection.method]}.", *result.projection.notes, *result.data.notes]
     if result.rate_map is not None:
         lines.append(
-            f"Translations that are each other's nearest other-language neighbour: {result.rate_full:.0%} in full "
-            f"dimensions, {result.rate_map:.0%} on this map."
+            f"Translations sit together: for {result.rate_full:.0%} of the translated texts the closest text in "
+            f"another language is a translation of it (in the model's own {result.embeddings.shape[1]} "
+            f"dimensions); on this flat map {result.rate_map:.0%}."
         )
     if result.alignment:
         scores = ", ".join(f"{lang} {score:.0%}" for lang, score in result.alignment.items())
-        lines.append(
-            f"Alignment per language (translated rows whose nearest other-language row is a translation): {scores}."
-        )
+        lines.append(f"The same per language (lower: the model lines that language up less well): {scores}.")
     for name, sep in (("language", result.language_separability), (result.label_column, result.label_separability)):
         if sep:
             lines.append(
-                f"A point's 10 nearest map neighbours predict its {name} {sep['accuracy']:.0%} of the time "
-                f"(chance {sep['chance']:.0%})."
+                f"By {name}, the map is {_grouping(sep)} (a point's 10 nearest neighbours share its {name} "
+                f"{sep['accuracy']:.0%} of the time; by chance {sep['chance']:.0%})."
             )
     return lines
+
+
+def colour_choices(table: Table, text_column: str | None, language_column: str | None) -> list[str]:
+    """What a map of ``table`` can be coloured by: language, then its other columns of categories.
+
+    A column qualifies with 2 to :data:`~xlmr_demo.maps.MAX_COLOURS` different values; counting
+    stops as soon as a column has more.
+    """
+    choices = ["language"]
+    for column in table.columns:
+        if column in (text_column, language_column, "language"):
+            continue
+        seen: set = set()
+        for value in table.column(column):
+            seen.add(value)
+            if len(seen) > MAX_COLOURS:
+                break
+        if 2 <= len(seen) <= MAX_COLOURS:
+            choices.append(column)
+    return choices
+
+
+def language_choices(values: list[str]) -> list[str]:
+    """Languages to offer as a filter: the distinct ``values``, most rows first (at most :data:`MAX_COLOURS`)."""
+    return [v for v, _ in Counter(v for v in values if v).most_common(MAX_COLOURS)]
 
 
 def write_map_html(result: MapResult, path: str | Path) -> Path:
