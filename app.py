@@ -570,21 +570,23 @@ def predict_text(text: str, request: gr.Request = None):
 
 
 @user_errors
-def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Progress()):
-    """Predict every row of an uploaded file: the CSV, its first rows and what to know about them."""
+def predict_upload(path: str | None, file_format: str = "csv", request: gr.Request = None, progress=gr.Progress()):
+    """Predict every row of an uploaded file: the CSV (or Excel file), its first rows and what to know about them."""
     from xlmr_demo.predict import predict_table
     from xlmr_demo.readers import read_table
     from xlmr_demo.writers import neutralised_cells, write_table
 
     if not path:
         raise UserError("Choose a file to predict first.")
+    excel = file_format == "xlsx"
 
     def work(session: Session, job, update):
         with _consumed(path):
             table = read_table(path)
         classifier = _need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
         predictions = predict_table(classifier, table, progress=job.progress)
-        out = write_table(predictions.table, session.new_file(f"{Path(path).stem[:60]}_predictions.csv"))
+        suffix = ".xlsx" if excel else ".csv"
+        out = write_table(predictions.table, session.new_file(f"{Path(path).stem[:60]}_predictions{suffix}"))
         return predictions, out
 
     report = _progress_report(progress)
@@ -594,7 +596,7 @@ def predict_upload(path: str | None, request: gr.Request = None, progress=gr.Pro
     yield FilePredictionViews(
         file=str(out),
         preview=gr.Dataframe(value={"headers": header, "data": rows}, visible=True),
-        summary=views.prediction_summary(predictions, neutralised_cells(predictions.table)),
+        summary=views.prediction_summary(predictions, 0 if excel else neutralised_cells(predictions.table), excel),
     )
 
 
@@ -752,8 +754,13 @@ def build_app() -> gr.Blocks:
                     probabilities = gr.Label(label="Probabilities", num_top_classes=6)
                     verdict = gr.Markdown()
             with gr.Row():
-                to_predict = upload_box("Predict a whole file")
-                predictions = gr.File(label="Predictions (CSV)")
+                with gr.Column():
+                    file_format = gr.Radio(
+                        [("CSV", "csv"), ("Excel (.xlsx)", "xlsx")], value="csv", label="Download the predictions as",
+                        info="choose before uploading; Excel keeps every cell as text",
+                    )  # fmt: skip
+                    to_predict = upload_box("Predict a whole file")
+                predictions = gr.File(label="Predictions")
             with gr.Row():
                 predict_status = gr.Markdown()
                 stop_predict = gr.Button("Stop", variant="stop")
@@ -826,7 +833,7 @@ def build_app() -> gr.Blocks:
         report_button.click(training_report, None, report_file, api_name="report")
         predict_button.click(predict_text, [one_text], [probabilities, verdict], api_name="predict")
         predicting = to_predict.upload(
-            predict_upload, [to_predict],
+            predict_upload, [to_predict, file_format],
             list(FilePredictionViews(file=predictions, preview=prediction_rows, summary=predict_status)),
             api_name="predict_file", **heavy,
         )  # fmt: skip

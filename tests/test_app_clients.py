@@ -89,3 +89,18 @@ def test_stop_after_the_headline_keeps_the_classifier(app_url):
             assert "still running" in str(exc) and time.monotonic() < deadline
             time.sleep(0.2)
     assert probabilities["label"] == "weather"
+
+
+def test_predictions_download_as_excel(app_url, tmp_path):
+    from gradio_client import handle_file
+    from openpyxl import load_workbook
+
+    client = sample_client(app_url)
+    client.predict("embedded", "by_language", 0, api_name="/train")
+    texts = ["@user Il neige encore.", "=1+1 is not a formula", "Il neige et il fait très froid ce matin."]
+    to_predict = write_csv(tmp_path / "new.csv", ["text"], [[t] for t in texts])
+    workbook, _, summary = client.predict(handle_file(str(to_predict)), "xlsx", api_name="/predict_file")
+    assert workbook.endswith("new_predictions.xlsx") and "every cell is text" in summary
+    rows = [[c.value for c in row] for row in load_workbook(workbook).active.iter_rows()]
+    assert [r[0] for r in rows] == ["text", *texts]  # as written: nothing to neutralise in a workbook
+    assert rows[3][1] == "weather"

@@ -165,6 +165,29 @@ def test_predict_file_adds_columns_and_defuses_formulas(trained, tmp_path):
     assert result.n_blank == 0
 
 
+def test_predictions_as_excel_keep_every_cell_as_text(trained, tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from xlmr_demo import writers
+    from xlmr_demo.readers import Table
+
+    out = tmp_path / "pred.xlsx"
+    predict_file(trained.classifier, TEST_DATA / "awkward" / "formulas.csv", out)
+    sheet = load_workbook(out).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][:5] == ["text", "label", "predicted_label", "confidence", "certainty"]
+    assert [r[0] for r in rows[1:]] == ['=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "plain", "fine"]
+    assert {c.data_type for row in sheet.iter_rows() for c in row} == {"s"}  # as written, and never a formula
+    odd = tmp_path / "odd.xlsx"
+    writers.write_table(Table(["text"], [["bell\x07 and tab\tkept"], ["x" * 40_000]]), odd)
+    cells = [r[0].value for r in load_workbook(odd).active.iter_rows(min_row=2)]
+    assert cells[0] == "bell and tab\tkept" and len(cells[1]) == 32_767 and cells[1].endswith("…")
+    monkeypatch.setattr(writers, "EXCEL_MAX_ROWS", 2)
+    with pytest.raises(UserError, match="do not fit in an Excel sheet"):
+        writers.write_table(Table(["text"], [["a"], ["b"]]), tmp_path / "long.xlsx")
+    assert not (tmp_path / "long.xlsx").exists()
+
+
 def test_rows_without_text_get_no_prediction(trained, tmp_path):
     out = tmp_path / "pred.csv"
     result = predict_file(trained.classifier, TEST_DATA / "awkward" / "blank_texts.csv", out)

@@ -18,7 +18,7 @@ from .embedded import EMBEDDED_NAME
 from .errors import UserError
 from .progress import Pace, Step, duration
 from .readers import rows_text
-from .writers import output_file, output_folder, write_file_atomically
+from .writers import TABLE_SUFFIXES, output_file, output_folder, write_file_atomically
 
 EXIT_USER_ERROR = 2
 CLASSIFIER_HELP = "a classifier folder: from 'train', or a model fine-tuned by finetune.text_classification"
@@ -190,7 +190,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     if args.output:
         inputs = [args.head_dir] + ([args.data] if args.data else [])
-        output_file(args.output, (".csv", ".tsv"), "--output", inputs=inputs, overwrite=args.overwrite)
+        output_file(args.output, TABLE_SUFFIXES, "--output", inputs=inputs, overwrite=args.overwrite)
     classifier = load_classifier(args.head_dir)
     if args.text is not None:
         for label, p in classifier.scores(args.text):
@@ -310,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict the labels of a file's rows, or of one --text")
     p.add_argument("head_dir", metavar="CLASSIFIER", help=CLASSIFIER_HELP)
     p.add_argument("data", nargs="?")
-    p.add_argument("--output", "-o", help="CSV or TSV to write: the input rows plus predictions")
+    p.add_argument(
+        "--output", "-o", help="CSV, TSV or Excel (.xlsx, every cell text) to write: the input rows plus predictions"
+    )
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--text", help="predict this one text and print every label's probability")
     _add_overwrite(p)

@@ -11,7 +11,7 @@ from .columns import detect_columns
 from .errors import UserError
 from .progress import Progress
 from .readers import Table, read_table
-from .writers import output_file, write_table
+from .writers import TABLE_SUFFIXES, output_file, write_table
 
 #: A prediction is "not sure" when its top label has less than this probability ...
 NOT_SURE_BELOW = 0.5
@@ -79,8 +79,8 @@ def predict_file(
     classifier: BaseClassifier, source: str | Path, output: str | Path, text_column: str | None = None,
     progress: Progress | None = None,
 ) -> Predictions:  # fmt: skip
-    """Read ``source`` (any supported format), predict every row and write ``output`` (CSV/TSV)."""
-    output_file(output, (".csv", ".tsv"), "The predictions", inputs=[source])
+    """Read ``source`` (any supported format), predict every row and write ``output`` (CSV, TSV or .xlsx)."""
+    output_file(output, TABLE_SUFFIXES, "The predictions", inputs=[source])
     predictions = predict_table(classifier, read_table(source), text_column, progress)
     write_table(predictions.table, output)
     return predictions

@@ -139,8 +139,11 @@ def prediction_preview(predictions: Predictions, limit: int = PREVIEW_ROWS) -> t
     return picked, [[cell(row[i] or "") for i in index] for row in table.rows[:limit]]
 
 
-def prediction_summary(predictions: Predictions, neutralised: int) -> str:
-    """Markdown: how many rows were predicted, how many are not sure, and what the CSV changed and why."""
+def prediction_summary(predictions: Predictions, neutralised: int = 0, excel: bool = False) -> str:
+    """Markdown: how many rows were predicted, how many are not sure, and what the file changed and why.
+
+    ``neutralised``: cells the CSV starts with an apostrophe; ``excel``: the download is a workbook instead.
+    """
     predicted = len(predictions.table) - predictions.n_blank
     lines = [f"Predicted **{_count(predicted, 'row')}**; the first rows are below."]
     if predictions.n_not_sure:
@@ -150,7 +153,12 @@ def prediction_summary(predictions: Predictions, neutralised: int) -> str:
         )
     if predictions.n_blank:
         lines.append(f"Without text, so without a prediction: {_count(predictions.n_blank, 'row')}.")
-    if neutralised:
+    if excel:
+        lines.append(
+            "In the Excel file every cell is text, so nothing runs as a formula and cells such as `@user` stay "
+            "exactly as written (a cell over 32,767 characters, Excel's limit, is cut)."
+        )
+    elif neutralised:
         lines.append(
             "In the CSV, cells starting with =, +, -, @ or a tab (such as `@user`) begin with an apostrophe "
             f"({_count(neutralised, 'cell')}), so that a spreadsheet shows them as text instead of running them "

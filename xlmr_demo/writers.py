@@ -158,9 +158,26 @@ def neutralised_cells(table: Table) -> int:
     return sum(neutralise(c) != c for c in cells)
 
 
+TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
+EXCEL_MAX_CHARS = 32_767  # characters in one cell
+EXCEL_MAX_ROWS = 1_048_576  # rows in a sheet, the header included
+EXCEL_MAX_COLUMNS = 16_384
+# characters a workbook cannot hold (XML 1.0 forbids them): openpyxl refuses the whole file
+EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def excel_text(cell: str | None) -> str:
+    """``cell`` as an Excel workbook can hold it: control characters removed, cut at 32,767 characters."""
+    cell = EXCEL_ILLEGAL.sub("", cell or "")
+    return cell if len(cell) <= EXCEL_MAX_CHARS else cell[: EXCEL_MAX_CHARS - 1] + "…"
+
+
 def write_table(table: Table, path: str | Path) -> Path:
-    """Write ``table`` as CSV (or TSV for .tsv), formula-like cells neutralised, atomically."""
-    path = output_file(path, (".csv", ".tsv"), "A table")
+    """Write ``table`` atomically: CSV (TSV for .tsv) with formula-like cells neutralised, or an
+    Excel workbook (.xlsx) whose every cell is text, so nothing in it runs as a formula."""
+    path = output_file(path, TABLE_SUFFIXES, "A table")
+    if path.suffix.lower() == ".xlsx":
+        return write_file_atomically(path, lambda tmp: _write_xlsx(table, tmp))
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
 
     def write(tmp: Path) -> None:
@@ -170,3 +187,31 @@ def write_table(table: Table, path: str | Path) -> Path:
             writer.writerows([neutralise(c or "") for c in row] for row in table.rows)
 
     return write_file_atomically(path, write)
+
+
+def _write_xlsx(table: Table, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    from .errors import UserError
+
+    if len(table) + 1 > EXCEL_MAX_ROWS or len(table.columns) > EXCEL_MAX_COLUMNS:
+        raise UserError(
+            f"{len(table):,} rows and {len(table.columns):,} columns do not fit in an Excel sheet "
+            f"({EXCEL_MAX_ROWS - 1:,} rows and {EXCEL_MAX_COLUMNS:,} columns at most); download a CSV instead."
+        )
+    book = Workbook(write_only=True)  # rows streamed to disk, not held as cell objects
+    sheet = book.create_sheet("predictions")
+
+    def text_cells(values) -> list:
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=excel_text(value))
+            cell.data_type = "s"  # text even when it starts with "=": never a formula
+            cells.append(cell)
+        return cells
+
+    sheet.append(text_cells(table.columns))
+    for row in table.rows:
+        sheet.append(text_cells(row))
+    book.save(path)
