@@ -297,6 +297,8 @@ class TrainViews(NamedTuple):
     loss: object = SKIP
     issues: object = SKIP
     download: object = SKIP
+    comparison: object = SKIP  # the headline before and after label corrections
+    corrected: object = SKIP  # the corrected file
 
 
 class FilePredictionViews(NamedTuple):
@@ -442,12 +444,14 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
         return views.dataset_report(session.dataset), views.counts_figure(session.dataset)
 
 
-@user_errors
-def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
+def _staged_training(request, progress, model: str, head: str, seed: float, prepare, extra=None):
     """Train in stages, each shown as soon as it exists: the loss curve while the head learns; the
     headline, per-class table, confusion matrix and classifier .zip once it is measured; then the
-    transfer table; then the suspected label errors. A stop (Stop, the job time limit) keeps what is done."""
-    from xlmr_demo.dataset import prepare_dataset
+    transfer table; then the suspected label errors. A stop (Stop, the job time limit) keeps what is done.
+
+    ``prepare(session)`` gives the dataset to train on (in the job); ``extra(result)`` more outputs
+    (by TrainViews name) for the headline stage and the last one.
+    """
     from xlmr_demo.heads import KINDS, HeadConfig
     from xlmr_demo.jobs import Stopped
     from xlmr_demo.plots import loss_curve
@@ -458,10 +462,8 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
     started = time.monotonic()
 
     def work(session: Session, job, update) -> None:
+        dataset = prepare(session)
         session.result = None
-        if session.dataset is None:  # Train before Check: check with the detected columns, as Check would
-            table = _need(session.table, session, "Load a file in the Data tab first (or use the sample data).")
-            session.dataset = prepare_dataset(table, session.table_name)
 
         def report(step: Step) -> None:
             job.progress(step)
@@ -470,7 +472,7 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
 
         result = None
         try:
-            for result in train_stages(session.dataset, model, config, progress=report):
+            for result in train_stages(dataset, model, config, progress=report):
                 session.result, session.classifier = result, result.classifier
                 update(("result", result, session))
         except Stopped as exc:  # after the headline: keep what is done and say what is not
@@ -518,10 +520,64 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
             loss=figures["loss"],
             issues=issues,
             download=str(archive),
+            **(extra(result) if extra else {}),
         )
 
-    yield TrainViews(status="Working: the headline comes first, then the diagnostics.")
     yield from _background(request, "Training", work, TrainViews, _progress_report(progress), show)
+
+
+@user_errors
+def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
+    """The Train button: :func:`_staged_training` on the checked data (checked with the detected columns if not)."""
+    from xlmr_demo.dataset import prepare_dataset
+
+    def prepare(session: Session):
+        if session.dataset is None:  # Train before Check: check with the detected columns, as Check would
+            table = _need(session.table, session, "Load a file in the Data tab first (or use the sample data).")
+            session.dataset = prepare_dataset(table, session.table_name)
+        return session.dataset
+
+    yield TrainViews(status="Working: the headline comes first, then the diagnostics.", comparison="", corrected=None)
+    yield from _staged_training(request, progress, model, head, seed, prepare)
+
+
+@user_errors
+def retrain(
+    edited, model: str, head: str, seed: float, file_format: str = "csv", request: gr.Request = None,
+    progress=gr.Progress(),
+):  # fmt: skip
+    """"Retrain with my corrections": the decisions typed into the suspected-errors table applied to
+    the data, a new classifier trained on it, the headline before and after, the corrected file."""
+    from xlmr_demo.corrections import corrected_dataset, corrected_table, parse_decisions
+    from xlmr_demo.writers import write_table
+
+    typed = [(row[0], row[-1]) for row in (edited or []) if row and str(row[0]).strip()]
+    made: dict = {}
+
+    def prepare(session: Session):
+        before = _need(session.result, session, "Train a classifier first: its suspected label errors come with it.")
+        suspects = [i["row"] for i in before.label_issues if i["suspect"]]
+        decisions = parse_decisions(typed, suspects, before.classifier.classes_)
+        if not decisions:
+            raise UserError(
+                "Every decision is 'keep': type the right label (or 'remove') in the last column of the rows "
+                "to change, then retrain."
+            )
+        table = corrected_table(session.table, session.dataset.columns.label, decisions)
+        suffix = ".xlsx" if file_format == "xlsx" else ".csv"
+        name = f"{Path(session.table_name or 'data').stem[:60]}_corrected{suffix}"
+        made.update(before=before, decisions=decisions, file=write_table(table, session.new_file(name)))
+        session.dataset = corrected_dataset(session.dataset, decisions)
+        return session.dataset
+
+    def extra(result) -> dict:
+        return {
+            "comparison": views.correction_summary(made["before"], result, made["decisions"]),
+            "corrected": str(made["file"]),
+        }
+
+    yield TrainViews(status="Training again with your corrections: the headline comes first.")
+    yield from _staged_training(request, progress, model, head, seed, prepare, extra)
 
 
 def stop_training(request: gr.Request = None) -> str:
@@ -736,9 +792,17 @@ def build_app() -> gr.Blocks:
             transfer_plot = gr.Plot(label="Cross-lingual transfer")
             gr.Markdown(views.EXPLANATIONS["transfer"])
             issues_table = gr.Dataframe(
-                label="Suspected label errors", headers=ISSUE_HEADERS, interactive=False, wrap=True
-            )
+                label="Suspected label errors", headers=ISSUE_HEADERS, interactive=True, wrap=True, type="array",
+                static_columns=list(range(len(ISSUE_HEADERS) - 1)),  # only "your decision" can be edited
+            )  # fmt: skip
             gr.Markdown(views.EXPLANATIONS["issues"])
+            with gr.Row():
+                retrain_button = gr.Button("Retrain with my corrections", scale=2)
+                corrected_format = gr.Radio(
+                    [("CSV", "csv"), ("Excel (.xlsx)", "xlsx")], value="csv", label="Corrected file as", scale=1
+                )
+            comparison = gr.Markdown()
+            corrected_file = gr.File(label="Your file with the corrections")
             with gr.Row():
                 download = gr.File(label="Download the classifier (.zip: safetensors + JSON)")
                 with gr.Column():
@@ -820,6 +884,7 @@ def build_app() -> gr.Blocks:
         train_views = TrainViews(
             headline=headline, status=train_status, per_class=report_table, confusion=confusion_plot,
             languages=language_plot, transfer=transfer_plot, loss=loss_plot, issues=issues_table, download=download,
+            comparison=comparison, corrected=corrected_file,
         )  # fmt: skip
         training = train_button.click(
             train,
@@ -828,8 +893,14 @@ def build_app() -> gr.Blocks:
             api_name="train",
             **heavy,
         )
+        retraining = retrain_button.click(
+            retrain, [issues_table, model, head, seed, corrected_format], list(train_views), api_name="retrain",
+            **heavy,
+        )  # fmt: skip
         # Stop skips the queue: it must work while the visitor's own requests fill it
-        stop_train.click(stop_training, None, train_status, cancels=[training], api_name="stop", queue=False)
+        stop_train.click(
+            stop_training, None, train_status, cancels=[training, retraining], api_name="stop", queue=False
+        )
         report_button.click(training_report, None, report_file, api_name="report")
         predict_button.click(predict_text, [one_text], [probabilities, verdict], api_name="predict")
         predicting = to_predict.upload(

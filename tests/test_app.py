@@ -28,7 +28,7 @@ def test_compare_callback_shows_user_errors_in_the_page():
 #: What gradio_client users and bench/load.py call: renaming one breaks them.
 API_NAMES = {
     "check_data", "compare", "embedding_map", "load_file", "load_head", "place_on_map", "predict", "predict_file",
-    "report", "stop", "train",
+    "report", "retrain", "stop", "train",
 }  # fmt: skip
 
 

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from .conftest import SAMPLE, write_csv
 
@@ -37,7 +40,7 @@ def test_six_concurrent_users_each_get_their_own_classifier(app_url, tmp_path):
 
 
 # /train's outputs, in order
-HEADLINE, STATUS, PER_CLASS, CONFUSION, LANGUAGES, TRANSFER, LOSS, ISSUES, DOWNLOAD = range(9)
+HEADLINE, STATUS, PER_CLASS, CONFUSION, LANGUAGES, TRANSFER, LOSS, ISSUES, DOWNLOAD, COMPARISON, CORRECTED = range(11)
 
 
 def headline_output(job, timeout: float = 120) -> list:
@@ -104,3 +107,41 @@ def test_predictions_download_as_excel(app_url, tmp_path):
     rows = [[c.value for c in row] for row in load_workbook(workbook).active.iter_rows()]
     assert [r[0] for r in rows] == ["text", *texts]  # as written: nothing to neutralise in a workbook
     assert rows[3][1] == "weather"
+
+
+def test_label_errors_are_fixed_in_the_page_and_the_classifier_retrained(app_url, tmp_path):
+    import csv
+
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with SAMPLE.open(encoding="utf-8") as fh:
+        header, *rows = list(csv.reader(fh))
+    topic = header.index("topic")
+    topics = sorted({r[topic] for r in rows})
+    truth = {}
+    for number in range(1, 385, 12):  # 32 planted errors: each row's topic moved to the next one
+        truth[number] = rows[number - 1][topic]
+        rows[number - 1][topic] = topics[(topics.index(truth[number]) + 1) % len(topics)]
+    client = sample_client(app_url)
+    client.predict(handle_file(str(write_csv(tmp_path / "planted.csv", header, rows))), api_name="/load_file")
+    client.predict("text", "topic", "language", "(none)", api_name="/check_data")
+    trained = client.predict("embedded", "by_language", 0, api_name="/train")
+    table = trained[ISSUES]["value"]
+    assert table["headers"][-1] == "your decision" and {r[-1] for r in table["data"]} == {"keep"}
+    found = [r for r in table["data"] if r[0] in truth]
+    assert len(found) >= 10  # the planted rows that were not held out for testing are found
+    typo = {"headers": table["headers"], "data": [[*found[0][:-1], "wether"]]}
+    with pytest.raises(AppError, match="'wether' is not a label"):
+        client.predict(typo, "embedded", "by_language", 0, "csv", api_name="/retrain")
+    fixed = {"headers": table["headers"], "data": [[*r[:-1], r[4].upper()] for r in found]}  # the model's guess
+    again = client.predict(fixed, "embedded", "by_language", 0, "csv", api_name="/retrain")
+    comparison = again[COMPARISON]
+    before, after = (float(v) for v in re.findall(r"(\d\.\d{3})", comparison)[:2])
+    assert comparison.startswith("**Macro-F1 ") and f"after {len(found)} labels corrected" in comparison
+    assert after >= before - 0.02  # the test rows are the same; fixing training labels does not hurt
+    with open(again[CORRECTED], encoding="utf-8-sig") as fh:
+        corrected = list(csv.reader(fh))[1:]
+    for r in found:
+        assert corrected[r[0] - 1][topic] == r[4]  # the model's guess, spelled as the class
+    assert sum(r[4] == truth[r[0]] for r in found) >= 0.8 * len(found)  # and mostly the planted row's truth

@@ -16,6 +16,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from .compare import Similarity
+from .corrections import KEEP, describe
 from .dataset import Dataset
 from .maps import MAX_COLOURS, MapResult, Placement
 from .metrics import mean_language_macro_f1
@@ -110,7 +111,9 @@ def headline(result: TrainResult) -> str:
 
 
 REPORT_HEADERS = ["class", "precision", "recall", "F1", "rows"]
-ISSUE_HEADERS = ["row", "language", "text", "given label", "model's guess", "probability of given label"]
+ISSUE_HEADERS = [
+    "row", "language", "text", "given label", "model's guess", "probability of given label", "your decision",
+]  # fmt: skip
 NEIGHBOUR_HEADERS = ["text", "language", "similarity"]  # then the file's other columns
 
 
@@ -124,11 +127,21 @@ def report_rows(result: TrainResult) -> tuple[list[str], list[list]]:
 def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[list]]:
     """Suspected label errors, most suspicious first."""
     rows = [
-        [i["row"], i["language"], cell(i["text"]), i["given_label"], i["predicted_label"], i["given_probability"]]
+        [i["row"], i["language"], cell(i["text"]), i["given_label"], i["predicted_label"], i["given_probability"], KEEP]
         for i in result.label_issues
         if i["suspect"]
     ][:limit]
     return ISSUE_HEADERS, rows
+
+
+def correction_summary(before: TrainResult, after: TrainResult, decisions: dict) -> str:
+    """The headline before and after a person's label corrections, measured on the same held-out rows."""
+    old, new = before.metrics["macro_f1"], after.metrics["macro_f1"]
+    return (
+        f"**Macro-F1 {old:.3f} → {new:.3f}** ({new - old:+.3f}) after {describe(decisions)}, measured on the same "
+        f"{after.metrics['n']} held-out rows (errors are looked for in the training and validation rows only). "
+        "The corrected file is below; training again from the Train button uses the corrected data."
+    )
 
 
 def prediction_preview(predictions: Predictions, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list]]:
@@ -242,7 +255,8 @@ EXPLANATIONS = {
     "issues": (
         "**Suspected label errors**: rows whose given label a model that never saw them finds unlikely, "
         "while it is confident of another. Read them: a wrong label in the data teaches the model the "
-        "wrong thing, and fixing a few often helps more than adding rows."
+        "wrong thing, and fixing a few often helps more than adding rows. To fix one, type the right label (or "
+        "*remove*) under *your decision*, then press **Retrain with my corrections**."
     ),
 }
 
@@ -392,13 +406,13 @@ HEAD_KINDS = {
 
 
 def _markdown_html(text: str) -> str:
-    """The little Markdown this module writes (headings, paragraphs, bullets, bold) as HTML.
+    """The little Markdown this module writes (headings, paragraphs, bullets, bold, italics) as HTML.
 
     Values from users' files are escaped where the Markdown is written, so the text is not escaped again.
     """
     blocks = []
     for block in text.split("\n\n"):
-        bolded = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", block)
+        bolded = re.sub(r"\*(.+?)\*", r"<i>\1</i>", re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", block))
         if bolded.startswith("### "):
             head, _, rest = bolded[4:].partition("\n")
             blocks.append(f"<h3>{head}</h3>" + (f"<p>{rest}</p>" if rest else ""))
@@ -449,8 +463,8 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
         plotly_js = False
     parts.append(f"<h2>{html.escape(issues_title(result))}</h2>")
     issues_header, issues = issue_rows(result)
-    if issues:
-        parts.append(_html_table(issues_header, issues))
+    if issues:  # without the decision column: the report is read, not edited
+        parts.append(_html_table(issues_header[:-1], [row[:-1] for row in issues]))
     parts.append(f'<div class="explain">{_markdown_html(EXPLANATIONS["issues"])}</div>')
     parts += [
         "<h2>The model</h2>",

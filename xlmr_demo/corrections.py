@@ -1,0 +1,93 @@
+"""Fixing suspected label errors: a person's decision per suspected row, applied to the data and the file.
+
+The Train tab lists the rows whose given label the model doubts (:func:`xlmr_demo.training.find_label_issues`)
+with a decision per row: :data:`KEEP` (the default), :data:`REMOVE`, or one of the classes. The
+decisions change the checked :class:`~xlmr_demo.dataset.Dataset` (to train again) and the source
+table (to download). Rows are named by their 1-based data-row number in the source file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from .dataset import Dataset, label_key
+from .errors import UserError
+from .readers import Table, short
+
+KEEP = "keep"
+REMOVE = "remove"
+
+
+def parse_decisions(rows: Iterable[tuple[object, object]], suspects: Iterable[int], classes: Sequence[str]) -> dict:
+    """``{row: class or REMOVE}`` from (row, decision) pairs as typed; KEEP and empty decisions left out.
+
+    A decision is a class (in any case, width or spacing: "Positive " is "positive"), "keep" or
+    "remove". Only the ``suspects`` can be decided; anything else is a :class:`UserError` naming the row.
+    """
+    spelled = {label_key(c): c for c in classes}
+    allowed = set(suspects)
+    decisions: dict[int, str] = {}
+    for row, typed in rows:
+        try:
+            number = int(str(row).strip())
+        except ValueError:
+            raise UserError(f"{short(str(row), 20)!r} is not a row number of the suspected rows.") from None
+        if number not in allowed:
+            raise UserError(f"Row {number} is not one of the suspected label errors listed.")
+        text = str(typed or "").strip()
+        key = label_key(text)
+        if not text or key == KEEP:
+            continue
+        if key == REMOVE:
+            decisions[number] = REMOVE
+        elif key in spelled:
+            decisions[number] = spelled[key]
+        else:
+            choices = ", ".join(short(c, 40) for c in list(classes)[:20])
+            raise UserError(
+                f"Row {number}: {short(text, 40)!r} is not a label. Type one of {choices}; or keep, or remove."
+            )
+    return decisions
+
+
+def corrected_dataset(dataset: Dataset, decisions: Mapping[int, str]) -> Dataset:
+    """``dataset`` with each decided row relabelled or removed; every other row as it was, split included."""
+    keep = [i for i, row in enumerate(dataset.rows) if decisions.get(row) != REMOVE]
+
+    def pick(values: list) -> list:
+        return [values[i] for i in keep]
+
+    labels = [decisions.get(dataset.rows[i], dataset.labels[i]) for i in keep]
+    return replace(
+        dataset,
+        texts=pick(dataset.texts),
+        labels=labels,
+        languages=pick(dataset.languages),
+        splits=pick(dataset.splits),
+        rows=pick(dataset.rows),
+        notes=[*dataset.notes, f"Your corrections: {describe(decisions)}."],
+    )
+
+
+def corrected_table(table: Table, label_column: str, decisions: Mapping[int, str]) -> Table:
+    """The source ``table`` with the decisions made: labels rewritten, removed rows left out."""
+    column = table.columns.index(label_column)
+    rows = []
+    for number, row in enumerate(table.rows, start=1):
+        decision = decisions.get(number)
+        if decision == REMOVE:
+            continue
+        if decision is not None:
+            row = [*row[:column], decision, *row[column + 1 :]]
+        rows.append(row)
+    return Table(table.columns, rows)
+
+
+def describe(decisions: Mapping[int, str]) -> str:
+    """What the decisions change, in words: "3 labels corrected and 1 row removed"."""
+    removed = sum(d == REMOVE for d in decisions.values())
+    relabelled = len(decisions) - removed
+    parts = [f"{relabelled} label{'s' * (relabelled != 1)} corrected"] if relabelled else []
+    parts += [f"{removed} row{'s' * (removed != 1)} removed"] if removed else []
+    return " and ".join(parts) or "no change"
