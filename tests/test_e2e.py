@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, umsab
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "_artifacts"
@@ -113,3 +113,52 @@ def test_the_report_opens_offline_in_chromium(page, trained, tmp_path):
         assert "Cross-lingual transfer" in offline.inner_text("body")
     finally:
         context.close()
+
+
+def messy_export(path) -> tuple:
+    """A spreadsheet export as people have them: Windows-1252, semicolons, an ID column first, blank rows,
+    and one label in three spellings. Real tweets (UMSAB en/es/fr: Windows-1252 can spell them)."""
+    rows = [r for r in umsab("train", 60) if r[2] != "ar" and r[0].encode("cp1252", "ignore").decode("cp1252") == r[0]]
+    spellings = [str.lower, str.title, str.upper]
+    lines = ["ticket_id;created;comment;sentiment"]
+    for k, (text, label, _) in enumerate(rows):
+        comment = '"' + text.replace('"', '""') + '"'
+        lines.append(f"{10_000 + k};2026-11-{1 + k % 28:02d};{comment};{spellings[k % 3](label)}")
+        if k % 25 == 0:
+            lines.append(";;;")  # a blank row, as spreadsheets export them
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    return path, len(rows)
+
+
+def test_a_product_manager_walks_through_a_messy_export(page, tmp_path):
+    """Upload, check, train, read, predict, fix a label, share: one screenshot per step (walk-*.png)."""
+    path, n = messy_export(tmp_path / "export.csv")
+    page.reload()  # a fresh session
+    _tab(page, "1. Data")
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    page.locator(".cell-wrap >> visible=true", has_text="ticket_id").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "walk-1-upload.png"), full_page=True)
+    assert page.get_by_label("Text column").input_value() == "comment"  # not the ID, not the date
+    assert page.get_by_label("Label column").input_value() == "sentiment"
+    page.get_by_role("button", name="Check data").click()
+    summary = page.locator("p", has_text="usable rows")
+    summary.wait_for(timeout=60_000)
+    assert f"{n} usable rows**, 3 classes" in summary.inner_html().replace("</strong>", "**")
+    assert page.get_by_text("differ only in case").first.is_visible()  # "Negative" and "NEGATIVE" merged, said so
+    page.screenshot(path=str(ARTIFACTS / "walk-2-check.png"), full_page=True)
+
+    _tab(page, "2. Train")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Headline ready").wait_for(timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "walk-3-headline.png"), full_page=True)
+    page.get_by_text("Done in").wait_for(timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "walk-4-diagnostics.png"), full_page=True)
+
+    _tab(page, "3. Predict")
+    page.get_by_label("Text in any language").fill("Je déteste attendre deux heures pour rien, service nul.")
+    page.get_by_role("button", name="Predict", exact=True).click()
+    answer = page.locator("[data-testid=label-output-value] >> visible=true").first
+    answer.wait_for(timeout=60_000)
+    assert answer.inner_text().strip() == "negative"
+    page.screenshot(path=str(ARTIFACTS / "walk-5-predict.png"), full_page=True)
+    assert page.get_by_text("Traceback").count() == 0

@@ -1,4 +1,5 @@
-"""Retake the README's screenshots: run the browser test, then copy its screenshots into assets/.
+"""Retake the README's screenshots: run the browser tests, then copy their screenshots into assets/
+(each tab, and each step of a product manager's walk through a messy export).
 
     python tools/screenshots.py
 
@@ -15,13 +16,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TABS = ("data", "train", "predict", "explore", "compare")
+WALK = ("1-upload", "2-check", "3-headline", "4-diagnostics", "5-predict")
 
 
 def main() -> None:
     subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_e2e.py"], cwd=ROOT, check=True)
-    for tab in TABS:
-        shutil.copyfile(ROOT / "tests" / "_artifacts" / f"tab-{tab}.png", ROOT / "assets" / f"tab-{tab}.png")
-        print(f"assets/tab-{tab}.png")
+    for name in [f"tab-{tab}.png" for tab in TABS] + [f"walk-{step}.png" for step in WALK]:
+        shutil.copyfile(ROOT / "tests" / "_artifacts" / name, ROOT / "assets" / name)
+        print(f"assets/{name}")
 
 
 if __name__ == "__main__":
