@@ -745,6 +745,7 @@ def build_app() -> gr.Blocks:
             check = gr.Button("Check data", variant="primary")
             report = gr.Markdown()
             counts_plot = gr.Plot(label="Rows per label and language")
+            gr.Markdown(views.EXPLANATIONS["counts"])
         with gr.Tab("2. Train"):
             with gr.Row():
                 model = gr.Dropdown(
@@ -853,6 +854,7 @@ def build_app() -> gr.Blocks:
                 stop_map = gr.Button("Stop", variant="stop", scale=1)
             findings = gr.Markdown()
             map_plot = gr.Plot(label="Embedding map")
+            gr.Markdown(views.EXPLANATIONS["map"])
             with gr.Row():
                 new_text = gr.Textbox(label="Place a text on the map (any language)", scale=3)
                 place_button = gr.Button("Place it", scale=1)
@@ -861,6 +863,7 @@ def build_app() -> gr.Blocks:
                 wrap=True,
             )  # fmt: skip
             centroid_plot = gr.Plot(label="Language centroids")
+            gr.Markdown(views.EXPLANATIONS["centroids"])
         with gr.Tab("Compare sentences"), gr.Row():
             with gr.Column(scale=2):
                 sentences = gr.Textbox(label="Sentences, one per line, in any languages", value=EXAMPLE, lines=12)
@@ -870,6 +873,7 @@ def build_app() -> gr.Blocks:
                 run = gr.Button("Compare", variant="primary")
             with gr.Column(scale=3):
                 heatmap = gr.Plot(label="Cosine similarity")
+                gr.Markdown(views.EXPLANATIONS["compare"])
                 pairs = gr.Markdown()
 
         columns = list(

@@ -261,7 +261,7 @@ def test_transfer_scores_from_few_test_rows_are_greyed_out(trained):
     assert trusted.x[0] == f"{transfer['eval_languages'][0]} (12 rows)"
 
 
-def test_the_report_holds_every_view_and_escapes_the_data(trained, tmp_path):
+def test_the_report_holds_every_view_and_escapes_the_data(trained, umsab_files):
     from xlmr_demo.views import EXPLANATIONS, training_report_html
 
     planted = {**trained.label_issues[0], "suspect": True, "text": "<script>alert(1)</script>", "given_label": "a&b"}
@@ -269,6 +269,8 @@ def test_the_report_holds_every_view_and_escapes_the_data(trained, tmp_path):
     assert page.count("plotly.js v") == 1  # inlined once, so the page opens offline
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "a&amp;b" in page and trained.classifier.encoder.fingerprint in page
-    for text in EXPLANATIONS.values():
-        assert text.split("**")[1] in page  # every explanation's bold lead
+    for key in ("per_class", "loss", "confusion", "languages", "transfer", "issues"):
+        assert EXPLANATIONS[key].split("**")[1] in page  # every training figure's explanation, by its bold lead
     assert "Macro-F1" in page and "1 rows whose given label" in page
+    with_data = training_report_html(trained, load_dataset(umsab_files[0]))
+    assert "320 usable rows" in with_data and "Rows per label and language" in with_data

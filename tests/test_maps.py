@@ -14,7 +14,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.maps import build_map, load_map_data, map_data_from_table
 from xlmr_demo.projection import ProjectionConfig
 from xlmr_demo.readers import Table
-from xlmr_demo.views import map_figure, summary_lines
+from xlmr_demo.views import centroid_figure, map_figure, summary_lines
 
 from .conftest import ROOT, SAMPLE
 
@@ -47,6 +47,7 @@ def test_a_sample_map_aligns_translations_and_groups_topics(encoder):
     assert traces[0]["name"] == "translations" and {t["name"] for t in traces[1:]} == {
         "weather", "food", "travel", "work", "health", "technology"}  # fmt: skip
     assert "<b>language</b>: " in traces[1]["hovertext"][0]
+    assert centroid_figure(result).to_dict()["data"][0]["zmin"] == 0  # no exaggerated contrast
     lines = summary_lines(result)
     assert lines[0].startswith("Drawn with t-SNE") and "group by what they say" in lines[1]
     assert "By language, the map is mixed" in lines[-2]  # centred: languages interleave

@@ -30,8 +30,13 @@ def _floor(value: float, step: float = 0.05) -> float:
     return float(np.floor(value / step) * step)
 
 
-def similarity_heatmap(matrix: np.ndarray, texts: Sequence[str], title: str = "Cosine similarity") -> go.Figure:
-    """Heatmap of an ``(n, n)`` similarity matrix whose rows and columns are ``texts``."""
+def similarity_heatmap(
+    matrix: np.ndarray, texts: Sequence[str], title: str = "Cosine similarity", zmin: float | None = None
+) -> go.Figure:
+    """Heatmap of an ``(n, n)`` similarity matrix whose rows and columns are ``texts``.
+
+    The colours span ``zmin`` to 1; by default from the lowest off-diagonal value (see below).
+    """
     labels = _unique_labels(texts)
     full = [html.escape(_short(t, HOVER_CHARS)) for t in texts]  # n x n tooltips: long texts would repeat n times
     n = len(texts)
@@ -47,7 +52,7 @@ def similarity_heatmap(matrix: np.ndarray, texts: Sequence[str], title: str = "C
             colorscale="Viridis",
             # models differ in their baseline similarity (E5's unrelated sentences still score ~0.7), so the
             # scale starts at the lowest off-diagonal value: the contrast shows this model's structure
-            zmin=_floor(_off_diagonal_min(matrix)),
+            zmin=_floor(_off_diagonal_min(matrix)) if zmin is None else zmin,
             zmax=1.0,
             colorbar={"title": {"text": "cosine"}},
         )

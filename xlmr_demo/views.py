@@ -252,6 +252,25 @@ EXPLANATIONS = {
         "carries over to others, so a language with few rows can lean on the rest. Grey cells rest on fewer "
         f"than {MIN_TRUSTED_ROWS} test rows: too few to trust."
     ),
+    "counts": (
+        "**Rows per label and language**: each bar is a label, each colour a language. Labels with few rows, or "
+        "a language that only appears under one label, are where a classifier learns least (or learns the "
+        "language instead of the label)."
+    ),
+    "map": (
+        "**Embedding map**: each point is a row of your file, placed so that texts the model reads as similar "
+        "sit close together; grey lines join translations. Good looks like points grouped by meaning with the "
+        "languages mixed inside each group. Only closeness counts: the axes have no meaning."
+    ),
+    "centroids": (
+        "**Language centroids**: how close each language's average text sits to another's (cosine, 1 = the "
+        "same place). Values near 1 everywhere mean the model places all languages in one shared space."
+    ),
+    "compare": (
+        "**Cosine similarity** of every pair of sentences (1 = the same meaning to the model). This model "
+        "scores even unrelated sentences around 0.7, so the colours start at the lowest pair here: compare "
+        "cells with each other, not with an absolute scale."
+    ),
     "issues": (
         "**Suspected label errors**: rows whose given label a model that never saw them finds unlikely, "
         "while it is confident of another. Read them: a wrong label in the data teaches the model the "
@@ -303,8 +322,10 @@ def map_figure(result: MapResult) -> go.Figure:
 
 
 def centroid_figure(result: MapResult) -> go.Figure:
+    # from 0: centroids of one model all sit close together, and a scale from 0.9 would make small
+    # differences look like large ones
     return similarity_heatmap(
-        result.centroid_similarity, result.centroid_languages, title="Similarity of language centroids"
+        result.centroid_similarity, result.centroid_languages, title="Similarity of language centroids", zmin=0.0
     )
 
 
@@ -391,7 +412,9 @@ def write_map_html(result: MapResult, path: str | Path) -> Path:
     body = (
         f"<h1>Embedding map</h1><ul>{findings}</ul>"
         + map_figure(result).to_html(full_html=False, include_plotlyjs=True)
+        + _markdown_html(EXPLANATIONS["map"])
         + centroid_figure(result).to_html(full_html=False, include_plotlyjs=False)
+        + _markdown_html(EXPLANATIONS["centroids"])
     )
     head = '<meta charset="utf-8"><title>Embedding map</title>'
     page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
@@ -443,8 +466,12 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
     encoder, head = result.classifier.encoder, result.classifier.head
     parts = ["<h1>Classifier report</h1>", f"<p>Made {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>"]
     parts.append("<h2>Data</h2>")
+    plotly_js: bool | str = True  # inlined once, with the first figure
     if dataset is not None:
         parts.append(_markdown_html(dataset_report(dataset)))
+        parts.append('<div class="figure">' + counts_figure(dataset).to_html(full_html=False, include_plotlyjs=True))
+        parts.append(f'<div class="explain">{_markdown_html(EXPLANATIONS["counts"])}</div></div>')
+        plotly_js = False
     else:
         rows = result.training.get("rows", {})
         parts.append("<p>" + ", ".join(f"{html.escape(k)} {v:,} rows" for k, v in rows.items()) + ".</p>")
@@ -454,7 +481,6 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
         parts.append(f"<p><b>Not computed</b> (the run was stopped first): {missing}.</p>")
     parts += [_html_table(*report_rows(result)), f'<p class="explain">{_markdown_html(EXPLANATIONS["per_class"])}</p>']
     figures = result_figures(result)
-    plotly_js: bool | str = True  # inlined once, with the first figure
     for key in ("confusion", "languages", "transfer", "loss"):
         if figures[key] is None:
             continue
