@@ -444,6 +444,9 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
         return views.dataset_report(session.dataset), views.counts_figure(session.dataset)
 
 
+TRAINING = "Training"  # the job's name: messages say "Training is still running"
+
+
 def _staged_training(request, progress, model: str, head: str, seed: float, prepare, extra=None):
     """Train in stages, each shown as soon as it exists: the loss curve while the head learns; the
     headline, per-class table, confusion matrix and classifier .zip once it is measured; then the
@@ -523,7 +526,7 @@ def _staged_training(request, progress, model: str, head: str, seed: float, prep
             **(extra(result) if extra else {}),
         )
 
-    yield from _background(request, "Training", work, TrainViews, _progress_report(progress), show)
+    yield from _background(request, TRAINING, work, TrainViews, _progress_report(progress), show)
 
 
 @user_errors
@@ -567,7 +570,9 @@ def retrain(
         suffix = ".xlsx" if file_format == "xlsx" else ".csv"
         name = f"{Path(session.table_name or 'data').stem[:60]}_corrected{suffix}"
         made.update(before=before, decisions=decisions, file=write_table(table, session.new_file(name)))
-        session.dataset = corrected_dataset(session.dataset, decisions)
+        # the corrected data replaces the loaded one (not through set_table, which forgets the training):
+        # a second round of corrections, and its download, build on the first
+        session.table, session.dataset = table, corrected_dataset(session.dataset, decisions)
         return session.dataset
 
     def extra(result) -> dict:
@@ -581,10 +586,11 @@ def retrain(
 
 
 def stop_training(request: gr.Request = None) -> str:
-    """Training's Stop button: stop the run and say what is kept and what was not computed."""
+    """Training's Stop button (and the API's ``stop``, for any job): stop the session's job; for a
+    training run, say what is kept and what was not computed."""
     job = SESSIONS.stop(_sid(request))
-    if job is None:
-        return "Nothing is running."
+    if job is None or job.what != TRAINING:
+        return _stopping(job)
     result = SESSIONS.get(_sid(request), _address(request)).result
     if result is None:
         return "**Stopped** before the headline was ready: nothing was kept."
@@ -707,7 +713,10 @@ def place_on_map(text: str, request: gr.Request = None):
 
 def stop_job(request: gr.Request = None) -> str:
     """The Stop buttons: stop this session's running job (it ends at its next step)."""
-    job = SESSIONS.stop(_sid(request))
+    return _stopping(SESSIONS.stop(_sid(request)))
+
+
+def _stopping(job) -> str:
     if job is None:
         return "Nothing is running."
     return "Stopping…" if job.stoppable else f"{job.what} cannot be stopped; it ends within seconds."
