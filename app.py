@@ -570,9 +570,10 @@ def retrain(
         suffix = ".xlsx" if file_format == "xlsx" else ".csv"
         name = f"{Path(session.table_name or 'data').stem[:60]}_corrected{suffix}"
         made.update(before=before, decisions=decisions, file=write_table(table, session.new_file(name)))
-        # the corrected data replaces the loaded one (not through set_table, which forgets the training):
-        # a second round of corrections, and its download, build on the first
-        session.table, session.dataset = table, corrected_dataset(session.dataset, decisions)
+        # the corrected data replaces the loaded one: a second round of corrections, and its download,
+        # build on the first
+        session.correct_table(table)
+        session.dataset = corrected_dataset(session.dataset, decisions)
         return session.dataset
 
     def extra(result) -> dict:

@@ -145,3 +145,14 @@ def test_label_errors_are_fixed_in_the_page_and_the_classifier_retrained(app_url
     for r in found:
         assert corrected[r[0] - 1][topic] == r[4]  # the model's guess, spelled as the class
     assert sum(r[4] == truth[r[0]] for r in found) >= 0.8 * len(found)  # and mostly the planted row's truth
+    table = again[ISSUES]["value"]  # a second round builds on the first
+    gone = table["data"][0]
+    third = client.predict(
+        {"headers": table["headers"], "data": [[*gone[:-1], "remove"]]}, "embedded", "by_language", 0, "csv",
+        api_name="/retrain",
+    )  # fmt: skip
+    assert "after 1 row removed" in third[COMPARISON]
+    with open(third[CORRECTED], encoding="utf-8-sig") as fh:
+        final = list(csv.reader(fh))[1:]
+    assert len(final) == len(rows) - 1 and rows[gone[0] - 1][0] not in [r[0] for r in final]
+    assert all(r[4] in [row[topic] for row in final if row[0] == rows[r[0] - 1][0]] for r in found)

@@ -37,10 +37,12 @@ def test_decisions_change_the_data_and_the_file_alike():
     dataset = prepare_dataset(table, "t")
     decisions = {2: "negative", 5: REMOVE}  # row 2 was "positive", row 5 "neutral"
     fixed = corrected_dataset(dataset, decisions)
-    assert len(fixed.texts) == len(dataset.texts) - 1 and 5 not in fixed.rows
+    assert len(fixed.texts) == len(dataset.texts) - 1 and fixed.rows[:6] == [1, 2, 3, 4, 5, 6]  # 6 moved up
     assert fixed.labels[fixed.rows.index(2)] == "negative" and fixed.splits[0] == dataset.splits[0]
     assert fixed.notes[-1] == "Your corrections: 1 label corrected and 1 row removed."
     out = corrected_table(table, "label", decisions)
     assert len(out) == 39 and out.rows[1] == ["text 2", "negative", "x"] and ["text 5", "neutral", "x"] not in out.rows
     assert out.rows[0] == rows[0] and table.rows[1][1] == "positive"  # the source table is left as it was
+    for i, row in enumerate(fixed.rows):  # the numbers name the rows of the corrected file
+        assert out.rows[row - 1][0] == fixed.texts[i] and out.rows[row - 1][1] in (fixed.labels[i], "Neutral")
     assert describe({}) == "no change" and describe({1: REMOVE, 2: REMOVE}) == "2 rows removed"

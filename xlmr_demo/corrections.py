@@ -8,6 +8,7 @@ table (to download). Rows are named by their 1-based data-row number in the sour
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -52,8 +53,13 @@ def parse_decisions(rows: Iterable[tuple[object, object]], suspects: Iterable[in
 
 
 def corrected_dataset(dataset: Dataset, decisions: Mapping[int, str]) -> Dataset:
-    """``dataset`` with each decided row relabelled or removed; every other row as it was, split included."""
+    """``dataset`` with each decided row relabelled or removed; every other row as it was, split included.
+
+    Row numbers follow :func:`corrected_table`: a row after removed ones moves up by as many, so the
+    next round of decisions names the rows of the corrected file.
+    """
     keep = [i for i, row in enumerate(dataset.rows) if decisions.get(row) != REMOVE]
+    removed = sorted(row for row, decision in decisions.items() if decision == REMOVE)
 
     def pick(values: list) -> list:
         return [values[i] for i in keep]
@@ -65,7 +71,7 @@ def corrected_dataset(dataset: Dataset, decisions: Mapping[int, str]) -> Dataset
         labels=labels,
         languages=pick(dataset.languages),
         splits=pick(dataset.splits),
-        rows=pick(dataset.rows),
+        rows=[row - bisect_left(removed, row) for row in pick(dataset.rows)],
         notes=[*dataset.notes, f"Your corrections: {describe(decisions)}."],
     )
 

@@ -90,6 +90,10 @@ class Session:
         self.table, self.table_name, self._table_bytes = table, name, table_bytes(table)
         self.dataset = self.result = self.map = None
 
+    def correct_table(self, table: Table) -> None:
+        """A corrected version of the loaded table (label fixes): what was trained on it stays."""
+        self.table, self._table_bytes = table, table_bytes(table)
+
     def nbytes(self) -> int:
         """About how much memory this session holds (tables, embeddings, maps); counted against the budget."""
         total = self._table_bytes + self.cache.nbytes

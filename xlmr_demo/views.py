@@ -225,7 +225,7 @@ def training_status(result: TrainResult, headline: float, elapsed: float, stoppe
     return f"**Done** in {duration(elapsed)} (the headline after {duration(headline)})."
 
 
-#: What each training figure shows and what good looks like, for readers without ML training.
+#: What each figure shows and what good looks like, for readers without ML training.
 EXPLANATIONS = {
     "per_class": (
         "**Per class.** Precision: of the rows the model gave this label, the share that truly have it. "
@@ -239,7 +239,7 @@ EXPLANATIONS = {
     ),
     "confusion": (
         "**Confusion matrix**: each row is the true label, each column the model's answer, each cell a count "
-        "of test rows. Good looks like a dark diagonal; a bright cell off it names two labels the model "
+        "of test rows. Good looks like a dark diagonal; a dark cell off it names two labels the model "
         "mixes up (often labels that overlap in meaning)."
     ),
     "languages": (
