@@ -99,7 +99,7 @@ def transfer_matrix(
 
 def find_label_issues(
     X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200,
-    progress: Progress | None = None, routing: np.ndarray | None = None,
+    progress: Progress | None = None,
 ) -> list[dict]:  # fmt: skip
     """Rows whose given label the model finds least likely, from out-of-fold predictions.
 
@@ -108,6 +108,10 @@ def find_label_issues(
     average self-confidence while its own label's probability does not. Suspects come first, then
     the rest by ascending probability of the given label; at most ``limit`` rows.
     """
+    # every pooled row is a training row, so a by_language head sends (nearly) all of them to its MLP:
+    # the search fits the MLP alone (rows in a language under 1% of the training rows are the exception)
+    if config.kind == "by_language":
+        config = replace(config, kind="mlp")
     pool = np.concatenate([dataset.indices("train"), dataset.indices("validation")])
     labels = np.asarray(dataset.labels, dtype=object)
     classes = sorted(set(labels[pool].tolist()))
@@ -127,10 +131,9 @@ def find_label_issues(
         # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
         stop = rng.random(len(fit_rows)) < 0.1
-        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config, languages=routing)
+        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config)
         cols = [index[c] for c in head.classes_]
-        held = pool[held_rows]
-        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[held], None if routing is None else routing[held])
+        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[pool[held_rows]])
     given = proba[np.arange(len(pool)), y]
     thresholds = np.array([proba[y == k, k].mean() for k in range(len(classes))])
     other = proba.copy()
@@ -243,7 +246,7 @@ def train_stages(
         result = replace(result, metrics={**result.metrics, **found}, pending=result.pending[1:])
         yield result
     if label_issues:
-        issues = find_label_issues(X, dataset, config, progress=say, routing=routing)
+        issues = find_label_issues(X, dataset, config, progress=say)
         result = replace(result, label_issues=issues, pending=())
         yield result
     say(Step("done", 1, 1))
