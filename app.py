@@ -396,11 +396,11 @@ def load_file(path: str | None, request: gr.Request = None):
         session.set_table(table, name)
         header, rows = views.preview(table)
         try:
-            found = detect_columns(table, name)
-            guess = (found.text, found.label, found.language, found.split)
+            found = detect_columns(table, name, roles=("text", "label", "language", "split", "pair"))
+            guess, pair = (found.text, found.label, found.language, found.split), found.pair
         except UserError:
-            guess = (None, None, None, None)
-        colours = views.colour_choices(table, guess[0], guess[2])
+            guess, pair = (None, None, None, None), None
+        colours = views.colour_choices(table, guess[0], guess[2], pair)
         languages = views.language_choices(table.column(guess[2])) if guess[2] else []
     notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{cell(name, 80)}**: {len(table)} rows."
     if len(table.columns) > len(header):
@@ -433,6 +433,7 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 
     with _task(request, "Checking the data") as (session, _):
         table = _need(session.table, session, "Load a file first.")
+        session.result = None  # it measured the data as checked before (the classifier stays for predictions)
         session.dataset = prepare_dataset(
             table,
             session.table_name,
@@ -447,13 +448,14 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 TRAINING = "Training"  # the job's name: messages say "Training is still running"
 
 
-def _staged_training(request, progress, model: str, head: str, seed: float, prepare, extra=None):
+def _staged_training(request, progress, model: str, head: str, seed: float, prepare, extra=None, on_headline=None):
     """Train in stages, each shown as soon as it exists: the loss curve while the head learns; the
     headline, per-class table, confusion matrix and classifier .zip once it is measured; then the
     transfer table; then the suspected label errors. A stop (Stop, the job time limit) keeps what is done.
 
-    ``prepare(session)`` gives the dataset to train on (in the job); ``extra(result)`` more outputs
-    (by TrainViews name) for the headline stage and the last one.
+    ``prepare(session)`` gives the dataset to train on (in the job); ``on_headline(session)`` runs in
+    the job once the headline exists; ``extra(result)`` gives more outputs (by TrainViews name) for the
+    headline stage and the last one.
     """
     from xlmr_demo.heads import KINDS, HeadConfig
     from xlmr_demo.jobs import Stopped
@@ -476,12 +478,15 @@ def _staged_training(request, progress, model: str, head: str, seed: float, prep
         result = None
         try:
             for result in train_stages(dataset, model, config, progress=report):
+                if on_headline and session.result is None:
+                    on_headline(session)
                 session.result, session.classifier = result, result.classifier
                 update(("result", result, session))
         except Stopped as exc:  # after the headline: keep what is done and say what is not
             if result is None:
                 raise
-            update(("stopped", result, str(exc)))
+            if result.pending:  # else everything was done: a stop seen at the very end changes nothing
+                update(("stopped", result, str(exc)))
 
     train_loss: list[float] = []
     validation_loss: list[float] = []
@@ -569,12 +574,16 @@ def retrain(
         table = corrected_table(session.table, session.dataset.columns.label, decisions)
         suffix = ".xlsx" if file_format == "xlsx" else ".csv"
         name = f"{Path(session.table_name or 'data').stem[:60]}_corrected{suffix}"
-        made.update(before=before, decisions=decisions, file=write_table(table, session.new_file(name)))
-        # the corrected data replaces the loaded one: a second round of corrections, and its download,
-        # build on the first
-        session.correct_table(table)
-        session.dataset = corrected_dataset(session.dataset, decisions)
-        return session.dataset
+        dataset = corrected_dataset(session.dataset, decisions)
+        made.update(before=before, decisions=decisions, table=table, dataset=dataset)
+        made["file"] = write_table(table, session.new_file(name))
+        return dataset
+
+    def keep(session: Session) -> None:
+        """Once the new headline exists, the corrected data replaces the loaded one: a second round of
+        corrections, and its download, build on the first (a run stopped before it changes nothing)."""
+        session.correct_table(made["table"])
+        session.dataset = made["dataset"]
 
     def extra(result) -> dict:
         return {
@@ -583,7 +592,7 @@ def retrain(
         }
 
     yield TrainViews(status="Training again with your corrections: the headline comes first.")
-    yield from _staged_training(request, progress, model, head, seed, prepare, extra)
+    yield from _staged_training(request, progress, model, head, seed, prepare, extra, keep)
 
 
 def stop_training(request: gr.Request = None) -> str:

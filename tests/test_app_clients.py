@@ -158,3 +158,15 @@ def test_label_errors_are_fixed_in_the_page_and_the_classifier_retrained(app_url
     assert len(final) == len(rows) - 1 and rows[gone[0] - 1][text] not in [r[text] for r in final]
     kept = {row[text]: row[topic] for row in final}
     assert all(kept[rows[r[0] - 1][text]] == r[4] for r in found if r[0] != gone[0])  # the first round stays
+
+
+def test_a_new_check_forgets_the_results_of_the_old_data(app_url):
+    from gradio_client.exceptions import AppError
+
+    client = sample_client(app_url)
+    client.predict("embedded", "by_language", 0, api_name="/train")
+    assert client.predict(api_name="/report").endswith("report.html")
+    client.predict("text", "pair_id", "language", "(none)", api_name="/check_data")  # other labels now
+    with pytest.raises(AppError, match="Train a classifier first"):
+        client.predict(api_name="/report")
+    assert client.predict("Il neige.", api_name="/predict")[0]["label"] == "weather"  # the classifier stays

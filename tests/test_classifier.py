@@ -179,9 +179,11 @@ def test_predictions_as_excel_keep_every_cell_as_text(trained, tmp_path, monkeyp
     assert [r[0] for r in rows[1:]] == ['=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "plain", "fine"]
     assert {c.data_type for row in sheet.iter_rows() for c in row} == {"s"}  # as written, and never a formula
     odd = tmp_path / "odd.xlsx"
-    writers.write_table(Table(["text"], [["bell\x07 and tab\tkept"], ["x" * 40_000]]), odd)
+    rows = [["bell\x07 and tab\tkept"], ["x" * 40_000], ["lone \ud800 surrogate \ufffe"]]
+    writers.write_table(Table(["text"], rows), odd)
     cells = [r[0].value for r in load_workbook(odd).active.iter_rows(min_row=2)]
     assert cells[0] == "bell and tab\tkept" and len(cells[1]) == 32_767 and cells[1].endswith("…")
+    assert cells[2] == "lone  surrogate "  # characters a workbook cannot hold are left out
     monkeypatch.setattr(writers, "EXCEL_MAX_ROWS", 2)
     with pytest.raises(UserError, match="do not fit in an Excel sheet"):
         writers.write_table(Table(["text"], [["a"], ["b"]]), tmp_path / "long.xlsx")
@@ -274,3 +276,19 @@ def test_the_report_holds_every_view_and_escapes_the_data(trained, umsab_files):
     assert "Macro-F1" in page and "1 rows whose given label" in page
     with_data = training_report_html(trained, load_dataset(umsab_files[0]))
     assert "320 usable rows" in with_data and "Rows per label and language" in with_data
+
+
+def test_figures_escape_language_names_and_keep_to_twenty_languages(trained):
+    from xlmr_demo.plots import counts_chart, transfer_heatmap
+    from xlmr_demo.views import training_status
+
+    transfer = {"train_languages": ["<b>x</b>", "en"], "eval_languages": ["<b>x</b>", "en"],
+                "macro_f1": [[0.5, 0.6], [0.7, 0.8]], "eval_rows": [40, 40]}  # fmt: skip
+    trace = transfer_heatmap(transfer, 30).to_dict()["data"][0]
+    assert "<b>" not in str(trace["x"]) + str(trace["y"]) and "&lt;b&gt;x&lt;/b&gt; (40 rows)" in trace["x"]
+    counts = {"pos": {f"lang{i}": i + 1 for i in range(20_000)}, "neg": {"lang0": 3}}
+    bars = counts_chart(counts).to_dict()["data"]
+    assert len(bars) == 21 and bars[-1]["name"] == "19,980 other languages"
+    assert sum(sum(b["y"]) for b in bars) == sum(sum(per.values()) for per in counts.values())
+    done = training_status(trained, 1.0, 5.0, stopped="Stopped.")  # nothing was pending: nothing is missing
+    assert done == "**Stopped.** Kept: the headline, the figures shown and the classifier download."

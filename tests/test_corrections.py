@@ -12,6 +12,10 @@ from xlmr_demo.readers import Table
 CLASSES = ["negative", "neutral", "positive"]
 
 
+def test_a_class_called_remove_is_a_label_first():
+    assert parse_decisions([(3, "Remove"), (4, "")], [3, 4], ["keep", "remove"]) == {3: "remove"}
+
+
 def test_decisions_are_read_as_typed_in_any_spelling():
     typed = [(3, "Positive "), ("7", "ＮＥＧＡＴＩＶＥ"), (9, "keep"), (11, ""), (12, " Remove")]
     assert parse_decisions(typed, [3, 7, 9, 11, 12], CLASSES) == {3: "positive", 7: "negative", 12: REMOVE}

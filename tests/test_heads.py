@@ -88,7 +88,7 @@ def test_training_stops_at_max_steps():
 def test_progress_is_reported_every_epoch():
     X, y = blobs(100)
     seen = []
-    Head(HeadConfig(max_epochs=7, patience=100)).fit(
+    Head(HeadConfig(kind="mlp", max_epochs=7, patience=100)).fit(
         X, y, X, y, progress=lambda s: seen.append((s.done, s.total, s.details["validation_loss"] is not None))
     )
     assert seen == [(e, 7, True) for e in range(1, 8)]
@@ -110,7 +110,10 @@ def test_logreg_is_scikit_learns_logistic_regression(n_classes):
     X, y = X[keep] * 0.1 + 0.5, y[keep]  # off-centre and narrow: the standardisation must be folded in exactly
     peer = LogisticRegression(max_iter=1000, class_weight="balanced").fit(X, y)
     head = Head(HeadConfig(kind="logreg")).fit(X, y)
-    np.testing.assert_allclose(head.predict_proba(X), peer.predict_proba(X), atol=1e-4)
+    # the same objective, solved in chunks of L-BFGS iterations (each a chance to stop): the two solvers
+    # stop at their tolerance a little apart; a wrongly folded standardisation would be far off
+    np.testing.assert_allclose(head.predict_proba(X), peer.predict_proba(X), atol=5e-3)
+    assert (head.predict(X) == peer.predict(X)).mean() >= 0.99
 
 
 def test_by_language_uses_the_mlp_for_training_languages_and_logreg_for_others():
@@ -139,3 +142,16 @@ def test_saved_tensors_rebuild_the_same_head(kind):
     again = Head.from_saved(head.settings(), head.tensors())
     for langs in (["en"] * 120, ["ar"] * 120):
         np.testing.assert_allclose(again.predict_proba(X, langs), head.predict_proba(X, langs), atol=1e-6)
+
+
+def test_logistic_regression_reports_progress_and_stops_within_a_chunk():
+    from xlmr_demo.jobs import Job, Stopped
+
+    X, y = blobs(300)
+    seen = []
+    Head(HeadConfig(kind="logreg")).fit(X, y, progress=seen.append)
+    assert seen and {s.stage for s in seen} == {"training (logistic regression)"}
+    job = Job("Training")
+    job.stop()
+    with pytest.raises(Stopped):  # a stop (or the job's time limit) is seen after the first chunk of iterations
+        Head(HeadConfig(kind="by_language")).fit(X, y, progress=job.progress)

@@ -38,12 +38,12 @@ def parse_decisions(rows: Iterable[tuple[object, object]], suspects: Iterable[in
             raise UserError(f"Row {number} is not one of the suspected label errors listed.")
         text = str(typed or "").strip()
         key = label_key(text)
-        if not text or key == KEEP:
-            continue
-        if key == REMOVE:
-            decisions[number] = REMOVE
-        elif key in spelled:
+        if key in spelled:  # first: a class may be called "keep" or "remove" (an empty cell keeps)
             decisions[number] = spelled[key]
+        elif not text or key == KEEP:
+            continue
+        elif key == REMOVE:
+            decisions[number] = REMOVE
         else:
             choices = ", ".join(short(c, 40) for c in list(classes)[:20])
             raise UserError(

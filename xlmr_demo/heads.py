@@ -38,6 +38,7 @@ KINDS = ("by_language", "mlp", "logreg")
 MIN_LANGUAGE_SHARE = 0.01
 LOGREG_C = 1.0  # scikit-learn's default penalty: the peer the head is measured against
 LOGREG_MAX_ITER = 1000
+LOGREG_CHUNK = 25  # L-BFGS iterations between two progress reports (chances to stop)
 
 
 @dataclass(frozen=True)
@@ -158,9 +159,10 @@ class Head:
         """Train on embeddings ``X`` (n, d) with labels ``y``; the MLP stops early on ``(X_val, y_val)`` if given.
 
         ``progress`` gets a "training" step after each of the MLP's epochs, its details the epoch's
-        ``train_loss`` and ``validation_loss`` (None without validation rows). ``languages``: each
-        training row's language; a ``by_language`` head remembers those of at least
-        :data:`MIN_LANGUAGE_SHARE` of the rows as the languages it was trained on.
+        ``train_loss`` and ``validation_loss`` (None without validation rows), and a "training
+        (logistic regression)" step every :data:`LOGREG_CHUNK` iterations of the logistic regression.
+        ``languages``: each training row's language; a ``by_language`` head remembers those of at
+        least :data:`MIN_LANGUAGE_SHARE` of the rows as the languages it was trained on.
         """
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(list(y), dtype=object)
@@ -188,7 +190,7 @@ class Head:
                     rows = np.asarray(X_val, dtype=np.float32)[known]
                     validation = (rows, np.array([index[y_val[i]] for i in known]))
             self.network_ = self._fit_mlp(X, targets, validation, progress)
-        linear = self._fit_logreg(X, targets) if kind != "mlp" else None
+        linear = self._fit_logreg(X, targets, progress) if kind != "mlp" else None
         if kind == "logreg":
             self.network_ = linear
         elif kind == "by_language":
@@ -258,17 +260,27 @@ class Head:
         net.load_state_dict(best_state)
         return net.eval()
 
-    def _fit_logreg(self, X: np.ndarray, targets: np.ndarray):
-        """Logistic regression on the raw embeddings (L-BFGS), as a linear layer on standardised inputs."""
+    def _fit_logreg(self, X: np.ndarray, targets: np.ndarray, progress: Progress | None = None):
+        """Logistic regression on the raw embeddings (L-BFGS), as a linear layer on standardised inputs.
+
+        Fitted :data:`LOGREG_CHUNK` iterations at a time, each chunk starting where the last ended, with a
+        progress report between two: a Stop or a time limit ends the fit within one chunk.
+        """
         import torch
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         weighting = "balanced" if self.config.class_weight == "balanced" else None
+        chunks = LOGREG_MAX_ITER // LOGREG_CHUNK
+        model = LogisticRegression(C=LOGREG_C, max_iter=LOGREG_CHUNK, class_weight=weighting, warm_start=True)
         with warnings.catch_warnings():  # short of convergence after LOGREG_MAX_ITER steps still predicts well
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model = LogisticRegression(C=LOGREG_C, max_iter=LOGREG_MAX_ITER, class_weight=weighting)
-            model.fit(X, targets)
+            for chunk in range(1, chunks + 1):
+                model.fit(X, targets)
+                if progress:
+                    progress(Step("training (logistic regression)", chunk, chunks))
+                if model.n_iter_.max() < LOGREG_CHUNK:  # converged within the chunk
+                    break
         coef, intercept = model.coef_, model.intercept_
         if len(self.classes_) == 2:  # one logit w.x + b for the second class: softmax([0, w.x + b]) is the same
             coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])

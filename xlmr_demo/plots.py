@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -229,8 +230,9 @@ def transfer_heatmap(transfer: dict, min_rows: int) -> go.Figure:
     z = np.asarray(transfer["macro_f1"], dtype=float)
     rows = transfer["eval_rows"]
     few = np.broadcast_to(np.asarray(rows) < min_rows, z.shape)
-    x = [f"{lang} ({n:,} rows)" for lang, n in zip(transfer["eval_languages"], rows, strict=True)]
-    common = {"x": x, "y": transfer["train_languages"], "texttemplate": "%{z:.2f}", "zmin": 0, "zmax": 1}
+    x = [f"{html.escape(lang)} ({n:,} rows)" for lang, n in zip(transfer["eval_languages"], rows, strict=True)]
+    y = [html.escape(lang) for lang in transfer["train_languages"]]
+    common = {"x": x, "y": y, "texttemplate": "%{z:.2f}", "zmin": 0, "zmax": 1}
     fig = go.Figure(
         [
             go.Heatmap(
@@ -267,9 +269,26 @@ def loss_curve(train_loss: Sequence[float], validation_loss: Sequence[float], be
     return fig
 
 
+MAX_BAR_LANGUAGES = 20  # more colours than this nobody tells apart: the rest are stacked as one
+
+
 def counts_chart(counts: dict[str, dict[str, int]]) -> go.Figure:
-    """Rows per label, stacked by language."""
-    languages = sorted({lang for per in counts.values() for lang in per})
+    """Rows per label, stacked by language (the :data:`MAX_BAR_LANGUAGES` with most rows; the rest as one)."""
+    totals: Counter = Counter()
+    for per in counts.values():
+        totals.update(per)
+    languages = sorted(lang for lang, _ in totals.most_common(MAX_BAR_LANGUAGES))
+    if len(totals) > len(languages):
+        other = f"{len(totals) - len(languages):,} other languages"
+        shown = set(languages)
+        counts = {
+            label: {
+                **{k: v for k, v in per.items() if k in shown},
+                other: sum(v for k, v in per.items() if k not in shown),
+            }
+            for label, per in counts.items()
+        }
+        languages.append(other)
     labels = sorted(counts)
     fig = go.Figure(
         [

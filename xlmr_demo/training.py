@@ -82,9 +82,14 @@ def transfer_matrix(
         return None
     matrix = []
     for k, source in enumerate(sources):
-        if progress:
-            progress(Step("cross-lingual transfer", k, len(sources)))
-        head = fit_head(X, labels, train[langs[train] == source], val[langs[val] == source], config, languages=routing)
+
+        def check(_: Step | None = None, k: int = k) -> None:  # also each epoch and chunk: a chance to stop
+            if progress:
+                progress(Step("cross-lingual transfer", k, len(sources)))
+
+        check()
+        fit_rows = train[langs[train] == source], val[langs[val] == source]
+        head = fit_head(X, labels, *fit_rows, config, progress=check, languages=routing)
         row = []
         for target in targets:
             rows = eval_langs == target
@@ -126,12 +131,16 @@ def find_label_issues(
     rng = np.random.default_rng(config.seed)
     splits = StratifiedKFold(folds, shuffle=True, random_state=config.seed).split(pool, y)
     for k, (fit_rows, held_rows) in enumerate(splits):
-        if progress:
-            progress(Step("looking for label errors", k, folds))
+
+        def check(_: Step | None = None, k: int = k) -> None:  # also each epoch: a chance to stop
+            if progress:
+                progress(Step("looking for label errors", k, folds))
+
+        check()
         # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
         stop = rng.random(len(fit_rows)) < 0.1
-        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config)
+        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config, progress=check)
         cols = [index[c] for c in head.classes_]
         proba[np.ix_(held_rows, cols)] = head.predict_proba(X[pool[held_rows]])
     given = proba[np.arange(len(pool)), y]

@@ -216,7 +216,7 @@ def training_status(result: TrainResult, headline: float, elapsed: float, stoppe
     missing = " and ".join(STAGE_NAMES[stage] for stage in result.pending)
     if stopped:
         kept = "Kept: the headline, the figures shown and the classifier download."
-        return f"**{stopped}** {kept} Not computed: {missing}."
+        return f"**{stopped}** {kept}" + (f" Not computed: {missing}." if missing else "")
     if result.pending:
         return (
             f"**Headline ready** after {duration(headline)}. Still working on {missing} "
@@ -380,15 +380,18 @@ def summary_lines(result: MapResult) -> list[str]:
     return lines
 
 
-def colour_choices(table: Table, text_column: str | None, language_column: str | None) -> list[str]:
-    """What a map of ``table`` can be coloured by: language, then its other columns of categories.
+def colour_choices(
+    table: Table, text_column: str | None, language_column: str | None, pair_column: str | None = None
+) -> list[str]:
+    """What a map of ``table`` can be coloured by: language, then its other columns of categories
+    (not the text, language or translation-pair column, which the map uses otherwise).
 
     A column qualifies with 2 to :data:`~xlmr_demo.maps.MAX_COLOURS` different values; counting
     stops as soon as a column has more.
     """
     choices = ["language"]
     for column in table.columns:
-        if column in (text_column, language_column, "language"):
+        if column in (text_column, language_column, pair_column, "language"):
             continue
         seen: set = set()
         for value in table.column(column):
@@ -401,8 +404,9 @@ def colour_choices(table: Table, text_column: str | None, language_column: str |
 
 
 def language_choices(values: list[str]) -> list[str]:
-    """Languages to offer as a filter: the distinct ``values``, most rows first (at most :data:`MAX_COLOURS`)."""
-    return [v for v, _ in Counter(v for v in values if v).most_common(MAX_COLOURS)]
+    """Languages to offer as a filter: the distinct ``values`` as a map reads them (edge spaces cut), most
+    rows first, at most :data:`MAX_COLOURS`."""
+    return [v for v, _ in Counter(v.strip() for v in values if v and v.strip()).most_common(MAX_COLOURS)]
 
 
 def write_map_html(result: MapResult, path: str | Path) -> Path:

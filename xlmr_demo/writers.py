@@ -163,7 +163,7 @@ EXCEL_MAX_CHARS = 32_767  # characters in one cell
 EXCEL_MAX_ROWS = 1_048_576  # rows in a sheet, the header included
 EXCEL_MAX_COLUMNS = 16_384
 # characters a workbook cannot hold (XML 1.0 forbids them): openpyxl refuses the whole file
-EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+EXCEL_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def excel_text(cell: str | None) -> str:
