@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -136,19 +135,3 @@ def test_a_map_can_show_some_languages_only(encoder):
     assert data.keep_languages([]) is data
     with pytest.raises(UserError, match="No row is in the languages chosen"):
         data.keep_languages(["xx"])
-
-
-def test_projections_that_report_nothing_still_move_the_progress():
-    from xlmr_demo.jobs import Job, Stopped
-    from xlmr_demo.projection import ticking
-
-    seen = []
-    with ticking(seen.append, "projecting (UMAP)", 2.0, every=0.05):
-        time.sleep(0.4)
-    assert len(seen) >= 4 and seen[-1].done > seen[0].done and {s.stage for s in seen} == {"projecting (UMAP)"}
-    assert all(s.fraction <= 0.95 for s in seen)
-    job = Job("Drawing the map")
-    job.stop()
-    # a stop seen while ticking ends the work once the projection returns
-    with pytest.raises(Stopped), ticking(job.progress, "projecting (t-SNE)", 2.0, every=0.05):
-        time.sleep(0.2)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from xlmr_demo.progress import Pace, Step, duration
+from xlmr_demo.progress import Pace, Step, duration, ticking
 
 
 @pytest.mark.parametrize(
@@ -28,3 +30,18 @@ def test_time_left_comes_from_the_stage_pace_since_its_first_report():
     now[0] += 30
     assert pace.describe(Step("training", 4, 10)) == "training, about 1 min 00 s left"
     assert pace.describe(Step("training", 10, 10)) == "training"  # finished: nothing left to say
+
+
+def test_projections_that_report_nothing_still_move_the_progress():
+    from xlmr_demo.jobs import Job, Stopped
+
+    seen = []
+    with ticking(seen.append, "projecting (UMAP)", 2.0, every=0.05):
+        time.sleep(0.4)
+    assert len(seen) >= 4 and seen[-1].done > seen[0].done and {s.stage for s in seen} == {"projecting (UMAP)"}
+    assert all(s.fraction <= 0.95 for s in seen)
+    job = Job("Drawing the map")
+    job.stop()
+    # a stop seen while ticking ends the work once the projection returns
+    with pytest.raises(Stopped), ticking(job.progress, "projecting (t-SNE)", 2.0, every=0.05):
+        time.sleep(0.2)

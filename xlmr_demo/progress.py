@@ -2,13 +2,17 @@
 and every consumer (the app's progress bar and loss curve, the CLI's status line, a job's stop check).
 
 Long functions take ``progress: Progress | None`` and call it with a :class:`Step` after each unit
-of work: a batch of texts, an epoch, a fold.
+of work: a batch of texts, an epoch, a fold. Work that reports nothing itself (a t-SNE or UMAP
+fit) runs inside :func:`ticking`.
 """
 
 from __future__ import annotations
 
+import contextvars
+import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -71,3 +75,35 @@ class Pace:
     def describe(self, step: Step) -> str:
         left = self.left(step)
         return step.stage if left is None else f"{step.stage}, about {duration(left)} left"
+
+
+@contextmanager
+def ticking(progress: Progress | None, stage: str, seconds: float, every: float = 0.5):
+    """Report ``stage`` moving towards ``seconds`` (never past 95%) while the body runs.
+
+    For work that reports nothing itself. A report that raises (a stopped job) ends the ticking, and
+    is raised again once the body is done: the work cannot be cut short, but it is not continued.
+    """
+    if progress is None or seconds <= 0:
+        yield
+        return
+    done, failed = threading.Event(), []
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(every):
+            try:
+                progress(Step(stage, min(time.monotonic() - started, 0.95 * seconds), seconds))
+            except BaseException as exc:  # handed to the caller's thread below
+                failed.append(exc)
+                return
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(tick,), name=stage, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+    if failed:
+        raise failed[0]

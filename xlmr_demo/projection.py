@@ -12,14 +12,10 @@ UMAP with small neighbourhoods (49.9%) above, where t-SNE gets slow (5,000 texts
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import os
 import sys
-import threading
-import time
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -27,7 +23,7 @@ import numpy as np
 
 from .errors import UserError
 from .limits import public_mode
-from .progress import Progress, Step
+from .progress import Progress, ticking
 from .writers import cache_dir, write_file_atomically
 
 Method = Literal["auto", "umap", "tsne", "pca"]
@@ -156,38 +152,6 @@ def expected_seconds(method: str, points: int, dims: int) -> float:
     if method == "umap" and "umap" not in sys.modules:
         seconds += UMAP_IMPORT_SECONDS
     return seconds
-
-
-@contextmanager
-def ticking(progress: Progress | None, stage: str, seconds: float, every: float = 0.5):
-    """Report ``stage`` moving towards ``seconds`` (never past 95%) while the body runs.
-
-    For work that reports nothing itself. A report that raises (a stopped job) ends the ticking, and
-    is raised again once the body is done: the work cannot be cut short, but it is not continued.
-    """
-    if progress is None or seconds <= 0:
-        yield
-        return
-    done, failed = threading.Event(), []
-    started = time.monotonic()
-
-    def tick() -> None:
-        while not done.wait(every):
-            try:
-                progress(Step(stage, min(time.monotonic() - started, 0.95 * seconds), seconds))
-            except BaseException as exc:  # handed to the caller's thread below
-                failed.append(exc)
-                return
-
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(tick,), name=stage, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-    if failed:
-        raise failed[0]
 
 
 def project(X: np.ndarray, config: ProjectionConfig = ProjectionConfig(), languages: Sequence[str] | None = None,
