@@ -206,3 +206,30 @@ def test_a_visitor_holds_one_worker_and_stop_frees_it(public_url, tmp_path):
         except AppError:
             time.sleep(0.2)
     assert freed
+
+
+def test_the_new_inputs_refuse_hostile_values_and_leave_nothing(public_url, gradio_cache, tmp_path):
+    """Retrain's edited table, the map's languages, the predictions' format: refused before any work or file."""
+    from gradio_client import handle_file
+
+    from xlmr_demo.views import ISSUE_HEADERS
+
+    client = visitor(public_url)
+    client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
+
+    def retrain(rows):
+        table = {"headers": ISSUE_HEADERS, "data": rows}
+        return client.predict(table, "embedded", "by_language", 0, "csv", api_name="/retrain")
+
+    assert "Train a classifier first" in refusal(lambda: retrain([[1, "en", "t", "a", "b", 0.5, "food"]]))
+    client.predict("embedded", "by_language", 0, api_name="/train")
+    forged = [[n, "en", "t", "a", "b", 0.5, "x" * 100] for n in range(1, 5_001)]  # rows the page never listed
+    assert "Row 1 is not one of the suspected label errors listed" in refusal(lambda: retrain(forged))
+    assert not [f for f in files_in(gradio_cache) if "corrected" in f]  # refused before the file is written
+    message = refusal(lambda: client.predict("auto", "2", "language", True, ["../../etc"], api_name="/embedding_map"))
+    assert "not in the list of choices" in message
+    to_predict = write_csv(tmp_path / "new.csv", ["text"], [["Il neige."]])
+    message = refusal(lambda: client.predict(handle_file(str(to_predict)), "exe", api_name="/predict_file"))
+    assert "not in the list of choices" in message
+    left = [Path(f).name for f in settled(gradio_cache)]  # the session (and its download) may be gone by now
+    assert set(left) <= {"classifier.zip"}  # no corrected file, no upload
