@@ -437,7 +437,8 @@ def measure(folder: Path, env: dict[str, str], flows: list, args) -> tuple[dict,
         trainer = client(server.url, "10.1.0.2")
         trainer.predict(handle_file(str(flows[0][0])), api_name="/load_file")
         trainer.predict("text", "label", "language", "(none)", api_name="/check_data")
-        zipped = trainer.predict("embedded", "by_language", 0, api_name="/train")[8]  # TrainViews.download
+        outputs = trainer.predict("embedded", "by_language", 0, api_name="/train")
+        zipped = next(o for o in outputs if isinstance(o, dict) and str(o.get("url")).endswith("classifier.zip"))
         classifier_zip = folder / "classifier.zip"
         with urllib.request.urlopen(zipped["url"]) as response:
             classifier_zip.write_bytes(response.read())
