@@ -15,6 +15,7 @@ from transformers import AutoTokenizer
 from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.encoders import auto_precision, default_device, resolve_model_folder
 from xlmr_demo.errors import UserError
+from xlmr_demo.progress import Progress
 
 from .loop import Example, FineTuneConfig, FitResult, Measure, Trainer, finish, say
 
@@ -85,24 +86,26 @@ def save_pretrained(*parts) -> Callable[[Path], None]:
     return save
 
 
-def run(
+def fit(
     *,
     task: str,
     model,
-    save: Callable[[Path], None],
-    folder: Path,
     train: list[Example],
     validation: list[Example],
     evaluations: dict[str, list[Example]],
     measure: Measure,
     config: FineTuneConfig,
-    output: Path,
+    output: Path | None,
     settings: dict,
     started: float,
     describe: Callable[[FitResult], dict],
     baseline: bool = False,
+    progress: Progress | None = None,
 ) -> dict:
-    """Train, then write the model folder (``save(folder)``) and ``metrics.json``; return the metrics written."""
+    """Train ``model`` (best weights left in it, on the CPU); return the metrics of the run.
+
+    ``output``: where checkpoints go (None: none are written). ``progress``: see :class:`loop.Trainer`.
+    """
     device = config.device or default_device()
     precision = auto_precision(device) if config.precision == "auto" else config.precision
     model.to(device)
@@ -111,15 +114,17 @@ def run(
         f"examples, {config.epochs} epoch(s) of {-(-len(train) // config.batch_size)} steps"
     )
     trainer = Trainer(model, train, validation, evaluations, measure, config, output, settings, device, precision,
-                      started)  # fmt: skip
+                      started, progress)  # fmt: skip
     result = trainer.run(baseline)
-    metrics = {
+    model.to("cpu").eval()  # no dropout in what predicts from here on
+    return {
         "task": task,
         "settings": settings,
         "config": asdict(config),
         "device": result.device,
         "precision": result.precision,
         "trainable_parameters": result.trainable_parameters,
+        "trained": sorted(trainer.params),  # the names of the weights training changed
         "best_epoch": result.best_epoch,
         "steps": result.steps,
         "stopped": result.stopped,
@@ -128,7 +133,11 @@ def run(
         **describe(result),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    model.to("cpu")
+
+
+def run(*, save: Callable[[Path], None], folder: Path, output: Path, **fitting) -> dict:
+    """:func:`fit`, then write the model folder (``save(output)``) and ``metrics.json``; return the metrics written."""
+    metrics = fit(output=output, **fitting)
     finish(save, folder, output, metrics)
     return metrics
 

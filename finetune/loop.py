@@ -43,6 +43,8 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from xlmr_demo.errors import UserError
+from xlmr_demo.jobs import Stopped
+from xlmr_demo.progress import Progress, Step
 from xlmr_demo.writers import write_file_atomically
 
 CHECKPOINT_DIR = "checkpoint"
@@ -51,6 +53,7 @@ METRICS_FILE = "metrics.json"
 RESUMABLE_CHANGES = ("max_minutes", "checkpoint_minutes", "device")
 POOL_BATCHES = 50  # length bucketing sorts pools of this many batches
 FIT_SCHEDULE_AFTER = 20  # steps timed before the schedule is fitted to a time budget
+STAGE = "fine-tuning"  # the Step stage a Trainer reports
 # sentence-transformers files copied from the base model, so the product's encoder reads the new folder
 # with the same pooling and prompt
 SENTENCE_TRANSFORMERS_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
@@ -402,7 +405,10 @@ def save_checkpoint(folder: Path, params: dict, optimizer, best: dict | None, pr
     tag = str(progress.global_step)  # both files carry it: a crash between the two writes is detected
     write_file_atomically(folder / "state.safetensors", lambda p: save_file(tensors, str(p), metadata={"step": tag}))
     record = {
-        "format": CHECKPOINT_FORMAT, "settings": settings, "progress": asdict(progress), "optimizer": optimizer_record
+        "format": CHECKPOINT_FORMAT,
+        "settings": settings,
+        "progress": asdict(progress),
+        "optimizer": optimizer_record,
     }
     write_file_atomically(folder / "state.json", lambda p: p.write_text(json.dumps(record, indent=1)))
 
@@ -484,14 +490,20 @@ class Trainer:
 
     ``model`` is already on ``device``. ``measure`` scores the validation set (its ``score`` picks the
     model) and each evaluation set. ``settings`` identifies the job in checkpoints: a checkpoint with
-    other settings is refused. ``started`` is the ``time.monotonic()`` at which this run began (the
-    budget counts from it, plus the time of earlier runs of the same job when resuming).
+    other settings is refused. ``output`` None: no checkpoints (nothing written). ``started`` is the
+    ``time.monotonic()`` at which this run began (the budget counts from it, plus the time of earlier
+    runs of the same job when resuming).
+
+    ``progress`` gets a :data:`STAGE` step after every optimiser step (details: ``train_loss``, the
+    step's loss) and every evaluation (details: ``validation``, its score, and ``epoch``). When it
+    raises :class:`~xlmr_demo.jobs.Stopped` (a Stop button, a job's time limit) training ends there
+    and the best weights measured so far are kept, as when the budget ends.
     """
 
     def __init__(
         self, model, train: list[Example], validation: list[Example], evaluations: dict[str, list[Example]],
-        measure: Measure, config: FineTuneConfig, output: Path, settings: dict, device: str, precision: str,
-        started: float,
+        measure: Measure, config: FineTuneConfig, output: Path | None, settings: dict, device: str, precision: str,
+        started: float, progress: Progress | None = None,
     ) -> None:  # fmt: skip
         # a checkpoint resumes only the same job: same data and settings (the budget and checkpoint interval may change)
         self.settings = {**settings, "config": {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}}
@@ -502,7 +514,8 @@ class Trainer:
         self.runner = Runner(model, config, device, precision)
         self.lengths = np.array([len(e.input_ids) for e in train])
         self.planned = math.ceil(len(train) / config.batch_size) * config.epochs
-        self.checkpoint_dir = output / CHECKPOINT_DIR
+        self.checkpoint_dir = None if output is None else output / CHECKPOINT_DIR
+        self.progress, self.halted = progress, ""  # halted: why a Stopped ended training
         self.state = RunState()
         self.best: dict | None = None  # the best weights so far (CPU copies)
         self.best_metrics: dict[str, dict] = {}  # evaluations of the best weights, when measured in this run
@@ -511,7 +524,7 @@ class Trainer:
         self.eval_seconds: float | None = None  # how long the last evaluation took
         self.train_seconds, self.train_examples, self.steps_this_run = 0.0, 0, 0
         self.n_measured = len(validation) + sum(len(e) for e in evaluations.values())
-        found = load_checkpoint(self.checkpoint_dir, self.settings)
+        found = None if self.checkpoint_dir is None else load_checkpoint(self.checkpoint_dir, self.settings)
         self.resumed = found is not None
         if found is not None:
             tensors, self.state, optimizer_record = found
@@ -522,7 +535,19 @@ class Trainer:
     def elapsed(self) -> float:
         return self.earlier + time.monotonic() - self.started
 
+    def report(self, **details: float) -> None:
+        """Tell ``progress`` where training is; a :class:`Stopped` it raises halts training (kept in :attr:`halted`)."""
+        if self.progress is None or self.halted:
+            return
+        total = self.state.scheduled_steps or self.planned
+        try:
+            self.progress(Step(STAGE, self.state.global_step, total, details))
+        except Stopped as exc:
+            self.halted = str(exc)
+
     def checkpoint(self) -> None:
+        if self.checkpoint_dir is None:
+            return
         self.state.elapsed = self.elapsed()
         save_checkpoint(self.checkpoint_dir, self.params, self.optimizer, self.best, self.state, self.settings)
 
@@ -555,6 +580,7 @@ class Trainer:
             state.bad_epochs += 1
         state.history.append(record)
         self.eval_seconds = time.monotonic() - t0
+        self.report(validation=record["validation"], epoch=record["epoch"])
         loss = f"train loss {record['train_loss']:.4f}" if record["train_loss"] is not None else "before training"
         say(
             f"epoch {epoch_done:.2f}: {loss}, validation {record['validation']:.4f}"
@@ -594,6 +620,7 @@ class Trainer:
         self.train_seconds += time.monotonic() - t0
         self.train_examples += len(rows)
         self.steps_this_run += 1
+        self.report(train_loss=float(loss.detach()))
         if self.steps_this_run == FIT_SCHEDULE_AFTER and self.budget < math.inf and not state.scheduled_steps:
             self.fit_schedule()
 
@@ -614,6 +641,8 @@ class Trainer:
         last_checkpoint, out_of_time = time.monotonic(), False
         try:
             for rows in batches[state.step_in_epoch :]:
+                if self.halted:  # stopped: keep the best weights measured, measure nothing more
+                    return False
                 if self.out_of_time():
                     out_of_time = True
                     break
@@ -652,6 +681,9 @@ class Trainer:
         self.model.train()
         while state.epoch < config.epochs and state.bad_epochs < config.patience:
             if not self.train_epoch():
+                if self.halted:
+                    stopped = self.halted
+                    break
                 stopped = f"time budget of {config.max_minutes:g} minutes reached"
                 if state.scheduled_steps:
                     stopped += " (the learning-rate schedule was fitted to it)"

@@ -32,24 +32,27 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from transformers import AutoModel, AutoModelForSequenceClassification
 
+from xlmr_demo.classifier import TunedClassifier
 from xlmr_demo.cli import run_cli
 from xlmr_demo.dataset import DataConfig, Dataset, load_dataset
-from xlmr_demo.encoders import base_model_kwargs, embed, load_encoder, model_prompt
+from xlmr_demo.encoders import Encoder, base_model_kwargs, embed, load_encoder, model_prompt
 from xlmr_demo.errors import UserError
-from xlmr_demo.heads import HeadConfig, class_weights
+from xlmr_demo.heads import Head, HeadConfig, class_weights
 from xlmr_demo.metrics import classification_metrics, classification_report, mean_language_macro_f1
+from xlmr_demo.progress import Progress, Step
 from xlmr_demo.saved import write_finetuned_head
-from xlmr_demo.training import fit_head
+from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head
 
-from .common import RESUME_HINT, add_training_options, config_from, load_model, run, save_pretrained
-from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
+from .common import RESUME_HINT, add_training_options, config_from, fit, load_model, run, save_pretrained
+from .loop import Example, FineTuneConfig, Measure, prepare_output, say
 from .pooled import PooledClassifier
 
 TASK = "text-classification"
@@ -71,11 +74,27 @@ def tokenize(tokenizer, texts: list[str], prompt: str, max_length: int) -> tuple
     return [x if len(x) <= max_length else [*x[: max_length - 1], x[-1]] for x in ids], cut
 
 
-def _head_model(data: Dataset, model: str, config: FineTuneConfig):
-    """(network, tokenizer, save, folder, head settings): the product's classifier, to fine-tune end to end."""
+class Prepared(NamedTuple):
+    """A fine-tuning job ready to run: the network, its examples, how to measure and to save it."""
+
+    network: object
+    tokenizer: object
+    save: Callable[[Path], None]
+    folder: Path  # the base model's folder
+    encoder: Encoder | None  # the base encoder (the head classifier only)
+    head: Head | None  # the head trained end to end with the encoder (the head classifier only)
+    train: list[Example]
+    validation: list[Example]
+    evaluations: dict[str, list[Example]]
+    measure: Measure
+    settings: dict
+
+
+def _head_model(data: Dataset, model: str, config: FineTuneConfig, progress: Progress | None = None):
+    """(network, tokenizer, save, folder, encoder, head): the product's classifier, to fine-tune end to end."""
     encoder = load_encoder(model)
     say("training the frozen-head classifier to start from ...")
-    X = embed(data.texts, model=encoder).embeddings
+    X = embed(data.texts, model=encoder, progress=progress).embeddings
     train = data.indices("train")
     head_config = HeadConfig(kind="mlp", seed=config.seed)  # fine-tuned end to end: one network for every language
     head = fit_head(X, data.labels, train, data.indices("validation"), head_config)  # as `xlmr_demo train` does
@@ -89,7 +108,7 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig):
         about = {"labels": head.classes_.tolist(), "head": head.settings(), "base_model": encoder.name}
         write_finetuned_head(output, about, head.tensors())
 
-    return module, tokenizer, save, folder, asdict(head_config)
+    return module, tokenizer, save, folder, encoder, head
 
 
 def _sequence_model(labels: list[str], model: str, config: FineTuneConfig):
@@ -105,37 +124,38 @@ def _sequence_model(labels: list[str], model: str, config: FineTuneConfig):
     return network, tokenizer, save_pretrained(network, tokenizer), folder
 
 
-def finetune(
-    train_path: str | Path,
-    eval_path: str | Path,
-    output: str | Path,
+def prepare(
+    data: Dataset,
+    held_out: Dataset | None,
     model: str = "embedded",
     config: FineTuneConfig = DEFAULTS,
     classifier: Literal["head", "sequence"] = "head",
-    text_column: str | None = None,
-    label_column: str | None = None,
-    language_column: str | None = None,
-) -> dict:
-    """Fine-tune ``model`` on ``train_path``, measure on ``eval_path``, save to ``output``; return the metrics."""
-    started = time.monotonic()
-    output = Path(output)
-    prepare_output(output)
-    columns = {"text_column": text_column, "label_column": label_column, "language_column": language_column}
-    data = load_dataset(train_path, DataConfig(seed=config.seed), **columns).test_rows_trained_on()  # --eval measures
-    held_out = load_dataset(eval_path, DataConfig(seed=config.seed), purpose="evaluate", **columns, split_column=None)
-    for note in data.warnings + data.notes + held_out.warnings + held_out.notes:
-        say(f"note: {note}")
+    sources: dict | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """A fine-tuning job on a checked dataset: trained on its train rows, the epoch chosen on its
+    validation rows, measured on ``held_out`` (every row), or on its test rows when None.
+
+    ``sources`` (file names and the like) go into the job's settings, which identify its checkpoints.
+    """
+    if held_out is not None:
+        data = data.test_rows_trained_on()  # the evaluation file measures: every row here is learnt from
     labels = data.classes
-    unseen = sorted(set(held_out.labels) - set(labels))
-    if unseen:
-        say(f"note: the --eval file has labels never seen in training ({', '.join(unseen)}); they count as errors")
     train_rows, val_rows = data.indices("train"), data.indices("validation")
     if len(val_rows) == 0:
         raise UserError("The training file leaves no rows for validation; it needs a few rows per class.")
-    eval_rows = np.arange(len(held_out.texts))
-    head_settings = None
+    if held_out is None:
+        held_out, eval_rows = data, data.indices("test")
+        if len(eval_rows) == 0:
+            raise UserError("No rows are marked for testing, so nothing can be measured. Add test rows or --eval data.")
+    else:
+        eval_rows = np.arange(len(held_out.texts))
+    unseen = sorted(set(held_out.labels[i] for i in eval_rows) - set(labels))
+    if unseen:
+        say(f"note: the measured rows have labels never seen in training ({', '.join(unseen)}); they count as errors")
+    encoder = head = None
     if classifier == "head":
-        network, tokenizer, save, folder, head_settings = _head_model(data, model, config)
+        network, tokenizer, save, folder, encoder, head = _head_model(data, model, config, progress)
     elif classifier == "sequence":
         network, tokenizer, save, folder = _sequence_model(labels, model, config)
     else:
@@ -159,6 +179,8 @@ def finetune(
         metrics = classification_metrics(truth, predicted, labels_out, [ds.languages[i] for i in rows])
         metrics["mean_language_macro_f1"] = mean_language_macro_f1(metrics)
         metrics["score"] = metrics["macro_f1"]
+        if unseen:
+            metrics["unseen_labels"] = unseen
         metrics["summary"] = (
             f"{name}: macro-F1 {metrics['macro_f1']:.4f} (mean over languages {metrics['mean_language_macro_f1']:.4f})"
             f", accuracy {metrics['accuracy']:.4f}\n{classification_report(metrics)}\n{language_table(metrics)}\n"
@@ -169,34 +191,126 @@ def finetune(
         "task": TASK,
         "model": model,
         "classifier": classifier,
-        "train": str(Path(train_path).resolve()),
-        "eval": str(Path(eval_path).resolve()),
+        **(sources or {}),
         "labels": labels,
         "columns": vars(data.columns),
         "rows": {"train": len(train_rows), "validation": len(val_rows), "eval": len(eval_rows)},
         "prompt": prompt,
-        "head": head_settings,
+        "head": None if head is None else asdict(head.config),
     }
-
-    def describe(result: FitResult) -> dict:
-        return {"labels": labels, "evaluations": result.evaluations}
-
-    return run(
-        task=TASK,
-        model=network,
-        save=save,
-        folder=folder,
+    return Prepared(
+        network, tokenizer, save, folder, encoder, head,
         train=examples(data, train_rows, "training"),
         validation=examples(data, val_rows, "validation"),
         evaluations={"eval": examples(held_out, eval_rows, "evaluation")},
         measure=measure,
+        settings=settings,
+    )  # fmt: skip
+
+
+def finetune(
+    train_path: str | Path,
+    eval_path: str | Path | None,
+    output: str | Path,
+    model: str = "embedded",
+    config: FineTuneConfig = DEFAULTS,
+    classifier: Literal["head", "sequence"] = "head",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    language_column: str | None = None,
+) -> dict:
+    """Fine-tune ``model`` on ``train_path``, measure on ``eval_path`` (None: the training file's test
+    rows), save to ``output``; return the metrics."""
+    started = time.monotonic()
+    output = Path(output)
+    prepare_output(output)
+    columns = {"text_column": text_column, "label_column": label_column, "language_column": language_column}
+    data = load_dataset(train_path, DataConfig(seed=config.seed), **columns)
+    held_out = None
+    if eval_path is not None:
+        held_out = load_dataset(
+            eval_path, DataConfig(seed=config.seed), purpose="evaluate", **columns, split_column=None
+        )
+    for note in data.warnings + data.notes + (held_out.warnings + held_out.notes if held_out else []):
+        say(f"note: {note}")
+    sources = {"train": str(Path(train_path).resolve()), "eval": eval_path and str(Path(eval_path).resolve())}
+    job = prepare(data, held_out, model, config, classifier, sources)
+    return run(
+        task=TASK,
+        model=job.network,
+        save=job.save,
+        folder=job.folder,
+        train=job.train,
+        validation=job.validation,
+        evaluations=job.evaluations,
+        measure=job.measure,
         config=config,
         output=output,
-        settings=settings,
+        settings=job.settings,
         started=started,
-        describe=describe,
+        describe=lambda result: {"labels": job.settings["labels"], "evaluations": result.evaluations},
         baseline=classifier == "head",  # epoch 0 is the frozen-head classifier: fine-tuning must beat it
     )
+
+
+def finetune_stages(
+    dataset: Dataset,
+    model: str = "embedded",
+    minutes: float = 10.0,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Iterator[TrainResult]:
+    """Fine-tune the product's classifier (the ``head`` classifier) within ``minutes``, in memory, in stages.
+
+    What the app's "Fine-tune the whole model" runs; nothing is written to disk. It trains on the
+    dataset's train rows, chooses the epoch on its validation rows and measures on its test rows,
+    with the settings of ``python -m finetune.text_classification --train FILE --max-minutes M``
+    (:data:`DEFAULTS`), so both give the same figures on the same rows. Then, like
+    :func:`xlmr_demo.training.train_stages`: the headline (a :class:`~xlmr_demo.training.TrainResult`
+    whose classifier is a :class:`~xlmr_demo.classifier.TunedClassifier`), then the cross-lingual
+    transfer and the suspected label errors, measured with heads on the fine-tuned model's embeddings.
+
+    ``progress`` gets the embedding steps, then a ``fine-tuning`` step after every optimiser step
+    (details ``train_loss``) and every evaluation (``validation``, ``epoch``); a
+    :class:`~xlmr_demo.jobs.Stopped` it raises during fine-tuning keeps the best weights measured so far.
+    """
+    started = time.monotonic()
+    config = replace(DEFAULTS, max_minutes=minutes, seed=seed)
+    job = prepare(dataset, None, model, config, "head", {"source": "app"}, progress)
+    metrics = fit(
+        task=TASK, model=job.network, train=job.train, validation=job.validation, evaluations=job.evaluations,
+        measure=job.measure, config=config, output=None, settings=job.settings, started=started,
+        describe=lambda result: {"evaluations": result.evaluations}, baseline=True, progress=progress,
+    )  # fmt: skip
+    prefix = "encoder."  # PooledClassifier's encoder; the rest ("network.") is the head, trained in place
+    weights = {
+        name[len(prefix) :]: tensor.detach().float().numpy()
+        for name, tensor in job.network.state_dict().items()
+        if name in metrics["trained"] and name.startswith(prefix)
+    }
+    classifier, head_config = TunedClassifier(job.encoder, job.head, weights), job.head.config
+    del job  # the training copy of the network (with its float32 word embeddings): the classifier has its own
+    measured = {k: v for k, v in metrics["evaluations"]["eval"].items() if k not in ("summary", "score")}
+    training = {
+        "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
+        "columns": vars(dataset.columns),
+        "languages_detected": dataset.languages_detected,
+        "fine_tuning": {k: metrics[k] for k in ("config", "device", "precision", "trainable_parameters", "best_epoch",
+                                                "steps", "stopped", "seconds", "history")},
+    }  # fmt: skip
+    result = TrainResult(
+        classifier, {**measured, "evaluated_on": "test split"}, training=training, pending=(TRANSFER, LABEL_ERRORS)
+    )
+    yield result
+
+    def embedding(step: Step) -> None:
+        if progress:
+            progress(replace(step, stage="embedding with the fine-tuned model"))
+
+    X = embed(dataset.texts, model=classifier.encoder, progress=embedding).embeddings
+    test = dataset.indices("test")
+    evaluation = (X[test], [dataset.labels[i] for i in test], [dataset.languages[i] for i in test])
+    yield from diagnose(result, X, dataset, evaluation, head_config, progress)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,7 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune a whole XLM-R-family encoder for text classification.",
     )
     p.add_argument("--train", required=True, help="labelled table (CSV, TSV, Excel, JSON Lines, Parquet)")
-    p.add_argument("--eval", required=True, help="labelled table measured each epoch (never used to choose)")
+    p.add_argument(
+        "--eval",
+        help="labelled table measured each epoch (never used to choose); default: the training file's test rows",
+    )
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--language-column")

@@ -5,6 +5,8 @@
   head folder or a .zip (:mod:`xlmr_demo.saved`); loading checks every setting and tensor before
   building anything (:func:`xlmr_demo.heads.check_saved`) and refuses a head made for a different
   encoder, or, in public mode, for a model the server does not offer.
+- :class:`TunedClassifier`: a head fine-tuned together with its encoder (the app's fine-tuning): saved
+  as a head archive plus the encoder weights fine-tuning changed, tied to the base encoder's fingerprint.
 - :class:`FineTunedClassifier`: a fine-tuned ``*ForSequenceClassification`` folder, whoever
   trained it. Texts get the same prompt as in training (the folder's "query" prompt) and are cut
   at the length used in training.
@@ -80,20 +82,23 @@ class Classifier(BaseClassifier):
         return self.head.predict_proba(X, routing_languages(texts, self.head.config))
 
     def _files(self, metrics: dict | None, training: dict | None, label_issues: list | None) -> dict[str, bytes]:
-        config = {
+        return saved.head_files(self._config(self.encoder, training), self.head.tensors(), metrics, label_issues)
+
+    def _config(self, encoder: Encoder, training: dict | None) -> dict:
+        """The saved config: labels, the encoder the head reads (name, fingerprint, ...), head and training settings."""
+        return {
             "labels": self.classes_,
             "encoder": {
-                "name": self.encoder.name,
-                "fingerprint": self.encoder.fingerprint,
+                "name": encoder.name,
+                "fingerprint": encoder.fingerprint,
                 "dim": self.head.n_features_in_,
-                "prompt": self.encoder.prompt,
-                "max_length": self.encoder.max_length,
+                "prompt": encoder.prompt,
+                "max_length": encoder.max_length,
             },
             "head": self.head.settings(),
             "training": training or {},
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        return saved.head_files(config, self.head.tensors(), metrics, label_issues)
 
     def save(
         self, folder: str | Path, metrics: dict | None = None, training: dict | None = None,
@@ -123,6 +128,9 @@ class Classifier(BaseClassifier):
         wanted = config.get("encoder")
         if not isinstance(wanted, dict) or not all(isinstance(wanted.get(k), str) for k in ("name", "fingerprint")):
             raise UserError(f"{name} holds a damaged classifier: its {saved.CONFIG_FILE} does not name its encoder.")
+        prefix = saved.ENCODER_PREFIX  # a fine-tuned classifier's encoder weights, apart from the head's tensors
+        weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(prefix)}
         _, _, dim = check_saved(config.get("head"), tensors, current_limits())
         encoder = encoder or load_encoder(wanted["name"])  # in public mode, only an offered model
         if encoder.fingerprint != wanted["fingerprint"]:
@@ -136,7 +144,35 @@ class Classifier(BaseClassifier):
                 f"{name}: the head reads {dim} numbers per text, which does not match its encoder "
                 f"({encoder.name!r} gives {encoder.dim}, its config says {str(wanted.get('dim'))[:20]})."
             )
-        return cls(encoder, Head.from_saved(config["head"], tensors))
+        head = Head.from_saved(config["head"], tensors)
+        if config.get("format") != saved.TUNED_FORMAT:
+            return cls(encoder, head)
+        if not weights:
+            raise UserError(f"{name} is a fine-tuned classifier without the weights fine-tuning changed.")
+        tuned = TunedClassifier(encoder, head, weights)
+        if tuned.encoder.fingerprint != config.get("tuned_fingerprint"):
+            raise UserError(
+                f"{name} holds a damaged classifier: its fine-tuned weights are not the ones it was saved with."
+            )
+        return tuned
+
+
+class TunedClassifier(Classifier):
+    """A head fine-tuned together with its encoder: the ``base`` encoder with ``weights`` (what fine-tuning
+    changed, by name in its network's state dict; float16) put in, and the head on its embeddings.
+
+    Saved as a head archive whose config names the base encoder and whose ``encoder.safetensors``
+    holds ``weights`` (:data:`saved.TUNED_FORMAT`): tens of MB instead of the whole model.
+    """
+
+    def __init__(self, base: Encoder, head: Head, weights: dict[str, np.ndarray]) -> None:
+        self.base = base
+        self.weights = {k: np.asarray(v, dtype=np.float16) for k, v in weights.items()}
+        super().__init__(base.fine_tuned(self.weights), head)
+
+    def _files(self, metrics: dict | None, training: dict | None, label_issues: list | None) -> dict[str, bytes]:
+        config = {**self._config(self.base, training), "tuned_fingerprint": self.encoder.fingerprint}
+        return saved.head_files(config, self.head.tensors(), metrics, label_issues, self.weights)
 
 
 class FineTunedClassifier(BaseClassifier):
@@ -213,7 +249,7 @@ def is_sequence_classifier(folder: Path) -> bool:
 
 
 def load_classifier(folder: str | Path) -> BaseClassifier:
-    """Any saved classifier folder, told apart by its files.
+    """Any saved classifier folder or .zip from the app, told apart by its files.
 
     - ``head.safetensors`` + ``config.json`` (xlmr_demo train): :meth:`Classifier.load`;
     - ``head.safetensors`` + ``head.json`` beside a model (``finetune.text_classification``): a
@@ -221,6 +257,8 @@ def load_classifier(folder: str | Path) -> BaseClassifier:
     - a ``*ForSequenceClassification`` model folder: :class:`FineTunedClassifier`.
     """
     folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() == ".zip":
+        return load_archive(folder)
     if saved.is_finetuned_head(folder):
         about, tensors = saved.read_finetuned_head(folder)
         return Classifier(load_encoder(str(folder)), Head.from_saved(about.get("head"), tensors))

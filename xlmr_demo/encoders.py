@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +31,7 @@ import numpy as np
 
 from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, materialize
 from .errors import UserError
-from .fingerprints import folder_fingerprint
+from .fingerprints import folder_fingerprint, tensors_fingerprint
 from .limits import check_model
 from .progress import Progress, Step
 
@@ -299,6 +299,47 @@ class Encoder:
         return (
             f"Encoder({self.name!r}, precision={self.precision}, device={self.device}, fingerprint={self.fingerprint})"
         )
+
+    def fine_tuned(self, weights: Mapping[str, np.ndarray]) -> Encoder:
+        """A copy of this encoder whose network has ``weights`` (part of its Hugging Face model's state
+        dict, by name: what fine-tuning changed) in place of its own.
+
+        Every name and shape is checked against the network before anything is copied. The copy shares
+        the word-embedding matrix when ``weights`` leave it unchanged (82% of the embedded model's
+        weights), and has its own fingerprint (this one's and the weights'), so cached embeddings and
+        heads never mix the two.
+        """
+        import copy
+
+        import torch
+
+        base = self.model
+        network = base[0].auto_model
+        own = network.state_dict()
+        for name, value in weights.items():
+            if name not in own or tuple(own[name].shape) != tuple(value.shape):
+                raise UserError(
+                    f"These fine-tuned weights do not fit {self.name!r}: it has no weight {name[:80]!r} "
+                    f"of shape {tuple(value.shape)}."
+                )
+            if not np.isfinite(value).all():
+                raise UserError(
+                    f"These fine-tuned weights are damaged: {name[:80]!r} holds values that are not numbers."
+                )
+        shared = network.get_input_embeddings().weight
+        changed = {n for n, p in network.named_parameters() if p is shared} & set(weights)
+        model = copy.deepcopy(base, {} if changed else {id(shared): shared})  # memo: the matrix is not copied
+        with torch.no_grad():
+            state = model[0].auto_model.state_dict()
+            for name, value in weights.items():
+                state[name].copy_(torch.from_numpy(np.asarray(value)))
+        tuned = copy.copy(self)
+        tuned.fingerprint = hashlib.sha256(f"{self.fingerprint}|{tensors_fingerprint(weights)}".encode()).hexdigest()[
+            :20
+        ]
+        tuned.cache_key = f"{tuned.fingerprint}-{self.precision}-{self.device.split(':')[0]}"
+        tuned._model, tuned._load_lock = model.eval(), threading.Lock()
+        return tuned
 
     def cut(self, texts: Sequence[str]) -> list[str]:
         """``texts`` with each very long one cut to a prefix that still overflows the model (see :func:`cut_text`)."""

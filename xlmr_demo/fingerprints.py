@@ -71,3 +71,13 @@ def folder_fingerprint(folder: Path) -> str:
         if path.suffix in MODEL_FILES and path.is_file():
             digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def tensors_fingerprint(tensors) -> str:
+    """SHA-256 of named arrays (a mapping of name to numpy array): names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name]
+        digest.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()

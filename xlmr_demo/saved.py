@@ -7,6 +7,10 @@
   unpacked; entry count and sizes checked before it is opened).
 - **Fine-tuned head** (``finetune.text_classification``): ``head.safetensors`` + ``head.json``
   (format :data:`FINETUNED_FORMAT`) beside the fine-tuned encoder's own files.
+- **Fine-tuned classifier archive** (the app's fine-tuning download): a head archive (format
+  :data:`TUNED_FORMAT`) plus ``encoder.safetensors``, the weights fine-tuning changed (float16,
+  about 43 MB for the embedded model) to put into its base encoder, which ``config.json`` names
+  and fingerprints. The unchanged word-embedding matrix (82% of the model) is not in it.
 
 Everything is safetensors + JSON, never pickle, and written atomically: a reader sees all of a
 folder or none of it. This module turns files into ``(config, tensors)`` and back; what they mean
@@ -35,6 +39,9 @@ READABLE_FORMATS = (FORMAT, "xlmr_demo.head/2")
 # it covers every byte, so a format-1 head cannot be matched to its encoder any more
 OLD_FORMATS = ("xlmr_demo.head/1",)
 FINETUNED_FORMAT = "xlmr_demo.finetuned_head/1"  # head.json files written before it carry no format: read alike
+TUNED_FORMAT = "xlmr_demo.tuned/1"  # a head archive with the encoder weights fine-tuning changed
+ENCODER_FILE = "encoder.safetensors"
+ENCODER_PREFIX = "encoder."  # an archive's encoder weights among its tensors, by name
 MAX_CONFIG_BYTES = 16 * 2**20  # a config.json holds labels and a loss history: kilobytes
 
 
@@ -52,10 +59,10 @@ def _json_bytes(value) -> bytes:
     return json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-def _tensor_bytes(tensors: dict[str, np.ndarray]) -> bytes:
+def _tensor_bytes(tensors: dict[str, np.ndarray], dtype=np.float32) -> bytes:
     from safetensors.numpy import save
 
-    return save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()})
+    return save({k: np.ascontiguousarray(v, dtype=dtype) for k, v in tensors.items()})
 
 
 def _parse_json(data: bytes, name: str):
@@ -67,10 +74,15 @@ def _parse_json(data: bytes, name: str):
 
 
 def head_files(
-    config: dict, tensors: dict[str, np.ndarray], metrics: dict | None = None, label_issues: list | None = None
-) -> dict[str, bytes]:
-    """A head folder's files by name: ``config`` tagged with :data:`FORMAT`, the tensors, metrics and label issues."""
-    files = {CONFIG_FILE: _json_bytes({"format": FORMAT, **config}), HEAD_FILE: _tensor_bytes(tensors)}
+    config: dict, tensors: dict[str, np.ndarray], metrics: dict | None = None, label_issues: list | None = None,
+    encoder_weights: dict[str, np.ndarray] | None = None,
+) -> dict[str, bytes]:  # fmt: skip
+    """A head folder's files by name: ``config`` tagged with :data:`FORMAT`, the tensors, metrics and label issues;
+    with ``encoder_weights`` (float16), a fine-tuned classifier's (:data:`TUNED_FORMAT`)."""
+    version = FORMAT if encoder_weights is None else TUNED_FORMAT
+    files = {CONFIG_FILE: _json_bytes({"format": version, **config}), HEAD_FILE: _tensor_bytes(tensors)}
+    if encoder_weights is not None:
+        files[ENCODER_FILE] = _tensor_bytes(encoder_weights, np.float16)
     if metrics is not None:
         files[METRICS_FILE] = _json_bytes(metrics)
     if label_issues:
@@ -108,7 +120,7 @@ def check_format(config: object, name: str) -> dict:
         raise UserError(
             f"{name} was saved by an earlier xlmr_demo that identified models less strictly; train it again."
         )
-    if version not in READABLE_FORMATS:
+    if version not in (*READABLE_FORMATS, TUNED_FORMAT):
         raise UserError(f"{name} is not an xlmr_demo classifier (its {CONFIG_FILE} has no format {FORMAT!r}).")
     return config
 
@@ -129,6 +141,8 @@ def read_folder(folder: str | Path) -> tuple[dict, dict[str, np.ndarray], str]:
     try:
         config = _parse_json((folder / CONFIG_FILE).read_bytes(), folder.name)
         tensors = load_file(str(folder / HEAD_FILE))
+        if isinstance(config, dict) and config.get("format") == TUNED_FORMAT:
+            tensors |= {ENCODER_PREFIX + k: v for k, v in load_file(str(folder / ENCODER_FILE)).items()}
     except (SafetensorError, OSError, KeyError) as exc:
         raise UserError(f"{folder.name} holds a damaged classifier ({type(exc).__name__}).") from exc
     return check_format(config, folder.name), tensors, folder.name
@@ -138,7 +152,8 @@ def read_archive(path: str | Path, bound: Limits) -> tuple[dict, dict[str, np.nd
     """(config, tensors, name) of a head .zip, read in memory: nothing is unpacked to disk.
 
     The archive's entry count and sizes are checked before it is opened (:func:`xlmr_demo.readers.check_zip`);
-    only ``config.json`` and ``head.safetensors`` are read, by name, so paths inside it never matter.
+    only ``config.json``, ``head.safetensors`` and a fine-tuned classifier's ``encoder.safetensors`` (its
+    tensors named with :data:`ENCODER_PREFIX`) are read, by name, so paths inside it never matter.
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load
@@ -155,6 +170,11 @@ def read_archive(path: str | Path, bound: Limits) -> tuple[dict, dict[str, np.nd
         try:
             config = _parse_json(archive.read(members[CONFIG_FILE]), name)
             tensors = load(archive.read(members[HEAD_FILE]))
+            if isinstance(config, dict) and config.get("format") == TUNED_FORMAT:
+                if ENCODER_FILE not in members:
+                    raise UserError(f"{name} is a fine-tuned classifier without its {ENCODER_FILE}.")
+                encoder = load(archive.read(members[ENCODER_FILE]))
+                tensors |= {ENCODER_PREFIX + k: v for k, v in encoder.items()}
         # safetensors raises KeyError for dtypes numpy lacks (BF16, F8), zipfile RuntimeError for encrypted entries
         except (zipfile.BadZipFile, SafetensorError, OSError, EOFError, ValueError, NotImplementedError, KeyError,
                 RuntimeError) as exc:  # fmt: skip

@@ -249,12 +249,30 @@ def train_stages(
     pending = tuple(stage for stage, wanted in ((TRANSFER, transfer), (LABEL_ERRORS, label_issues)) if wanted)
     result = TrainResult(classifier=classifier, metrics=metrics, training=training, pending=pending)
     yield result
-    if transfer:
-        matrix = transfer_matrix(X, dataset, X_eval, truth, langs, config, say, routing, eval_routing)
+    yield from diagnose(result, X, dataset, (X_eval, truth, langs), config, say, (routing, eval_routing))
+
+
+def diagnose(
+    result: TrainResult,
+    X: np.ndarray,
+    dataset: Dataset,
+    evaluation: tuple[np.ndarray, Sequence[str], Sequence[str]],
+    config: HeadConfig,
+    progress: Progress | None = None,
+    routing: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> Iterator[TrainResult]:
+    """The diagnostic stages of ``result`` (those its ``pending`` names), each yielded as done.
+
+    ``X``: the dataset's embeddings; ``evaluation``: the measured rows' embeddings, true labels and
+    languages; ``routing``: the detected languages of the dataset's and the measured rows.
+    """
+    say = progress or (lambda step: None)
+    if TRANSFER in result.pending:
+        matrix = transfer_matrix(X, dataset, *evaluation, config, say, *routing)
         found = {} if matrix is None else {"transfer": matrix}
         result = replace(result, metrics={**result.metrics, **found}, pending=result.pending[1:])
         yield result
-    if label_issues:
+    if LABEL_ERRORS in result.pending:
         issues = find_label_issues(X, dataset, config, progress=say)
         result = replace(result, label_issues=issues, pending=())
         yield result
