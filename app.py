@@ -20,6 +20,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import math
 import os
 import queue
 import sys
@@ -39,7 +40,7 @@ from xlmr_demo.compare import parse_sentences, similarity
 from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
-from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, public_mode
+from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, over_limit, public_mode
 from xlmr_demo.limits import current as current_limits
 from xlmr_demo.progress import Pace, Step
 from xlmr_demo.sessions import Session, SessionStore
@@ -318,7 +319,7 @@ class MapViews(NamedTuple):
     languages: object = SKIP  # the filter's choices: every language of the data
 
 
-def _background(request, what: str, work, views=None, report=None, on_update=None):
+def _background(request, what: str, work, views=None, report=None, on_update=None, extra_seconds: float = 0.0):
     """Run ``work(session, job, update)`` as the session's one job, in a thread; a generator for Gradio.
 
     Yields ``on_update(item)`` for each ``update(item)`` the work makes (None: nothing to show),
@@ -327,7 +328,7 @@ def _background(request, what: str, work, views=None, report=None, on_update=Non
     Gradio closes a generator only between two yields, so while the work is quiet this yields
     "no change" once a second: ``views()`` (a NamedTuple of outputs, all skipped) or one skip.
     """
-    session, job = SESSIONS.start(_sid(request), what, report, _address(request))
+    session, job = SESSIONS.start(_sid(request), what, report, _address(request), extra_seconds=extra_seconds)
     updates: queue.Queue = queue.Queue()
     outcome: dict = {}
 
@@ -446,24 +447,22 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 
 
 TRAINING = "Training"  # the job's name: messages say "Training is still running"
+FINE_TUNING = "Fine-tuning"
 
 
-def _staged_training(request, progress, model: str, head: str, seed: float, prepare, extra=None, on_headline=None):
-    """Train in stages, each shown as soon as it exists: the loss curve while the head learns; the
+def _staged_training(request, progress, stages, prepare, extra=None, on_headline=None, what=TRAINING, seconds=0.0):
+    """Train in stages, each shown as soon as it exists: the loss curve while the model learns; the
     headline, per-class table, confusion matrix and classifier .zip once it is measured; then the
     transfer table; then the suspected label errors. A stop (Stop, the job time limit) keeps what is done.
 
+    ``stages(dataset, report)`` gives the results stage by stage (:func:`train_stages`, :func:`finetune_stages`);
     ``prepare(session)`` gives the dataset to train on (in the job); ``on_headline(session)`` runs in
-    the job once the headline exists; ``extra(result)`` gives more outputs (by TrainViews name) for the
-    headline stage and the last one.
+    the job once the headline exists; ``extra(result, archive)`` gives more outputs (by TrainViews name)
+    for the headline stage and the last one. ``seconds``: the job's own time budget, beyond the usual limit.
     """
-    from xlmr_demo.heads import KINDS, HeadConfig
     from xlmr_demo.jobs import Stopped
-    from xlmr_demo.plots import loss_curve
-    from xlmr_demo.training import train_stages
+    from xlmr_demo.plots import finetune_curve, loss_curve
 
-    config = HeadConfig(kind=head if head in KINDS else HeadConfig.kind, seed=_seed(seed))
-    model = _model(model)
     started = time.monotonic()
 
     def work(session: Session, job, update) -> None:
@@ -474,10 +473,12 @@ def _staged_training(request, progress, model: str, head: str, seed: float, prep
             job.progress(step)
             if step.stage == "training":
                 update(("loss", step.details["train_loss"], step.details["validation_loss"]))
+            elif step.stage == "fine-tuning":
+                update(("tuning", step))
 
         result = None
         try:
-            for result in train_stages(dataset, model, config, progress=report):
+            for result in stages(dataset, report):
                 if on_headline and session.result is None:
                     on_headline(session)
                 session.result, session.classifier = result, result.classifier
@@ -490,6 +491,8 @@ def _staged_training(request, progress, model: str, head: str, seed: float, prep
 
     train_loss: list[float] = []
     validation_loss: list[float] = []
+    steps: list[tuple[float, float]] = []  # fine-tuning: (epoch, loss) of each step
+    scores: list[tuple[float, float]] = []  # and (epoch, validation macro-F1) of each evaluation
     ready: list[float] = []  # seconds from the click to each stage's result
 
     def show(item) -> TrainViews | None:
@@ -501,6 +504,15 @@ def _staged_training(request, progress, model: str, head: str, seed: float, prep
             if len(train_loss) % 5 == 1:  # a fresh figure every 5 epochs keeps the page responsive
                 return TrainViews(loss=loss_curve(train_loss, validation_loss))
             return None
+        if kind == "tuning":
+            step = rest[0]
+            if "validation" in step.details:
+                scores.append((step.details["epoch"], step.details["validation"]))
+            else:
+                steps.append((step.details["epoch"], step.details["train_loss"]))
+                if len(steps) % 10:  # a fresh figure every 10 steps keeps the page responsive
+                    return None
+            return TrainViews(loss=finetune_curve(steps, scores), status=views.finetune_status(scores, step))
         now = time.monotonic() - started
         if kind == "stopped":
             return TrainViews(status=views.training_status(rest[0], ready[0], now, stopped=rest[1]))
@@ -528,25 +540,93 @@ def _staged_training(request, progress, model: str, head: str, seed: float, prep
             loss=figures["loss"],
             issues=issues,
             download=str(archive),
-            **(extra(result) if extra else {}),
+            **(extra(result, archive) if extra else {}),
         )
 
-    yield from _background(request, TRAINING, work, TrainViews, _progress_report(progress), show)
+    yield from _background(request, what, work, TrainViews, _progress_report(progress), show, seconds)
+
+
+def _head_stages(model: str, head: str, seed: float):
+    """``stages`` for :func:`_staged_training`: a head on the frozen model (:func:`train_stages`)."""
+    from xlmr_demo.heads import KINDS, HeadConfig
+    from xlmr_demo.training import train_stages
+
+    config = HeadConfig(kind=head if head in KINDS else HeadConfig.kind, seed=_seed(seed))
+    model = _model(model)
+    return lambda dataset, report: train_stages(dataset, model, config, progress=report)
+
+
+def _checked_dataset(session: Session):
+    """The checked data (checked with the detected columns if Check was not pressed, as Check would)."""
+    from xlmr_demo.dataset import prepare_dataset
+
+    if session.dataset is None:
+        table = _need(session.table, session, "Load a file in the Data tab first (or use the sample data).")
+        session.dataset = prepare_dataset(table, session.table_name)
+    return session.dataset
 
 
 @user_errors
 def train(model: str, head: str, seed: float, request: gr.Request = None, progress=gr.Progress()):
-    """The Train button: :func:`_staged_training` on the checked data (checked with the detected columns if not)."""
-    from xlmr_demo.dataset import prepare_dataset
+    """The Train button: :func:`_staged_training` of a head on the checked data."""
+    stages = _head_stages(model, head, seed)
+    yield TrainViews(status="Working: the headline comes first, then the diagnostics.", comparison="", corrected=None)
+    yield from _staged_training(request, progress, stages, _checked_dataset)
+
+
+MINUTES = (1, 30)  # the fine-tuning budgets the page offers
+
+
+def finetune_minutes(minutes) -> float:
+    """The fine-tuning budget asked for, checked against the page's range and the server's cap."""
+    try:
+        value = float(minutes)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not MINUTES[0] <= value <= MINUTES[1]:
+        raise UserError(f"The time budget must be from {MINUTES[0]} to {MINUTES[1]} minutes.")
+    cap = current_limits().finetune_minutes
+    if cap is not None and value > cap:
+        raise over_limit(f"Fine-tuning may take at most {cap:g} minutes here ({value:g} asked).", "finetune_minutes")
+    return value
+
+
+@user_errors
+def finetune(model: str, minutes: float, seed: float, request: gr.Request = None, progress=gr.Progress()):
+    """ "Fine-tune the whole model": the encoder and the product's head trained together within ``minutes``,
+    one job at a time for the whole server; shown in stages like :func:`train`, then beside the quick head."""
+    from finetune.text_classification import finetune_stages
+    from xlmr_demo.classifier import TunedClassifier
+
+    budget, model, seed = finetune_minutes(minutes), _model(model), _seed(seed)
+    quick: dict = {}
 
     def prepare(session: Session):
-        if session.dataset is None:  # Train before Check: check with the detected columns, as Check would
-            table = _need(session.table, session, "Load a file in the Data tab first (or use the sample data).")
-            session.dataset = prepare_dataset(table, session.table_name)
-        return session.dataset
+        dataset = _checked_dataset(session)
+        if session.result is not None and not isinstance(session.result.classifier, TunedClassifier):
+            quick["result"] = session.result  # the quick head on these rows: shown beside the fine-tuned model
+        return dataset
 
-    yield TrainViews(status="Working: the headline comes first, then the diagnostics.", comparison="", corrected=None)
-    yield from _staged_training(request, progress, model, head, seed, prepare)
+    def extra(result, archive: Path) -> dict:
+        download_mb, model_mb = archive.stat().st_size / 2**20, _folder_mb(result.classifier.base.folder)
+        if "result" in quick:
+            return {"comparison": views.method_comparison(quick["result"], result, download_mb, model_mb)}
+        return {"comparison": views.tuned_download_note(download_mb, model_mb)}
+
+    def stages(dataset, report):
+        return finetune_stages(dataset, model, budget, seed, progress=report)
+
+    yield TrainViews(
+        status=f"Fine-tuning within {budget:g} min: the headline comes when it ends (or when you press Stop, which "
+        "keeps the best weights so far), then the diagnostics.",
+        comparison="",
+        corrected=None,
+    )
+    yield from _staged_training(request, progress, stages, prepare, extra, what=FINE_TUNING, seconds=budget * 60)
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
 
 
 @user_errors
@@ -554,7 +634,7 @@ def retrain(
     edited, model: str, head: str, seed: float, file_format: str = "csv", request: gr.Request = None,
     progress=gr.Progress(),
 ):  # fmt: skip
-    """"Retrain with my corrections": the decisions typed into the suspected-errors table applied to
+    """ "Retrain with my corrections": the decisions typed into the suspected-errors table applied to
     the data, a new classifier trained on it, the headline before and after, the corrected file."""
     from xlmr_demo.corrections import corrected_dataset, corrected_table, parse_decisions
     from xlmr_demo.writers import write_table
@@ -585,21 +665,29 @@ def retrain(
         session.correct_table(made["table"])
         session.dataset = made["dataset"]
 
-    def extra(result) -> dict:
+    def extra(result, archive: Path) -> dict:
         return {
             "comparison": views.correction_summary(made["before"], result, made["decisions"]),
             "corrected": str(made["file"]),
         }
 
     yield TrainViews(status="Training again with your corrections: the headline comes first.")
-    yield from _staged_training(request, progress, model, head, seed, prepare, extra, keep)
+    yield from _staged_training(request, progress, _head_stages(model, head, seed), prepare, extra, keep)
+
+
+def _training_mode(how: str):
+    """The Train tab's "How to train": the head choice and Train button, or the budget and Fine-tune button."""
+    quick = how != "finetune"
+    return [gr.update(visible=shown) for shown in (quick, quick, not quick, not quick)]
 
 
 def stop_training(request: gr.Request = None) -> str:
     """Training's Stop button (and the API's ``stop``, for any job): stop the session's job; for a
     training run, say what is kept and what was not computed."""
     job = SESSIONS.stop(_sid(request))
-    if job is None or job.what != TRAINING:
+    if job is not None and job.what == FINE_TUNING and SESSIONS.get(_sid(request), _address(request)).result is None:
+        return "**Stopping**: the best weights measured so far are kept; their headline follows in a few seconds."
+    if job is None or job.what not in (TRAINING, FINE_TUNING):
         return _stopping(job)
     result = SESSIONS.get(_sid(request), _address(request)).result
     if result is None:
@@ -618,13 +706,15 @@ def training_report(request: gr.Request = None) -> str:
 @user_errors
 def load_head(archive: str | None, request: gr.Request = None):
     """Use a classifier .zip downloaded from the Train tab (read in memory, never unpacked)."""
-    from xlmr_demo.classifier import load_archive
+    from xlmr_demo.classifier import TunedClassifier, load_archive
 
     if not archive:
         raise UserError("Choose a classifier .zip first.")
     with _consumed(archive), _task(request, "Loading the classifier") as (session, _):
         session.classifier = load_archive(archive)
         labels = ", ".join(cell(c, 40) for c in session.classifier.classes_[:30])
+    if isinstance(session.classifier, TunedClassifier):
+        return f"Loaded a fine-tuned classifier (base model {session.classifier.base.name}) for: {labels}."
     return f"Loaded a classifier for: {labels}."
 
 
@@ -786,12 +876,27 @@ def build_app() -> gr.Blocks:
                     info="Best of both: the neural network for the languages in your file, "
                     "logistic regression (which carries over better) for any other language.",
                 )
+            cap = current_limits().finetune_minutes
+            longest = int(min(MINUTES[1], cap)) if cap else MINUTES[1]
+            with gr.Row():
+                how = gr.Radio(
+                    [("Quick: a head on the frozen model (seconds)", "quick"),
+                     ("Fine-tune the whole model (minutes)", "finetune")],
+                    value="quick", label="How to train",
+                    info="Fine-tuning trains every layer of the model on your rows: often a few points better, "
+                    "and one job at a time on this server.",
+                )  # fmt: skip
+                minutes = gr.Slider(
+                    MINUTES[0], longest, value=min(5, longest), step=1, label="Time budget (minutes)",
+                    info="fine-tuning stops in time to measure and keep its best weights", visible=False,
+                )  # fmt: skip
             with gr.Accordion("Advanced", open=False):
                 seed = gr.Number(
                     value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed (same seed, same result)"
                 )
             with gr.Row():
                 train_button = gr.Button("Train", variant="primary", scale=3)
+                finetune_button = gr.Button("Fine-tune", variant="primary", scale=3, visible=False)
                 stop_train = gr.Button("Stop", variant="stop", scale=1)
             headline = gr.Markdown()
             train_status = gr.Markdown()
@@ -920,7 +1025,17 @@ def build_app() -> gr.Blocks:
             retrain, [issues_table, model, head, seed, corrected_format], list(train_views), api_name="retrain",
             **heavy,
         )  # fmt: skip
-        # Stop skips the queue: it must work while the visitor's own requests fill it
+        # one fine-tuning job at a time for the whole server: the others wait in the queue, their place shown
+        finetune_button.click(
+            finetune, [model, minutes, seed], list(train_views), api_name="finetune", concurrency_id=FINE_TUNING,
+            concurrency_limit=1,
+        )  # fmt: skip
+        how.change(
+            _training_mode, how, [head, train_button, minutes, finetune_button], api_name=False, queue=False,
+            show_progress="hidden",
+        )  # fmt: skip
+        # Stop skips the queue: it must work while the visitor's own requests fill it. Fine-tuning is not
+        # cancelled but told to stop: it then measures and shows its best weights so far.
         stop_train.click(
             stop_training, None, train_status, cancels=[training, retraining], api_name="stop", queue=False
         )

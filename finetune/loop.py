@@ -495,8 +495,8 @@ class Trainer:
     runs of the same job when resuming).
 
     ``progress`` gets a :data:`STAGE` step after every optimiser step (details: ``train_loss``, the
-    step's loss) and every evaluation (details: ``validation``, its score, and ``epoch``). When it
-    raises :class:`~xlmr_demo.jobs.Stopped` (a Stop button, a job's time limit) training ends there
+    step's loss, and ``epoch``, the epochs done) and every evaluation (``validation``, its score, and
+    ``epoch``). When it raises :class:`~xlmr_demo.jobs.Stopped` (a Stop button, a job's time limit) training ends there
     and the best weights measured so far are kept, as when the budget ends.
     """
 
@@ -513,7 +513,8 @@ class Trainer:
         self.optimizer = make_optimizer(self.params, config)
         self.runner = Runner(model, config, device, precision)
         self.lengths = np.array([len(e.input_ids) for e in train])
-        self.planned = math.ceil(len(train) / config.batch_size) * config.epochs
+        self.steps_per_epoch = math.ceil(len(train) / config.batch_size)
+        self.planned = self.steps_per_epoch * config.epochs
         self.checkpoint_dir = None if output is None else output / CHECKPOINT_DIR
         self.progress, self.halted = progress, ""  # halted: why a Stopped ended training
         self.state = RunState()
@@ -620,7 +621,7 @@ class Trainer:
         self.train_seconds += time.monotonic() - t0
         self.train_examples += len(rows)
         self.steps_this_run += 1
-        self.report(train_loss=float(loss.detach()))
+        self.report(train_loss=float(loss.detach()), epoch=round(state.global_step / self.steps_per_epoch, 4))
         if self.steps_this_run == FIT_SCHEDULE_AFTER and self.budget < math.inf and not state.scheduled_steps:
             self.fit_schedule()
 

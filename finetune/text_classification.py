@@ -276,11 +276,19 @@ def finetune_stages(
     """
     started = time.monotonic()
     config = replace(DEFAULTS, max_minutes=minutes, seed=seed)
+    step_losses: list[list[float]] = []  # (epoch, loss) of every step: the curve the report draws
+
+    def report(step: Step) -> None:
+        if "train_loss" in step.details:
+            step_losses.append([step.details["epoch"], round(step.details["train_loss"], 4)])
+        if progress:
+            progress(step)
+
     job = prepare(dataset, None, model, config, "head", {"source": "app"}, progress)
     metrics = fit(
         task=TASK, model=job.network, train=job.train, validation=job.validation, evaluations=job.evaluations,
         measure=job.measure, config=config, output=None, settings=job.settings, started=started,
-        describe=lambda result: {"evaluations": result.evaluations}, baseline=True, progress=progress,
+        describe=lambda result: {"evaluations": result.evaluations}, baseline=True, progress=report,
     )  # fmt: skip
     prefix = "encoder."  # PooledClassifier's encoder; the rest ("network.") is the head, trained in place
     weights = {
@@ -298,6 +306,7 @@ def finetune_stages(
         "fine_tuning": {k: metrics[k] for k in ("config", "device", "precision", "trainable_parameters", "best_epoch",
                                                 "steps", "stopped", "seconds", "history")},
     }  # fmt: skip
+    training["fine_tuning"]["step_losses"] = step_losses
     result = TrainResult(
         classifier, {**measured, "evaluated_on": "test split"}, training=training, pending=(TRANSFER, LABEL_ERRORS)
     )

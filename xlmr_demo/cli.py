@@ -21,7 +21,10 @@ from .readers import rows_text
 from .writers import TABLE_SUFFIXES, output_file, output_folder, write_file_atomically
 
 EXIT_USER_ERROR = 2
-CLASSIFIER_HELP = "a classifier folder: from 'train', or a model fine-tuned by finetune.text_classification"
+CLASSIFIER_HELP = (
+    "a classifier folder from 'train' or fine-tuned by finetune.text_classification, or a classifier .zip "
+    "downloaded from the app's Train tab"
+)
 
 
 def _save_npy(path: Path, array) -> None:

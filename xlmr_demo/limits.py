@@ -12,7 +12,8 @@ off there); a laptop runs without it. It adds:
 - models only from an allow-list (``XLMR_DEMO_MODELS``, comma-separated; default
   :data:`DEFAULT_MODELS`), never a server folder; every refused name gets the same message, so a
   visitor cannot tell existing server paths from missing ones;
-- a time limit per job, a cap on map sizes, and a memory budget and idle time for sessions;
+- a time limit per job, a fine-tuning budget of at most 5 minutes, a cap on map sizes, and a memory
+  budget and idle time for sessions;
 - embeddings and projections cached in memory only: nothing a visitor sends is written to disk
   beyond the upload itself, which the app deletes seconds after reading it.
 """
@@ -60,6 +61,10 @@ class Limits:
     upload_mb: int = _limit(50, "XLMR_DEMO_MAX_UPLOAD_MB", "MiB of one upload to the app")
     # a job (train, map, predict a file) on a 2-core Space: the 384-row sample trains in ~30 s
     job_seconds: float | None = _limit(None, "XLMR_DEMO_MAX_JOB_SECONDS", "seconds one job may run", public=300)
+    # fine-tuning's time budget (the page offers 1-30 minutes); one fine-tuning job runs at a time
+    finetune_minutes: float | None = _limit(
+        None, "XLMR_DEMO_MAX_FINETUNE_MINUTES", "minutes one fine-tuning job may train", public=5
+    )
     # t-SNE maps 5,000 points in ~12 s here; UMAP takes minutes and GBs on 200,000
     map_points: int | None = _limit(None, "XLMR_DEMO_MAX_MAP_POINTS", "points on one map (a seeded sample)", 10_000)
     session_mb: int | None = _limit(None, "XLMR_DEMO_SESSION_MB", "MiB of data all sessions hold", public=2_048)

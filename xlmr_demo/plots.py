@@ -269,6 +269,39 @@ def loss_curve(train_loss: Sequence[float], validation_loss: Sequence[float], be
     return fig
 
 
+def finetune_curve(
+    losses: Sequence[Sequence[float]], scores: Sequence[Sequence[float]], kept: float | None = None
+) -> go.Figure:
+    """Fine-tuning as it goes, by epoch: the training loss of every step (``losses``: (epoch, loss) pairs) and
+    its running mean over 10 steps, and the validation macro-F1 of every evaluation (``scores``: (epoch,
+    score) pairs); the kept weights marked."""
+    epochs, values = [e for e, _ in losses], [v for _, v in losses]
+    smooth = np.convolve(values, np.ones(10) / 10, mode="valid").tolist() if len(values) >= 10 else []
+    fig = go.Figure(
+        [
+            go.Scatter(x=epochs, y=values, name="training loss (each step)", mode="lines", opacity=0.35),
+            go.Scatter(x=epochs[9:], y=smooth, name="training loss (mean of 10 steps)", mode="lines"),
+        ]
+    )
+    if scores:
+        fig.add_trace(
+            go.Scatter(
+                x=[e for e, _ in scores], y=[s for _, s in scores], name="validation macro-F1", mode="lines+markers",
+                yaxis="y2",
+            )
+        )  # fmt: skip
+    if kept is not None:
+        fig.add_vline(x=kept, line_dash="dot", annotation_text="kept")
+    fig.update_layout(
+        title="Fine-tuning: loss (left) and validation macro-F1 (right)", height=300, margin={"t": 50, "b": 10},
+        yaxis={"title": "loss", "rangemode": "tozero"},
+        yaxis2={"title": "macro-F1", "overlaying": "y", "side": "right", "range": [0, 1]},
+        legend={"orientation": "h", "y": -0.25},
+    )  # fmt: skip
+    fig.update_xaxes(title="epoch")
+    return fig
+
+
 MAX_BAR_LANGUAGES = 20  # more colours than this nobody tells apart: the rest are stacked as one
 
 

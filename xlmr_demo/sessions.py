@@ -179,11 +179,13 @@ class SessionStore:
         return session
 
     def start(
-        self, session_id: str, what: str, report: Progress | None = None, client: str = "", stoppable: bool = True
-    ) -> tuple[Session, Job]:
+        self, session_id: str, what: str, report: Progress | None = None, client: str = "", stoppable: bool = True,
+        extra_seconds: float = 0.0,
+    ) -> tuple[Session, Job]:  # fmt: skip
         """Begin job ``what`` in the session, or refuse if it already runs one.
 
         ``stoppable=False`` marks short work that reports no progress (reading a file: seconds at most).
+        ``extra_seconds``: added to the job time limit, for work with a time budget of its own (fine-tuning).
         """
         session = self.get(session_id, client)
         with self._lock:
@@ -191,7 +193,8 @@ class SessionStore:
                 raise UserError(
                     f"{session.job.what} is still running. Wait for it to finish, or press Stop, then try again."
                 )
-            session.job = Job(what, self._limits().job_seconds, report, stoppable)
+            seconds = self._limits().job_seconds
+            session.job = Job(what, None if seconds is None else seconds + extra_seconds, report, stoppable)
             return session, session.job
 
     def finish(self, session: Session, job: Job) -> None:
@@ -304,7 +307,6 @@ class SessionStore:
         thread = threading.Thread(target=loop, name="xlmr-session-sweeper", daemon=True)
         thread.start()
         return thread
-
 
 
 def _lock(path: Path):

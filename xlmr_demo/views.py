@@ -25,12 +25,13 @@ from .plots import (
     confusion_heatmap,
     counts_chart,
     embedding_map,
+    finetune_curve,
     loss_curve,
     similarity_heatmap,
     transfer_heatmap,
 )
 from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
-from .progress import duration
+from .progress import Step, duration
 from .readers import Table
 from .training import LABEL_ERRORS, MIN_TRANSFER_ROWS, MIN_TRUSTED_ROWS, TRANSFER, TrainResult
 from .writers import output_file, write_file_atomically
@@ -99,6 +100,17 @@ def headline(result: TrainResult) -> str:
     )
     if len(m.get("per_language", {})) > 1:
         text += f" Mean over languages: {mean_language_macro_f1(m):.3f}."
+    tuned = result.training.get("fine_tuning")
+    if tuned:
+        history, kept = tuned["history"], tuned["best_epoch"]
+        start = history[0]["validation"] if history and history[0]["epoch"] == 0 else None
+        text += (
+            f"\n\nThe whole model was fine-tuned on your training rows for {duration(tuned['seconds'])} "
+            f"({_stopped_words(tuned['stopped'])}); the weights kept are those after epoch {kept:g}, chosen on the "
+            "validation rows"
+            + (f" (validation macro-F1 {start:.3f} before fine-tuning, the quick head's starting point)." if start
+               is not None else ".")
+        )  # fmt: skip
     head = result.classifier.head
     if head.config.kind == "by_language":
         known = ", ".join(head.languages_[:12]) + (" ..." if len(head.languages_) > 12 else "")
@@ -115,6 +127,35 @@ ISSUE_HEADERS = [
     "row", "language", "text", "given label", "model's guess", "probability of given label", "your decision",
 ]  # fmt: skip
 NEIGHBOUR_HEADERS = ["text", "language", "similarity"]  # then the file's other columns
+
+
+def _stopped_words(stopped: str) -> str:
+    """Why fine-tuning ended, as a clause."""
+    return stopped[0].lower() + stopped[1:].rstrip(".") if stopped else "ended"
+
+
+def method_comparison(quick: TrainResult, tuned: TrainResult, download_mb: float, model_mb: float) -> str:
+    """The quick head and the fine-tuned model side by side, on the same test rows, and what each download weighs."""
+    rows = [("Quick: a head on the frozen model", quick), ("Fine-tuned whole model", tuned)]
+    lines = ["| | macro-F1 | accuracy | mean over languages |", "|---|---|---|---|"]
+    for name, r in rows:
+        m = r.metrics
+        lines.append(f"| {name} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | {mean_language_macro_f1(m):.3f} |")
+    gain = tuned.metrics["macro_f1"] - quick.metrics["macro_f1"]
+    return (
+        f"**Fine-tuning {'gained' if gain >= 0 else 'lost'} {abs(gain):.3f} macro-F1** on the same "
+        f"{tuned.metrics['n']} test rows.\n\n" + "\n".join(lines) + "\n\n"
+        + tuned_download_note(download_mb, model_mb)
+    )  # fmt: skip
+
+
+def tuned_download_note(download_mb: float, model_mb: float) -> str:
+    """What the fine-tuned classifier's download holds and weighs."""
+    return (
+        f"The fine-tuned classifier's download is **{download_mb:.0f} MB**: only the weights fine-tuning changed "
+        f"(and the head), to put into the base model, which the Predict tab and `python -m xlmr_demo predict` "
+        f"load by themselves. The whole model folder would be {model_mb:.0f} MB."
+    )
 
 
 def report_rows(result: TrainResult) -> tuple[list[str], list[list]]:
@@ -225,6 +266,16 @@ def training_status(result: TrainResult, headline: float, elapsed: float, stoppe
     return f"**Done** in {duration(elapsed)} (the headline after {duration(headline)})."
 
 
+def finetune_status(scores: list[tuple[float, float]], step: Step) -> str:
+    """Where fine-tuning is, in words: epochs done, the validation score of the last evaluation and the best."""
+    text = f"**Fine-tuning**: {step.details.get('epoch', 0):.2f} epochs done"
+    if scores:
+        best_epoch, best = max(scores, key=lambda pair: pair[1])
+        before = " (before fine-tuning)" if best_epoch == 0 else f" (epoch {best_epoch:g})"
+        text += f"; validation macro-F1 {scores[-1][1]:.3f} at the last evaluation, best so far {best:.3f}{before}"
+    return text + ". **Stop** keeps the best weights measured so far."
+
+
 #: What each figure shows and what good looks like, for readers without ML training.
 EXPLANATIONS = {
     "per_class": (
@@ -235,7 +286,9 @@ EXPLANATIONS = {
     "loss": (
         "**Loss**: how wrong the model still is while it learns (lower is better), on the rows it learns from "
         "(training) and on rows held back (validation). Training stops when the validation loss stops "
-        "falling; the dotted line marks the round that was kept."
+        "falling; the dotted line marks the round that was kept. When the whole model is fine-tuned: the "
+        "loss of every step, and the validation macro-F1 (right axis, higher is better) after each epoch; "
+        "the weights with the best validation score are kept."
     ),
     "confusion": (
         "**Confusion matrix**: each row is the true label, each column the model's answer, each cell a count "
@@ -289,8 +342,17 @@ def result_figures(result: TrainResult) -> dict:
         "confusion": confusion_heatmap(m["confusion_matrix"], m["labels"]),
         "languages": bars(per_language, "Macro-F1 per language") if per_language else None,
         "transfer": transfer_heatmap(m["transfer"], MIN_TRUSTED_ROWS) if "transfer" in m else None,
-        "loss": loss_curve(t["train_loss"], t["validation_loss"], t["best_epoch"]),
+        "loss": loss_figure(t),
     }
+
+
+def loss_figure(training: dict):
+    """The loss curve of a head, or the fine-tuning curve of a fine-tuned model (``training``: TrainResult.training)."""
+    tuned = training.get("fine_tuning")
+    if not tuned:
+        return loss_curve(training["train_loss"], training["validation_loss"], training["best_epoch"])
+    scores = [(h["epoch"], h["validation"]) for h in tuned["history"]]
+    return finetune_curve(tuned["step_losses"], scores, tuned["best_epoch"])
 
 
 def compare_views(result: Similarity, pairs: int = 5) -> tuple[go.Figure, str]:
@@ -504,6 +566,7 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
                 ["encoder", encoder.name],
                 ["encoder fingerprint (sha256 of its files and settings)", encoder.fingerprint],
                 ["classifier head", HEAD_KINDS[head.config.kind]],
+                *_fine_tuning_rows(result.training.get("fine_tuning")),
                 ["labels", ", ".join(cell(c, 40) for c in result.classifier.classes_)],
                 ["seed", head.config.seed],
             ],
@@ -512,6 +575,13 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
     title = "Classifier report"
     meta = f'<meta charset="utf-8"><title>{title}</title><style>{REPORT_STYLE}</style>'
     return f"<!DOCTYPE html><html><head>{meta}</head><body>{''.join(parts)}</body></html>"
+
+
+def _fine_tuning_rows(tuned: dict | None) -> list[list]:
+    if not tuned:
+        return []
+    return [["fine-tuned", f"{tuned['trainable_parameters']:,} weights trained for {duration(tuned['seconds'])} "
+             f"({tuned['device']}, {tuned['precision']}), kept after epoch {tuned['best_epoch']:g}"]]  # fmt: skip
 
 
 def write_training_report(result: TrainResult, path: str | Path, dataset: Dataset | None = None) -> Path:

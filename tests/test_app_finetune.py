@@ -1,0 +1,122 @@
+"""Fine-tuning in the browser, through gradio_client: the whole model trained on a small real UMSAB slice,
+shown in stages, beside the quick head, with a download the Predict tab and the CLI load; the same
+figure as the command line; one fine-tuning job at a time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, umsab, write_csv
+from .test_app_clients import COMPARISON, DOWNLOAD, HEADLINE, LOSS, PER_CLASS, STATUS, headline_output
+
+MB = 2**20
+
+
+@pytest.fixture(scope="module")
+def umsab_split(tmp_path_factory) -> Path:
+    """Real tweets in four languages with a split column: 40 training, 12 validation and 20 test rows each."""
+    rows = [(*r, "train") for r in umsab("train", 40)] + [(*r, "validation") for r in umsab("val", 12)]
+    rows += [(*r, "test") for r in umsab("test", 20)]
+    return write_csv(tmp_path_factory.mktemp("umsab") / "tweets.csv", ["text", "label", "language", "split"], rows)
+
+
+def data_client(url: str, path: Path):
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    client.predict(handle_file(str(path)), api_name="/load_file")
+    client.predict("text", "label", "language", "split", api_name="/check_data")
+    return client
+
+
+@pytest.fixture(scope="module")
+def tuned_run(app_url, umsab_split):
+    """A quick head, then fine-tuning on the same rows: every output the page received, and the client."""
+    client = data_client(app_url, umsab_split)
+    quick = client.predict("embedded", "by_language", 0, api_name="/train")
+    job = client.submit("embedded", 2, 0, api_name="/finetune")
+    final = job.result()
+    return quick, job.outputs(), final, client
+
+
+def test_finetuning_shows_its_curve_then_the_headline_beside_the_quick_head(tuned_run):
+    quick, outputs, final, _ = tuned_run
+    live = [o for o in outputs if isinstance(o[STATUS], str) and o[STATUS].startswith("**Fine-tuning**:")]
+    assert live, "no live status while the model trained"
+    assert "validation macro-F1" in live[-1][STATUS] and "Stop" in live[-1][STATUS]
+    assert any(o[LOSS] for o in live)  # the live curve
+    assert final[HEADLINE].startswith("### Macro-F1") and "The whole model was fine-tuned" in final[HEADLINE]
+    assert final[STATUS].startswith("**Done** in ")
+    assert sorted(row[0] for row in final[PER_CLASS]["data"]) == ["negative", "neutral", "positive"]
+    # side by side with the quick head, measured on the same 80 test rows
+    comparison = final[COMPARISON]
+    assert "on the same 80 test rows" in comparison and "Quick: a head on the frozen model" in comparison
+    assert f"| {float(quick[HEADLINE].split()[2]):.3f} |" in comparison  # the quick head's own headline figure
+
+
+def test_the_download_holds_only_what_fine_tuning_changed_and_predicts(tuned_run):
+    from gradio_client import handle_file
+
+    _, _, final, client = tuned_run
+    archive = Path(final[DOWNLOAD])
+    with zipfile.ZipFile(archive) as z:
+        names = set(z.namelist())
+        config = json.loads(z.read("config.json"))
+    assert {"config.json", "head.safetensors", "encoder.safetensors"} <= names
+    assert config["format"] == "xlmr_demo.tuned/1" and config["encoder"]["name"] == "embedded"
+    size = archive.stat().st_size / MB
+    assert 20 < size < 50  # the changed layers in float16, not the 470 MB model folder
+    assert f"download is **{size:.0f} MB**" in final[COMPARISON]
+    # the Predict tab loads it like a head
+    status = client.predict(handle_file(str(archive)), api_name="/load_head")
+    assert "fine-tuned" in status
+    label, _ = client.predict("¡Me encanta este teléfono, es genial!", api_name="/predict")
+    assert label["label"] == "positive"
+    # and so does the command line
+    done = subprocess.run(
+        [sys.executable, "-m", "xlmr_demo", "predict", str(archive), "--text", "Worst service ever, I hate waiting"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1] == "negative"  # the most probable label comes first
+
+
+def test_the_page_gives_the_same_figure_as_the_command_line(tuned_run, umsab_split, tmp_path):
+    _, _, final, _ = tuned_run
+    out = tmp_path / "cli"
+    done = subprocess.run(
+        [sys.executable, "-m", "finetune.text_classification", "--train", str(umsab_split), "--max-minutes", "2",
+         "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    cli = metrics["evaluations"]["eval"]["macro_f1"]
+    assert final[HEADLINE].startswith(f"### Macro-F1 {cli:.3f} ")
+
+
+def test_one_finetuning_job_at_a_time_the_next_waits_its_turn(app_url, umsab_split):
+    from gradio_client.utils import Status
+
+    first = data_client(app_url, umsab_split).submit("embedded", 1, 0, api_name="/finetune")
+    headline_deadline = time.monotonic() + 120
+    while not any(isinstance(o[STATUS], str) and "Fine-tuning" in o[STATUS] for o in first.outputs()):
+        assert time.monotonic() < headline_deadline
+        time.sleep(0.1)
+    second = data_client(app_url, umsab_split).submit("embedded", 1, 0, api_name="/finetune")
+    waited = []
+    while not first.done():
+        status = second.status()
+        if status.code == Status.IN_QUEUE:
+            waited.append(status.rank)
+        time.sleep(0.2)
+    assert waited and all(rank is not None for rank in waited)  # the page shows the place in the queue
+    headline_output(second, timeout=300)
+    assert second.result()[STATUS].startswith("**Done** in ")
