@@ -1,6 +1,6 @@
 """Full fine-tuning on the whole benchmark files, against the frozen-head classifier in the same run.
 
-    python bench/finetune.py [umsab] [wikiann] [speed]
+    python bench/finetune.py [umsab] [wikiann] [speed] [browser]
 
 1. UMSAB (en, es, fr, ar): ``python -m finetune.text_classification`` on the train files (val files
    as the validation split), measured on the test files, with each ``--classifier``; the product's
@@ -12,6 +12,10 @@
 
 3. Speed: training examples per second with each CPU speed-up added in turn, against the seed
    article's recipe (fixed padding to 128 tokens, random batches, fp32, every weight trained).
+4. Browser: UMSAB (train, val and test files in one CSV with a split column) fine-tuned through the
+   app's ``finetune`` API (gradio_client, as the page calls it) with a 10-minute budget, beside the
+   quick head of the same page; then ``python -m finetune.text_classification --train THAT.csv
+   --max-minutes 10`` on the same file: the two figures must be equal. Writes ``finetune_browser.md``.
 
 Each fine-tuning run is a fresh process timed from the outside (wall and CPU seconds); the figures come from
 the ``metrics.json`` it writes. Writes ``bench/results/finetune_umsab.md`` and ``bench/results/finetune_wikiann.md``.
@@ -23,6 +27,7 @@ import json
 import os
 import platform
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -254,11 +259,87 @@ def speed(tmp: Path) -> list[str]:
     return lines
 
 
+def browser(tmp: Path) -> list[str]:
+    import urllib.request
+
+    from gradio_client import Client, handle_file
+    from heads import write_split
+
+    data = write_split(tmp / "umsab.csv", {"train": "train", "val": "validation", "test": "test"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    url = f"http://127.0.0.1:{port}/"
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(data)), api_name="/load_file")
+        client.predict("text", "label", "language", "split", api_name="/check_data")
+        start = time.perf_counter()
+        quick = client.predict("embedded", "by_language", 0, api_name="/train")
+        quick_wall = time.perf_counter() - start
+        start = time.perf_counter()
+        job = client.submit("embedded", 10, 0, api_name="/finetune")
+        headline_at = None
+        while not job.done():
+            if headline_at is None and any(str(o[0]).startswith("### Macro-F1") for o in job.outputs()):
+                headline_at = time.perf_counter() - start
+            time.sleep(0.5)
+        page = job.result()
+        page_wall = time.perf_counter() - start
+        download = Path(page[8])
+        download_mb = download.stat().st_size / 2**20
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    cli_wall, cli_cpu, busy = timed_run(
+        ["finetune.text_classification", "--train", str(data), "--max-minutes", "10", "--output", str(tmp / "cli")]
+    )
+    cli = json.loads((tmp / "cli" / "metrics.json").read_text())
+    figure = cli["evaluations"]["eval"]
+    from xlmr_demo.embedded import materialize
+
+    folder_mb = sum(f.stat().st_size for f in materialize().rglob("*") if f.is_file()) / 2**20
+    langs = ["ar", "en", "es", "fr"]
+    page_f1 = float(page[0].split()[2])
+    same = f"{figure['macro_f1']:.3f}" == f"{page_f1:.3f}"
+    return [
+        "## UMSAB (en, es, fr, ar) fine-tuned in the browser, 10-minute budget",
+        "",
+        "One CSV of the train (train), val (validation) and test (test) files; the app's `finetune` API as the page "
+        "calls it (gradio_client), then `python -m finetune.text_classification --train umsab.csv --max-minutes 10` "
+        "on the same file.",
+        "",
+        "| | ar | en | es | fr | mean over languages | overall | wall | CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
+        row("command line (finetune.text_classification)", figure, langs, cli_wall, cli_cpu),
+        f"| page (`finetune` API): headline | | | | | | {page_f1 * 100:.1f} | {page_wall / 60:.1f} min | |",
+        "",
+        f"- The page's headline {page_f1:.3f} {'equals' if same else 'DIFFERS FROM'} the command line's "
+        f"{figure['macro_f1']:.3f} (macro-F1 on the 3,480 test rows).",
+        f"- Page: headline after {headline_at / 60:.1f} min, the whole run (transfer and label errors after it) "
+        f"{page_wall / 60:.1f} min; the quick head on the same page: {quick_wall:.0f} s, headline "
+        f"{quick[0].split()[2]}.",
+        f"- Command line: stopped: {cli['stopped']}; weights of epoch {cli['best_epoch']:g}; {cli['device']}, "
+        f"{cli['precision']}; other processes kept {busy:.2f} cores busy.",
+        f"- Download: {download_mb:.1f} MB (the {len(cli['trained']):,} weights fine-tuning changed, float16, and "
+        f"the head) against {folder_mb:.0f} MB for the whole model folder ({download_mb / folder_mb:.1%}).",
+    ]
+
+
 def main() -> None:
     wanted = sys.argv[1:] or ["umsab", "wikiann", "speed"]
     for name in wanted:
         with tempfile.TemporaryDirectory() as tmp:
-            lines = {"umsab": umsab, "wikiann": wikiann, "speed": speed}[name](Path(tmp))
+            lines = {"umsab": umsab, "wikiann": wikiann, "speed": speed, "browser": browser}[name](Path(tmp))
         header = [
             f"# Fine-tuning benchmark: {name}",
             "",

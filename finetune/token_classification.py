@@ -4,91 +4,48 @@
         --output DIR [--validation V] [--model NAME] [--epochs N] [--lr X] [--batch-size N]
         [--max-length N] [--freeze-layers N] [--max-minutes M] [--seed N]
 
-Files are CoNLL/WikiANN style: one word a line, the word first and its IOB2 tag last (tab or
-space separated), a blank line between sentences; ``-DOCSTART-`` lines are skipped and WikiANN's
-``en:`` style language prefix is removed (and names the language). Each word's tag is learnt and
+Files are CoNLL/WikiANN style (one word and its IOB2 tag a line, a blank line between sentences;
+WikiANN's ``en:`` prefixes name the language) or JSON Lines with character spans: see
+:mod:`finetune.corpora`. Each word's tag is learnt and
 predicted on its first sub-token. Training sentences are cut at ``--max-length`` sub-tokens, measured
 ones at the model's limit (512). Validation (model choice, early stopping) uses ``--validation``
 or else 10% of the training sentences; ``--eval`` and each ``--eval-other-language`` file (zero-shot
 cross-lingual transfer) are only measured.
 
-Reported: entity-level precision/recall/F1 per type and micro-averaged (as seqeval), and a per-tag
-word-level report like the seed article's. Output: a standard Hugging Face folder that
+Reported: entity-level precision/recall/F1 per type, per language and micro-averaged (as seqeval),
+and a per-tag word-level report like the seed article's. Output: a standard Hugging Face folder that
 ``AutoModelForTokenClassification`` loads, plus ``metrics.json``.
+
+The app's Entities tab runs :func:`entity_stages` (in memory, within a time budget) and tags typed
+text with its :class:`Tagger`.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from transformers import AutoModelForTokenClassification
 
 from xlmr_demo.cli import run_cli
+from xlmr_demo.encoders import Encoder, auto_precision, load_encoder
 from xlmr_demo.errors import UserError
-from xlmr_demo.readers import check_file, decode_bytes
+from xlmr_demo.progress import Progress
 
-from .common import RESUME_HINT, add_training_options, config_from, load_model, run, save_pretrained
-from .loop import Example, FineTuneConfig, FitResult, prepare_output, say
-from .ner_metrics import entity_report, entity_scores, split_tag, token_report
+from .common import RESUME_HINT, add_training_options, config_from, fit, load_model, run, save_pretrained
+from .corpora import Corpus, read_corpus, words_of
+from .loop import Example, FineTuneConfig, Measure, prepare_output, say
+from .loop import pad as pad_batch
+from .ner_metrics import entities, entity_report, entity_scores, token_report
 
 TASK = "token-classification"
-_PREFIX = re.compile(r"^([a-z]{2,3}(?:-[a-z]+)?):(?=.)")
-_TAG = re.compile(r"^(O|[BI]-\S+)$")
 VALIDATION_FRACTION = 0.1
 MEASURE_MAX_LENGTH = 512  # sub-tokens of a measured sentence (XLM-R's limit); beyond it words count as "O"
-
-
-@dataclass
-class Corpus:
-    """Sentences of one file: words and their tags, and the language its prefix named (or the file name)."""
-
-    name: str
-    words: list[list[str]]
-    tags: list[list[str]]
-
-
-def read_conll(path: str | Path) -> Corpus:
-    """Read a CoNLL/WikiANN file (see the module docstring); errors name the line."""
-    path = check_file(path)
-    lines = decode_bytes(path.read_bytes(), path.name).splitlines()
-    words, tags, sent_w, sent_t = [], [], [], []
-    for number, line in enumerate([*lines, ""], start=1):
-        line = line.strip()
-        if not line or line.startswith("-DOCSTART-"):
-            if sent_w:
-                words.append(sent_w)
-                tags.append(sent_t)
-            sent_w, sent_t = [], []
-            continue
-        fields = line.split("\t") if "\t" in line else line.split()
-        if len(fields) < 2:
-            raise UserError(f"{path.name}, line {number}: expected a word and its tag, found {line[:60]!r}.")
-        tag = fields[-1].strip()
-        if not _TAG.match(tag):
-            raise UserError(
-                f"{path.name}, line {number}: {tag!r} is not an IOB2 tag (O, B-TYPE or I-TYPE), e.g. B-PER."
-            )
-        sent_w.append(fields[0].strip())
-        sent_t.append(tag)
-    if not words:
-        raise UserError(f"{path.name} holds no sentences (one word and tag a line, blank lines between sentences).")
-    prefixes = Counter(m.group(1) for s in words for w in s if (m := _PREFIX.match(w)))
-    n_words = sum(len(s) for s in words)
-    name = path.name
-    if prefixes:
-        prefix, count = prefixes.most_common(1)[0]
-        if count >= 0.95 * n_words:  # a WikiANN file: every word carries "xx:"
-            cut = len(prefix) + 1
-            words = [[w[cut:] if w.startswith(prefix + ":") else w for w in s] for s in words]
-            name = prefix
-    return Corpus(name=name, words=words, tags=tags)
 
 
 def align(tokenizer, corpus: Corpus, tag_ids: dict[str, int], max_length: int) -> tuple[list[Example], list[list[int]]]:
@@ -111,43 +68,47 @@ def align(tokenizer, corpus: Corpus, tag_ids: dict[str, int], max_length: int) -
     return examples, firsts
 
 
-def finetune(
-    train_path: str | Path,
-    eval_path: str | Path,
-    output: str | Path,
-    *,
-    other_languages: list[str | Path] = (),
-    validation_path: str | Path | None = None,
-    model: str = "embedded",
-    config: FineTuneConfig = FineTuneConfig(),
-) -> dict:
-    """Fine-tune ``model`` for NER on ``train_path``; measure on the other files; save to ``output``."""
-    started = time.monotonic()
-    output = Path(output)
-    prepare_output(output)
-    train = read_conll(train_path)
-    if validation_path is not None:
-        validation = read_conll(validation_path)
-    else:
-        order = np.random.default_rng(config.seed).permutation(len(train.words))
-        n_val = max(1, round(len(order) * VALIDATION_FRACTION))
-        if len(order) - n_val < 1:
-            raise UserError(f"{Path(train_path).name} has too few sentences to keep some for validation.")
-        pick = lambda rows: ([train.words[i] for i in rows], [train.tags[i] for i in rows])  # noqa: E731
-        validation = Corpus(f"{train.name} (validation)", *pick(sorted(order[:n_val])))
-        train = Corpus(train.name, *pick(sorted(order[n_val:])))
-    measured = {"eval": read_conll(eval_path)}
-    for path in other_languages:
-        corpus = read_conll(path)
-        key = corpus.name if corpus.name not in measured and corpus.name != "eval" else Path(path).name
-        measured[key] = corpus
-    kinds = sorted({split_tag(t)[1] for s in train.tags for t in s} - {""})
+def word_tags(logits: np.ndarray, first: list[int], tag_names: list[str]) -> list[str]:
+    """Each word's tag from its first sub-token's logits ("O" for a word beyond the length limit)."""
+    return [tag_names[int(np.argmax(logits[f]))] if f >= 0 else "O" for f in first]
+
+
+def held_out(corpus: Corpus, fraction: float, seed: int, what: str) -> tuple[Corpus, Corpus]:
+    """(the rest, a seeded ``fraction`` of the sentences), both in file order."""
+    order = np.random.default_rng(seed).permutation(len(corpus.words))
+    n = max(1, round(len(order) * fraction))
+    if len(order) - n < 1:
+        raise UserError(f"{corpus.name} has too few sentences to keep some for {what}.")
+    return corpus.subset(sorted(order[n:])), corpus.subset(sorted(order[:n]), f"{corpus.name} ({what})")
+
+
+class Prepared(NamedTuple):
+    """A named-entity fine-tuning job ready to run (see :class:`finetune.text_classification.Prepared`)."""
+
+    network: object
+    tokenizer: object
+    folder: Path
+    tag_names: list[str]
+    train: list[Example]
+    validation: list[Example]
+    evaluations: dict[str, list[Example]]
+    measure: Measure
+    settings: dict
+
+
+def prepare(
+    train: Corpus, validation: Corpus, measured: dict[str, Corpus], model: str, config: FineTuneConfig,
+    sources: dict | None = None,
+) -> Prepared:  # fmt: skip
+    """A token-classification job: learn ``train``, choose on ``validation``, measure each of ``measured``
+    (entity scores per type, per language and overall, and the per-tag word report)."""
+    kinds = train.types
     if not kinds:
-        raise UserError(f"{Path(train_path).name} has no entity tags (only O); there is nothing to learn.")
+        raise UserError(f"{train.name} has no entity tags (only O); there is nothing to learn.")
     tag_names = ["O"] + [f"{p}-{k}" for k in kinds for p in "BI"]
     tag_ids = {t: i for i, t in enumerate(tag_names)}
     for name, corpus in measured.items():
-        extra = sorted({split_tag(t)[1] for s in corpus.tags for t in s} - set(kinds) - {""})
+        extra = sorted(set(corpus.types) - set(kinds))
         if extra:
             say(f"note: {name} has entity types never seen in training ({', '.join(extra)}); they count as missed")
     network, tokenizer, folder = load_model(
@@ -170,51 +131,176 @@ def finetune(
 
     def measure(name: str, logits: list[np.ndarray]) -> dict:
         corpus, firsts = corpora[name], aligned[name][1]
-        predicted = [
-            [tag_names[int(np.argmax(x[f]))] if f >= 0 else "O" for f in first]
-            for x, first in zip(logits, firsts, strict=True)
-        ]
+        predicted = [word_tags(x, first, tag_names) for x, first in zip(logits, firsts, strict=True)]
         scores = entity_scores(corpus.tags, predicted)
         report = entity_report(scores)
-        words = token_report(corpus.tags, predicted, tag_names)
+        per_language = {}
+        for lang in sorted(set(corpus.languages)):
+            rows = [i for i, other in enumerate(corpus.languages) if other == lang]
+            per_language[lang] = entity_scores([corpus.tags[i] for i in rows], [predicted[i] for i in rows])["micro"]
+            per_language[lang]["sentences"] = len(rows)
         return {
-            "language": corpus.name,
+            "language": corpus.language,
             "sentences": len(corpus.words),
             "entity": scores,
+            "per_language": per_language,
             "entity_report": report,
-            "token_report": words,
+            "token_report": token_report(corpus.tags, predicted, tag_names),
             "score": scores["micro"]["f1"],
-            "summary": f"{name} ({corpus.name}): entity F1 {scores['micro']['f1']:.4f}\n{report}\n",
+            "summary": f"{name} ({corpus.language}): entity F1 {scores['micro']['f1']:.4f}\n{report}\n",
         }
 
     settings = {
         "task": TASK,
         "model": model,
-        "train": str(Path(train_path).resolve()),
-        "validation": str(Path(validation_path).resolve()) if validation_path else None,
-        "measured": {name: c.name for name, c in measured.items()},
+        **(sources or {}),
+        "measured": {name: c.language for name, c in measured.items()},
         "tags": tag_names,
         "sentences": {"train": len(train.words), **{name: len(c.words) for name, c in corpora.items()}},
     }
+    return Prepared(
+        network, tokenizer, folder, tag_names, train_examples, aligned["validation"][0],
+        {name: aligned[name][0] for name in measured}, measure, settings,
+    )  # fmt: skip
 
-    def describe(result: FitResult) -> dict:
-        return {"tags": tag_names, "evaluations": result.evaluations}
 
+def finetune(
+    train_path: str | Path,
+    eval_path: str | Path,
+    output: str | Path,
+    *,
+    other_languages: list[str | Path] = (),
+    validation_path: str | Path | None = None,
+    model: str = "embedded",
+    config: FineTuneConfig = FineTuneConfig(),
+) -> dict:
+    """Fine-tune ``model`` for NER on ``train_path``; measure on the other files; save to ``output``."""
+    started = time.monotonic()
+    output = Path(output)
+    prepare_output(output)
+    train = read_corpus(train_path)
+    if validation_path is not None:
+        validation = read_corpus(validation_path)
+    else:
+        train, validation = held_out(train, VALIDATION_FRACTION, config.seed, "validation")
+    measured = {"eval": read_corpus(eval_path)}
+    for path in other_languages:
+        corpus = read_corpus(path)
+        key = corpus.language if corpus.language not in measured and corpus.language != "eval" else Path(path).name
+        measured[key] = corpus
+    sources = {
+        "train": str(Path(train_path).resolve()),
+        "validation": str(Path(validation_path).resolve()) if validation_path else None,
+    }
+    job = prepare(train, validation, measured, model, config, sources)
     return run(
         task=TASK,
-        model=network,
-        save=save_pretrained(network, tokenizer),
-        folder=folder,
-        train=train_examples,
-        validation=aligned["validation"][0],
-        evaluations={name: aligned[name][0] for name in measured},
-        measure=measure,
+        model=job.network,
+        save=save_pretrained(job.network, job.tokenizer),
+        folder=job.folder,
+        train=job.train,
+        validation=job.validation,
+        evaluations=job.evaluations,
+        measure=job.measure,
         config=config,
         output=output,
-        settings=settings,
+        settings=job.settings,
         started=started,
-        describe=describe,
+        describe=lambda result: {"tags": job.tag_names, "evaluations": result.evaluations},
     )
+
+
+class Tagger:
+    """A fine-tuned token classifier in memory: words or raw text in, IOB2 tags or entity spans out.
+
+    Its network predicts in the encoder's precision (bf16 where the CPU runs it natively) and, where
+    that matches, shares the base model's word-embedding matrix (82% of the weights) instead of a copy.
+    """
+
+    BATCH = 32
+
+    def __init__(self, network, tokenizer, tag_names: list[str], base: Encoder | None = None) -> None:
+        import torch
+
+        dtype = torch.bfloat16 if auto_precision("cpu") == "bf16" else torch.float32
+        network = network.to("cpu", dtype).eval()
+        if base is not None:
+            shared = base.model[0].auto_model.get_input_embeddings()
+            own = network.get_input_embeddings()
+            if shared.weight.dtype == dtype and shared.weight.shape == own.weight.shape:
+                same = torch.equal(shared.weight, own.weight)  # frozen in training: unchanged
+                if same:
+                    network.base_model.embeddings.word_embeddings = shared
+        self.network, self.tokenizer, self.tag_names = network, tokenizer, tag_names
+
+    @property
+    def types(self) -> list[str]:
+        return sorted({t[2:] for t in self.tag_names if t != "O"})
+
+    def tag(self, sentences: list[list[str]]) -> list[list[str]]:
+        """IOB2 tags of each sentence's words."""
+        import torch
+
+        corpus = Corpus("text", sentences, [["O"] * len(s) for s in sentences], ["und"] * len(sentences))
+        examples, firsts = align(self.tokenizer, corpus, {}, MEASURE_MAX_LENGTH)
+        pad = self.tokenizer.pad_token_id or 0
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(examples), self.BATCH):
+                ids, mask = pad_batch([e.input_ids for e in examples[start : start + self.BATCH]], pad)
+                logits = self.network(input_ids=ids, attention_mask=mask).logits.float().numpy()
+                for x, first in zip(logits, firsts[start : start + self.BATCH], strict=True):
+                    out.append(word_tags(x, first, self.tag_names))
+        return out
+
+    def entities(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, type) character spans of the entities in ``text``, in order."""
+        offsets = words_of(text)
+        if not offsets:
+            return []
+        tags = self.tag([[text[s:e] for s, e in offsets]])[0]
+        return sorted((offsets[first][0], offsets[last][1], kind) for kind, first, last in entities(tags))
+
+
+class EntityResult(NamedTuple):
+    """What fine-tuning for entities in the app made: the tagger and its measurements."""
+
+    tagger: Tagger
+    evaluations: dict  # name ("test", or the other file's language) -> measure()'s metrics of the kept weights
+    training: dict  # the run: sentences, history, stopped, seconds, device, precision
+
+
+TEST_FRACTION = 0.1
+
+
+def entity_stages(
+    corpus: Corpus, other: Corpus | None = None, model: str = "embedded", minutes: float = 5.0, seed: int = 0,
+    progress: Progress | None = None,
+) -> EntityResult:  # fmt: skip
+    """Fine-tune ``model`` for the entities of ``corpus`` within ``minutes``, in memory (the app's Entities tab).
+
+    A seeded tenth of its sentences is held out for testing and another tenth chooses the epoch; the
+    rest is learnt. ``other`` (another language's file) is measured zero-shot. ``progress``: as
+    :func:`finetune.text_classification.finetune_stages`; a stop keeps the best weights measured.
+    """
+    started = time.monotonic()
+    config = replace(FineTuneConfig(), max_minutes=minutes, seed=seed)
+    rest, test = held_out(corpus, TEST_FRACTION, seed, "test")
+    train, validation = held_out(rest, VALIDATION_FRACTION / (1 - TEST_FRACTION), seed, "validation")
+    measured = {"test": test}
+    if other is not None:
+        measured[other.language if other.language != "test" else "other"] = other
+    job = prepare(train, validation, measured, model, config, {"source": "app"})
+    metrics = fit(
+        task=TASK, model=job.network, train=job.train, validation=job.validation, evaluations=job.evaluations,
+        measure=job.measure, config=config, output=None, settings=job.settings, started=started,
+        describe=lambda result: {"evaluations": result.evaluations}, progress=progress,
+    )  # fmt: skip
+    evaluations = {k: {n: v for n, v in m.items() if n not in ("summary", "score")}
+                   for k, m in metrics["evaluations"].items()}  # fmt: skip
+    training = {k: metrics[k] for k in ("settings", "device", "precision", "best_epoch", "steps", "stopped", "seconds",
+                                        "history")}  # fmt: skip
+    return EntityResult(Tagger(job.network, job.tokenizer, job.tag_names, load_encoder(model)), evaluations, training)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -233,3 +233,16 @@ def test_the_new_inputs_refuse_hostile_values_and_leave_nothing(public_url, grad
     assert "not in the list of choices" in message
     left = [Path(f).name for f in settled(gradio_cache)]  # the session (and its download) may be gone by now
     assert set(left) <= {"classifier.zip"}  # no corrected file, no upload
+
+
+def test_fine_tuning_is_bounded_before_any_work(public_url, gradio_cache):
+    from gradio_client import handle_file
+
+    client = visitor(public_url)
+    client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
+    over = refusal(lambda: client.predict("embedded", 6, 0, api_name="/finetune"))
+    assert "maximum value 5" in over  # the cap is the slider's own bound here
+    assert "1" in refusal(lambda: client.predict("embedded", 0, 0, api_name="/finetune"))
+    names = refusal(lambda: client.predict(str(ROOT), 1, 0, api_name="/finetune"))
+    assert "This server offers these models" in names and str(ROOT) not in names
+    assert settled(gradio_cache) == []

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finetune import loop, ner_metrics, text_classification, token_classification
+from finetune import corpora, loop, ner_metrics, text_classification, token_classification
 from finetune.loop import FineTuneConfig
 from xlmr_demo.errors import UserError
 
@@ -285,7 +285,7 @@ def test_ner_scores_match_seqeval_on_the_real_predictions(ner_run):
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     output, metrics, test = ner_run
-    corpus = token_classification.read_conll(test)
+    corpus = corpora.read_corpus(test)
     model = AutoModelForTokenClassification.from_pretrained(output).eval()
     tokenizer = AutoTokenizer.from_pretrained(output)
     tag_ids = {t: i for i, t in enumerate(metrics["tags"])}
@@ -328,13 +328,13 @@ def test_entities_follow_iob2_boundaries():
 def test_read_conll_strips_wikiann_prefixes_and_reads_conll2003(tmp_path):
     wiki = tmp_path / "wiki"
     wiki.write_text("de:Berlin\tB-LOC\nde:ist\tO\n\nde:Angela\tB-PER\nde:Merkel\tI-PER\n", encoding="utf-8")
-    corpus = token_classification.read_conll(wiki)
-    assert corpus.name == "de"
+    corpus = corpora.read_corpus(wiki)
+    assert corpus.languages == ["de", "de"] and corpus.name == "wiki"
     assert corpus.words == [["Berlin", "ist"], ["Angela", "Merkel"]]
     assert corpus.tags == [["B-LOC", "O"], ["B-PER", "I-PER"]]
     conll = tmp_path / "conll.txt"
     conll.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nhttp://x.y NN I-NP O\n")
-    corpus = token_classification.read_conll(conll)
+    corpus = corpora.read_corpus(conll)
     assert corpus.name == "conll.txt" and corpus.words == [["EU", "rejects", "http://x.y"]]
 
 
@@ -350,7 +350,7 @@ def test_read_conll_names_the_bad_line(tmp_path, content, message):
     path = tmp_path / "bad.conll"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=message):
-        token_classification.read_conll(path)
+        corpora.read_corpus(path)
 
 
 def test_length_bucketing_keeps_every_example_once_and_pads_little():
@@ -377,3 +377,78 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     rates = [loop.learning_rate(s, 100, config) for s in range(100)]
     assert rates[0] == pytest.approx(1e-5) and rates[9] == pytest.approx(1e-4)
     assert all(a >= b for a, b in itertools.pairwise(rates[9:])) and rates[-1] < 2e-6
+
+
+def test_a_stop_while_fine_tuning_keeps_the_best_weights_measured(model_dir):
+    from xlmr_demo.classifier import TunedClassifier
+    from xlmr_demo.dataset import load_dataset
+    from xlmr_demo.jobs import Stopped
+    from xlmr_demo.training import LABEL_ERRORS, TRANSFER
+
+    steps = []
+
+    def progress(step) -> None:  # a person presses Stop after the third step, and the job stays stopped
+        if step.stage == "fine-tuning" and "train_loss" in step.details:
+            steps.append(step)
+        if len(steps) >= 3:
+            raise Stopped("Fine-tuning stopped.")
+
+    results = []
+    with pytest.raises(Stopped):
+        for result in text_classification.finetune_stages(load_dataset(SAMPLE), minutes=5, progress=progress):
+            results.append(result)
+    [kept] = results  # the headline, then the stop: no diagnostics
+    tuned = kept.training["fine_tuning"]
+    assert tuned["stopped"] == "Fine-tuning stopped." and tuned["steps"]["done"] == 3
+    assert [h["epoch"] for h in tuned["history"]] == [0.0] and tuned["best_epoch"] == 0  # the only weights measured
+    assert len(tuned["step_losses"]) == 3 and kept.pending == (TRANSFER, LABEL_ERRORS)
+    assert isinstance(kept.classifier, TunedClassifier) and kept.metrics["n"] == 96
+
+
+def test_json_lines_spans_become_word_tags_in_any_script(tmp_path):
+    path = tmp_path / "spans.jsonl"
+    lines = [
+        {"text": "Angela Merkel besuchte Paris.", "entities": [[0, 13, "PER"], [23, 28, "LOC"]], "language": "de"},
+        {
+            "text": "马云在杭州创办了阿里巴巴，现在它是一家很大的公司。",
+            "entities": [{"start": 0, "end": 2, "label": "PER"}, [3, 5, "LOC"]],
+        },
+        {"text": "Nothing to see here", "label": []},
+    ]
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n\n", encoding="utf-8")
+    corpus = corpora.read_corpus(path)
+    assert corpus.words[0] == ["Angela", "Merkel", "besuchte", "Paris", "."]
+    assert corpus.tags[0] == ["B-PER", "I-PER", "O", "B-LOC", "O"]
+    assert corpus.words[1][:5] == ["马", "云", "在", "杭", "州"]
+    assert corpus.tags[1][:5] == ["B-PER", "I-PER", "O", "B-LOC", "I-LOC"]
+    assert corpus.languages == ["de", "zh", "en"]  # given, then detected
+    assert corpus.types == ["LOC", "PER"]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"text": "Paris", "entities": [[0, 9, "LOC"]]}', "offsets inside the text"),
+        ('{"text": "Paris", "entities": [[0, 5, "two words"]]}', "is not an entity type"),
+        ('{"entities": []}', 'needs a "text"'),
+        ("[1, 2", "line 1 is not a JSON object"),
+    ],
+)
+def test_json_lines_errors_name_the_line(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        corpora.read_corpus(path)
+
+
+def test_entity_files_are_bounded_while_read(tmp_path, monkeypatch):
+    path = tmp_path / "many.conll"
+    path.write_text("Paris B-LOC\n\n" * 50, encoding="utf-8")
+    monkeypatch.setenv("XLMR_DEMO_MAX_ROWS", "40")
+    with pytest.raises(UserError, match="over 40 sentences"):
+        corpora.read_corpus(path)
+    monkeypatch.setenv("XLMR_DEMO_MAX_ROWS", "1000")
+    monkeypatch.setenv("XLMR_DEMO_MAX_CELL_CHARS", "100")
+    path.write_text("Paris B-LOC\n" + "x" * 200 + " O\n", encoding="utf-8")
+    with pytest.raises(UserError, match="line 2: 203 characters"):
+        corpora.read_corpus(path)

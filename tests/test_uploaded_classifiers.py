@@ -192,3 +192,72 @@ def test_weights_that_would_give_no_usable_scores_are_refused(files, tmp_path, n
         bad = {**files, HEAD_FILE: save({**tensors, key: value})}
         with pytest.raises(UserError, match=message):
             load_archive(write_zip(tmp_path / "bad.zip", bad))
+
+
+ENCODER_FILE = "encoder.safetensors"
+
+
+@pytest.fixture(scope="module")
+def tuned(trained):
+    """A fine-tuned classifier as the app saves it: the real model with its last layer's weights moved a little."""
+    from xlmr_demo.classifier import TunedClassifier
+
+    base = trained.classifier.encoder
+    state = base.model[0].auto_model.state_dict()
+    rng = np.random.default_rng(0)
+    weights = {
+        name: value.float().numpy() + rng.normal(0, 0.02, value.shape).astype(np.float32)
+        for name, value in state.items()
+        if name.startswith("encoder.layer.11.")
+    }
+    return TunedClassifier(base, trained.classifier.head, weights)
+
+
+@pytest.fixture(scope="module")
+def tuned_files(tuned, tmp_path_factory) -> dict[str, bytes]:
+    path = tuned.save_archive(tmp_path_factory.mktemp("tuned") / "classifier.zip")
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_a_fine_tuned_download_round_trips_to_the_same_predictions(trained, tuned, tuned_files, tmp_path):
+    assert set(tuned_files) == {CONFIG_FILE, HEAD_FILE, ENCODER_FILE}
+    config = json.loads(tuned_files[CONFIG_FILE])
+    assert config["format"] == "xlmr_demo.tuned/1" and config["encoder"]["fingerprint"] == tuned.base.fingerprint
+    assert load(tuned_files[ENCODER_FILE])["encoder.layer.11.output.dense.weight"].dtype == np.float16
+    loaded = load_archive(write_zip(tmp_path / "c.zip", tuned_files))
+    texts = ["I love this so much!", "C'est horrible.", "الطقس معتدل اليوم"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), tuned.predict_proba(texts), atol=1e-6)
+    assert loaded.encoder.fingerprint == tuned.encoder.fingerprint != tuned.base.fingerprint
+    # the moved layer changes the embeddings; the word embeddings are the base model's own, not a copy
+    assert not np.allclose(loaded.predict_proba(texts), trained.classifier.predict_proba(texts), atol=1e-3)
+    shared = tuned.base.model[0].auto_model.get_input_embeddings().weight
+    assert loaded.encoder.model[0].auto_model.get_input_embeddings().weight is shared
+
+
+def _encoder_changed(files: dict[str, bytes], change) -> dict[str, bytes]:
+    weights = dict(load(files[ENCODER_FILE]))
+    change(weights)
+    return {**files, ENCODER_FILE: save(weights)}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda w: w.update({"../../etc/passwd": w.pop("encoder.layer.11.output.dense.bias")}), "do not fit"),
+        (lambda w: w.update({"encoder.layer.11.output.dense.bias": np.zeros(7, np.float16)}), "do not fit"),
+        (lambda w: w["encoder.layer.11.output.dense.bias"].__setitem__(0, np.nan), "not numbers"),
+        (lambda w: w["encoder.layer.11.output.dense.bias"].__setitem__(0, 1.0), "not the ones it was saved with"),
+    ],
+    ids=["unknown name", "wrong shape", "nan", "changed value"],
+)
+def test_tampered_fine_tuned_weights_are_refused(tuned_files, tmp_path, change, message):
+    path = write_zip(tmp_path / "c.zip", _encoder_changed(tuned_files, change))
+    with pytest.raises(UserError, match=message):
+        load_archive(path)
+
+
+def test_a_fine_tuned_download_without_its_weights_is_refused(tuned_files, tmp_path):
+    files = {k: v for k, v in tuned_files.items() if k != ENCODER_FILE}
+    with pytest.raises(UserError, match=r"without its encoder\.safetensors"):
+        load_archive(write_zip(tmp_path / "c.zip", files))
