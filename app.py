@@ -42,7 +42,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, over_limit, public_mode
 from xlmr_demo.limits import current as current_limits
-from xlmr_demo.progress import Pace, Step
+from xlmr_demo.progress import Pace, Step, duration
 from xlmr_demo.sessions import Session, SessionStore
 from xlmr_demo.views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS, cell, table_rows
 from xlmr_demo.writers import cache_dir
@@ -63,6 +63,12 @@ PREDICT_EXAMPLES = [
     "Mi jefe me pidió terminar el informe antes del viernes.",
     "Я записался к врачу на следующую неделю.",
     "我的手机电池一天都撑不住。",
+]
+ENTITY_EXAMPLES = [  # written for this app
+    "Angela Merkel traf Emmanuel Macron in Paris.",
+    "Sundar Pichai joined Google in 2004 and now lives in California.",
+    "La Organización Mundial de la Salud tiene su sede en Ginebra.",
+    "Владимир Набоков родился в Санкт-Петербурге.",
 ]
 HEAVY = "heavy"  # the queue shared by training, maps and file predictions
 LOCAL_SESSION = "local"  # the session of direct calls (tests, scripts) that come without a request
@@ -448,6 +454,7 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
 
 TRAINING = "Training"  # the job's name: messages say "Training is still running"
 FINE_TUNING = "Fine-tuning"
+ENTITY_TUNING = "Fine-tuning for entities"
 
 
 def _staged_training(request, progress, stages, prepare, extra=None, on_headline=None, what=TRAINING, seconds=0.0):
@@ -685,7 +692,8 @@ def stop_training(request: gr.Request = None) -> str:
     """Training's Stop button (and the API's ``stop``, for any job): stop the session's job; for a
     training run, say what is kept and what was not computed."""
     job = SESSIONS.stop(_sid(request))
-    if job is not None and job.what == FINE_TUNING and SESSIONS.get(_sid(request), _address(request)).result is None:
+    tuning = job is not None and job.what in (FINE_TUNING, ENTITY_TUNING)
+    if tuning and (job.what == ENTITY_TUNING or SESSIONS.get(_sid(request), _address(request)).result is None):
         return "**Stopping**: the best weights measured so far are kept; their headline follows in a few seconds."
     if job is None or job.what not in (TRAINING, FINE_TUNING):
         return _stopping(job)
@@ -762,6 +770,99 @@ def predict_upload(path: str | None, file_format: str = "csv", request: gr.Reque
     )
 
 
+class TuningMapViews(NamedTuple):
+    """What the before-and-after maps show, by output."""
+
+    before: object = SKIP
+    after: object = SKIP
+    findings: object = SKIP
+
+
+class EntityViews(NamedTuple):
+    """What fine-tuning for entities shows, by output."""
+
+    headline: object = SKIP
+    status: object = SKIP
+    per_type: object = SKIP
+    languages: object = SKIP
+    curve: object = SKIP
+    report: object = SKIP
+
+
+@user_errors
+def train_entities(
+    path: str | None, other_path: str | None, model: str, minutes: float, seed: float, request: gr.Request = None,
+    progress=gr.Progress(),
+):  # fmt: skip
+    """The Entities tab: fine-tune the whole model to find the entities of a tagged file (CoNLL/IOB2 or JSON
+    Lines with spans) within ``minutes``, measured on held-out sentences and zero-shot on another language's file."""
+    from finetune.corpora import read_corpus
+    from finetune.token_classification import entity_stages
+    from xlmr_demo.plots import finetune_curve
+
+    if not path:
+        raise UserError("Choose a file of sentences with their entities first.")
+    budget, model, seed = finetune_minutes(minutes), _model(model), _seed(seed)
+    uploads = [p for p in (path, other_path) if p]
+
+    def work(session: Session, job, update):
+        with contextlib.ExitStack() as stack:
+            for upload in uploads:
+                stack.enter_context(_consumed(upload))
+            corpus = read_corpus(path, display_name=Path(path).name)
+            other = read_corpus(other_path, display_name=Path(other_path).name) if other_path else None
+
+        def report(step: Step) -> None:
+            job.progress(step)
+            if step.stage == "fine-tuning":
+                update(step)
+
+        session.entities = None
+        session.entities = entity_stages(corpus, other, model, budget, seed, progress=report)
+        return session.entities
+
+    steps: list[tuple[float, float]] = []
+    scores: list[tuple[float, float]] = []
+
+    def show(step: Step) -> EntityViews | None:
+        if "validation" in step.details:
+            scores.append((step.details["epoch"], step.details["validation"]))
+        else:
+            steps.append((step.details["epoch"], step.details["train_loss"]))
+            if len(steps) % 10:
+                return None
+        status = views.finetune_status(scores, step, "entity F1")
+        return EntityViews(curve=finetune_curve(steps, scores), status=status)
+
+    yield EntityViews(status=f"Reading your file, then fine-tuning within {budget:g} min.")
+    with contextlib.ExitStack() as stack:  # also when the job is refused or stopped before it reads the files
+        for upload in uploads:
+            stack.enter_context(_consumed(upload))
+        result = yield from _background(
+            request, ENTITY_TUNING, work, EntityViews, _progress_report(progress), show, extra_seconds=budget * 60
+        )
+    header, rows = views.entity_rows(result.evaluations["test"])
+    tuned = result.training
+    yield EntityViews(
+        headline=views.entity_headline(result.evaluations, tuned),
+        status=f"**Done** in {duration(tuned['seconds'])}. Type a sentence below to see its entities.",
+        per_type={"headers": header, "data": rows},
+        languages=views.entity_language_figure(result.evaluations),
+        curve=views.loss_figure({"fine_tuning": {**tuned, "step_losses": steps}}),
+        report=views.entity_report_text(result.evaluations),
+    )
+
+
+@user_errors
+def find_entities(text: str, request: gr.Request = None):
+    """The entities in one typed text, highlighted by type."""
+    if not text or not text.strip():
+        raise UserError("Type a sentence to look for entities in.")
+    with _task(request, "Finding entities") as (session, _):
+        result = _need(session.entities, session, "Fine-tune for entities first (the button above).")
+        return views.highlighted(text, result.tagger.entities(text))
+
+
 @user_errors
 def embedding_map(
     method: str, dims: str, color: str, center: bool, languages: list[str] | None = None,
@@ -796,6 +897,28 @@ def embedding_map(
         centroids=views.centroid_figure(result),
         languages=gr.update(choices=offered),
     )
+
+
+@user_errors
+def compare_maps(method: str, dims: str, request: gr.Request = None, progress=gr.Progress()):
+    """Explore's "Before and after fine-tuning": the test rows mapped by the model as it came and as fine-tuned."""
+    from xlmr_demo.classifier import TunedClassifier
+    from xlmr_demo.maps import before_after_maps
+    from xlmr_demo.projection import ProjectionConfig
+
+    config = ProjectionConfig(
+        method=method if method in ("auto", "tsne", "umap", "pca") else "auto", dims=3 if str(dims) == "3" else 2
+    )
+
+    def work(session: Session, job, update):
+        tuned = session.result.classifier if session.result is not None else None
+        if not isinstance(tuned, TunedClassifier) or session.dataset is None:
+            raise UserError("Fine-tune the whole model first (Train tab, How to train: Fine-tune the whole model).")
+        return before_after_maps(session.dataset, tuned.base, tuned.encoder, config, progress=job.progress)
+
+    maps = yield from _background(request, "Drawing the maps", work, TuningMapViews, _progress_report(progress))
+    before, after = maps
+    yield TuningMapViews(views.map_figure(before), views.map_figure(after), views.tuning_change(before, after))
 
 
 @user_errors
@@ -988,6 +1111,57 @@ def build_app() -> gr.Blocks:
             )  # fmt: skip
             centroid_plot = gr.Plot(label="Language centroids")
             gr.Markdown(views.EXPLANATIONS["centroids"])
+            with gr.Accordion("Before and after fine-tuning", open=False):
+                gr.Markdown(views.EXPLANATIONS["tuning_maps"])
+                tuning_button = gr.Button("Map the test rows with both models (after fine-tuning in the Train tab)")
+                tuning_findings = gr.Markdown()
+                with gr.Row():
+                    before_plot = gr.Plot(label="Before fine-tuning")
+                    after_plot = gr.Plot(label="After fine-tuning")
+        with gr.Tab("5. Entities"):
+            gr.Markdown(
+                "Teach the model to find names of people, places, organisations (or your own entity types) in any "
+                "language: upload sentences with their entities, fine-tune, then type a sentence to see them found."
+            )
+            with gr.Row():
+                entity_file = upload_box(
+                    "Sentences with their entities: CoNLL/IOB2 (a word and its tag a line, e.g. WikiANN) or JSON "
+                    "Lines with character spans"
+                )
+                other_file = upload_box("Optional: another language's file, measured zero-shot")
+            with gr.Row():
+                entity_model = gr.Dropdown(
+                    model_choices(), value=EMBEDDED_NAME, allow_custom_value=not public, label="Model"
+                )
+                entity_minutes = gr.Slider(
+                    MINUTES[0], longest, value=min(5, longest), step=1, label="Time budget (minutes)",
+                    info="one fine-tuning job at a time on this server",
+                )  # fmt: skip
+            with gr.Row():
+                entity_button = gr.Button("Fine-tune for entities", variant="primary", scale=3)
+                stop_entities = gr.Button("Stop", variant="stop", scale=1)
+            entity_headline = gr.Markdown()
+            entity_status = gr.Markdown()
+            with gr.Row():
+                with gr.Column():
+                    entity_table = gr.Dataframe(
+                        label="Per entity type (held-out sentences)", headers=views.ENTITY_HEADERS, interactive=False
+                    )
+                with gr.Column():
+                    entity_languages = gr.Plot(label="Per language")
+                    gr.Markdown(views.EXPLANATIONS["entity_languages"])
+            with gr.Row():
+                with gr.Column():
+                    entity_text = gr.Textbox(label="A sentence in any language", lines=2)
+                    gr.Examples(ENTITY_EXAMPLES, inputs=entity_text)
+                    entity_find = gr.Button("Find entities")
+                found = gr.HighlightedText(label="Entities found", combine_adjacent=False)
+            with gr.Row():
+                with gr.Column():
+                    entity_curve = gr.Plot(label="Fine-tuning")
+                    gr.Markdown(views.EXPLANATIONS["loss"])
+                with gr.Accordion("Reports (as CoNLL's and the seed article's)", open=False):
+                    entity_report = gr.Markdown()
         with gr.Tab("Compare sentences"), gr.Row():
             with gr.Column(scale=2):
                 sentences = gr.Textbox(label="Sentences, one per line, in any languages", value=EXAMPLE, lines=12)
@@ -1055,6 +1229,23 @@ def build_app() -> gr.Blocks:
         )  # fmt: skip
         stop_map.click(stop_job, None, findings, cancels=[mapping], api_name=False, queue=False)
         place_button.click(place_on_map, [new_text], [map_plot, neighbours_table], api_name="place_on_map")
+        tuning_button.click(
+            compare_maps,
+            [method, dims],
+            list(TuningMapViews(before_plot, after_plot, tuning_findings)),
+            api_name="compare_maps",
+            **heavy,
+        )
+        entity_views = EntityViews(
+            headline=entity_headline, status=entity_status, per_type=entity_table, languages=entity_languages,
+            curve=entity_curve, report=entity_report,
+        )  # fmt: skip
+        entity_button.click(
+            train_entities, [entity_file, other_file, entity_model, entity_minutes, seed], list(entity_views),
+            api_name="train_entities", concurrency_id=FINE_TUNING, concurrency_limit=1,
+        )  # fmt: skip
+        stop_entities.click(stop_training, None, entity_status, api_name=False, queue=False)
+        entity_find.click(find_entities, [entity_text], [found], api_name="entities")
         run.click(compare, [sentences, compare_model], [heatmap, pairs], api_name="compare")
         demo.unload(end_session)
     return demo

@@ -33,6 +33,7 @@ _TAG = re.compile(r"^(O|[BI]-[^\s]{1,50})$")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and Han characters: one word each
 WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")  # words joined for language identification: no spaces in CJK
+_LANGUAGE = re.compile(r"[^\W_][\w-]{0,19}")  # a language name or code, in any script
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 ENTITY_KEYS = ("entities", "spans", "label")
 
@@ -172,7 +173,8 @@ def _read_json_lines(text: str, name: str, bounds: _Bounds) -> tuple[list, list,
         words.append([sentence[s:e] for s, e in offsets])
         tags.append(tags_of(offsets, spans))
         language = record.get("language")
-        languages.append(language.strip()[:20] if isinstance(language, str) and language.strip() else None)
+        given = isinstance(language, str) and _LANGUAGE.fullmatch(language.strip())
+        languages.append(language.strip() if given else None)  # anything else (markup, blanks) is detected
     return words, tags, languages
 
 

@@ -340,15 +340,25 @@ def learning_rate(step: int, total: int, config: FineTuneConfig) -> float:
     return config.lr * max(0.0, (total - step) / max(1, total - warm))
 
 
-def fitted_schedule(done: int, planned: int, step_seconds: float, seconds_left: float, evaluations: list[float]) -> int:
+def fitted_schedule(
+    done: int, planned: int, steps_per_epoch: int, step_seconds: float, seconds_left: float, eval_seconds: float
+) -> int:
     """The step at which a schedule of ``planned`` steps should end to finish within ``seconds_left``.
 
-    ``done`` steps are behind us; each further step takes ``step_seconds``; ``evaluations`` are the
-    seconds of the evaluations still to come (one per remaining epoch end). Returns ``planned`` when
-    it fits, else the last step that does (at least one more).
+    ``done`` steps are behind us; each further step takes ``step_seconds`` and each epoch ends with an
+    evaluation of ``eval_seconds``. The remaining epochs are walked in order: whole epochs while they
+    fit, then the first that does not is cut where its own (last) evaluation still fits. Returns
+    ``planned`` when everything fits, else that step (at least one more).
     """
-    affordable = int(max(0.0, seconds_left - sum(evaluations)) / step_seconds)
-    return planned if done + affordable >= planned else done + max(1, affordable)
+    step, left = done, seconds_left
+    while step < planned:
+        epoch_end = min(planned, (step // steps_per_epoch + 1) * steps_per_epoch)
+        cost = (epoch_end - step) * step_seconds + eval_seconds
+        if cost > left:
+            affordable = int(max(0.0, left - eval_seconds) / step_seconds)
+            return max(done + 1, step + affordable)
+        step, left = epoch_end, left - cost
+    return planned
 
 
 @dataclass
@@ -592,10 +602,12 @@ class Trainer:
     def fit_schedule(self) -> None:
         """Once the speed is known: end the learning-rate schedule where the time budget ends."""
         per_eval = self.eval_seconds if self.eval_seconds is not None else self.reserve() - 15
-        evaluations_left = [per_eval * 1.2] * (self.config.epochs - self.state.epoch)
         seconds_left = self.budget - self.elapsed() - 15
         step_seconds = self.train_seconds / self.steps_this_run
-        end = fitted_schedule(self.state.global_step, self.planned, step_seconds, seconds_left, evaluations_left)
+        state = self.state
+        end = fitted_schedule(
+            state.global_step, self.planned, self.steps_per_epoch, step_seconds, seconds_left, per_eval * 1.2
+        )
         if end < self.planned:
             self.state.scheduled_steps = end
             say(
@@ -692,6 +704,8 @@ class Trainer:
         else:
             if state.bad_epochs >= config.patience:
                 stopped = f"early stopping: no better validation score for {config.patience} epochs"
+        if self.best is None and self.halted:
+            raise Stopped(f"{self.halted} Nothing had been measured yet, so nothing was kept.")
         if self.best is None:
             raise UserError(
                 f"The time budget ({config.max_minutes:g} minutes) ran out before one evaluation could be made. "

@@ -33,7 +33,7 @@ import numpy as np
 from transformers import AutoModelForTokenClassification
 
 from xlmr_demo.cli import run_cli
-from xlmr_demo.encoders import Encoder, auto_precision, load_encoder
+from xlmr_demo.encoders import Encoder, auto_precision, default_device, load_encoder
 from xlmr_demo.errors import UserError
 from xlmr_demo.progress import Progress
 
@@ -213,8 +213,9 @@ def finetune(
 class Tagger:
     """A fine-tuned token classifier in memory: words or raw text in, IOB2 tags or entity spans out.
 
-    Its network predicts in the encoder's precision (bf16 where the CPU runs it natively) and, where
-    that matches, shares the base model's word-embedding matrix (82% of the weights) instead of a copy.
+    Its network predicts on the encoders' device in their precision (CUDA and bf16 where present, bf16
+    on CPUs that run it natively) and, where that matches, shares the base model's word-embedding
+    matrix (82% of the weights) instead of holding a copy.
     """
 
     BATCH = 32
@@ -222,8 +223,9 @@ class Tagger:
     def __init__(self, network, tokenizer, tag_names: list[str], base: Encoder | None = None) -> None:
         import torch
 
-        dtype = torch.bfloat16 if auto_precision("cpu") == "bf16" else torch.float32
-        network = network.to("cpu", dtype).eval()
+        self.device = default_device()
+        dtype = torch.bfloat16 if auto_precision(self.device) == "bf16" else torch.float32
+        network = network.to(self.device, dtype).eval()
         if base is not None:
             shared = base.model[0].auto_model.get_input_embeddings()
             own = network.get_input_embeddings()
@@ -248,7 +250,8 @@ class Tagger:
         with torch.inference_mode():
             for start in range(0, len(examples), self.BATCH):
                 ids, mask = pad_batch([e.input_ids for e in examples[start : start + self.BATCH]], pad)
-                logits = self.network(input_ids=ids, attention_mask=mask).logits.float().numpy()
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                logits = self.network(input_ids=ids, attention_mask=mask).logits.float().cpu().numpy()
                 for x, first in zip(logits, firsts[start : start + self.BATCH], strict=True):
                     out.append(word_tags(x, first, self.tag_names))
         return out
@@ -271,6 +274,8 @@ class EntityResult(NamedTuple):
 
 
 TEST_FRACTION = 0.1
+# a new token-classification layer learns nothing in a few dozen steps at the default learning rate
+MIN_STEPS, MAX_EPOCHS = 300, 30
 
 
 def entity_stages(
@@ -284,9 +289,14 @@ def entity_stages(
     :func:`finetune.text_classification.finetune_stages`; a stop keeps the best weights measured.
     """
     started = time.monotonic()
-    config = replace(FineTuneConfig(), max_minutes=minutes, seed=seed)
     rest, test = held_out(corpus, TEST_FRACTION, seed, "test")
     train, validation = held_out(rest, VALIDATION_FRACTION / (1 - TEST_FRACTION), seed, "validation")
+    config = FineTuneConfig()
+    steps = -(-len(train.words) // config.batch_size)  # a small file gets more epochs: MIN_STEPS steps in all
+    epochs = min(MAX_EPOCHS, max(config.epochs, -(-MIN_STEPS // steps)))
+    # short epochs: a score stuck at 0 while the new layer starts to learn must not end training
+    patience = max(config.patience, epochs // 3)
+    config = replace(config, epochs=epochs, patience=patience, max_minutes=minutes, seed=seed)
     measured = {"test": test}
     if other is not None:
         measured[other.language if other.language != "test" else "other"] = other

@@ -102,6 +102,16 @@ def test_the_page_gives_the_same_figure_as_the_command_line(tuned_run, umsab_spl
     assert final[HEADLINE].startswith(f"### Macro-F1 {cli:.3f} ")
 
 
+def test_before_and_after_maps_put_numbers_on_the_change(tuned_run):
+    _, _, _, client = tuned_run
+    before, after, findings = client.predict("auto", "2", api_name="/compare_maps")
+    assert "The 80 test rows of your data: neither model learnt from them." in findings
+    by_label, by_language = (line for line in findings.splitlines() if line.startswith(("- By label", "- By language")))
+    for line in (by_label, by_language):
+        assert "before fine-tuning and" in line and "by chance" in line and "0 is chance" in line
+    assert before["plot"] != after["plot"]  # two maps of the same texts, placed by two models
+
+
 def test_one_finetuning_job_at_a_time_the_next_waits_its_turn(app_url, umsab_split):
     from gradio_client.utils import Status
 
@@ -120,3 +130,33 @@ def test_one_finetuning_job_at_a_time_the_next_waits_its_turn(app_url, umsab_spl
     assert waited and all(rank is not None for rank in waited)  # the page shows the place in the queue
     headline_output(second, timeout=300)
     assert second.result()[STATUS].startswith("**Done** in ")
+
+
+def wikiann_slice(language: str, split: str, n: int, target: Path) -> Path:
+    path = ROOT.parent / "shared" / "data" / "wikiann" / language / split
+    if not path.is_file():
+        pytest.skip(f"shared evaluation data not found at {path}")
+    target.write_text("\n\n".join(path.read_text(encoding="utf-8").split("\n\n")[:n]) + "\n", encoding="utf-8")
+    return target
+
+
+def test_entities_tab_fine_tunes_reports_per_type_and_language_and_highlights(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+
+    english = wikiann_slice("en", "train", 400, tmp_path / "en_train.txt")
+    german = wikiann_slice("de", "test", 100, tmp_path / "de_test.txt")
+    client = Client(app_url, verbose=False)
+    job = client.submit(handle_file(str(english)), handle_file(str(german)), "embedded", 1, 0,
+                        api_name="/train_entities")  # fmt: skip
+    headline, status, per_type, languages, curve, report = job.result()
+    assert headline.startswith("### Entity F1 ") and "Measured on 40 sentences of your file" in headline
+    assert "**Zero-shot on de**" in headline and status.startswith("**Done** in ")
+    assert [row[0] for row in per_type["data"]] == ["LOC", "ORG", "PER", "all"]
+    f1 = float(headline.split()[3])
+    assert per_type["data"][-1][3] == pytest.approx(f1, abs=5e-4) and f1 > 0.2  # 320 sentences learnt from
+    assert "de (zero-shot)" in str(languages) and "micro avg" in report and "B-PER" in report and curve
+    text = "Angela Merkel traf Emmanuel Macron in Paris."
+    found = client.predict(text, api_name="/entities")
+    pieces = [piece["token"] for piece in found]
+    assert "".join(pieces) == text
+    assert {piece["class_or_confidence"] for piece in found} <= {None, "LOC", "ORG", "PER"}

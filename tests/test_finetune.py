@@ -366,10 +366,13 @@ def test_length_bucketing_keeps_every_example_once_and_pads_little():
 
 
 def test_schedule_fitted_to_a_time_budget():
-    # 100 steps planned, 40 done, 2 s a step, 100 s left, two evaluations of 10 s to come: 40 more steps fit
-    assert loop.fitted_schedule(40, 100, 2.0, 100.0, [10.0, 10.0]) == 80
-    assert loop.fitted_schedule(40, 100, 1.0, 100.0, [10.0, 10.0]) == 100  # everything fits: unchanged
-    assert loop.fitted_schedule(40, 100, 2.0, 10.0, [10.0, 10.0]) == 41  # nothing fits: at least one more step
+    # 100 steps planned in epochs of 50, 40 done, 2 s a step, 100 s left, 10 s an evaluation: the first epoch's
+    # 10 steps and evaluation take 30 s, then 30 more steps and the last evaluation fit
+    assert loop.fitted_schedule(40, 100, 50, 2.0, 100.0, 10.0) == 80
+    assert loop.fitted_schedule(40, 100, 50, 1.0, 100.0, 10.0) == 100  # everything fits: unchanged
+    assert loop.fitted_schedule(40, 100, 50, 2.0, 10.0, 10.0) == 41  # nothing fits: at least one more step
+    # 30 short epochs of 10 steps: only the evaluations of epochs that are reached are paid for
+    assert loop.fitted_schedule(20, 300, 10, 0.5, 57.0, 1.0) == 114  # 9 epochs of 6 s, then 4 steps and 1 s
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():

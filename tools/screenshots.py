@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TABS = ("data", "train", "predict", "explore", "compare")
+TABS = ("data", "train", "train-finetuned", "predict", "explore", "entities", "compare")
 WALK = ("1-upload", "2-check", "3-headline", "4-diagnostics", "5-predict")
 
 
 def main() -> None:
     subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_e2e.py"], cwd=ROOT, check=True)
-    for name in [f"tab-{tab}.png" for tab in TABS] + [f"walk-{step}.png" for step in WALK]:
+    for name in [f"tab-{tab}.png" for tab in TABS] + [f"walk-{step}.png" for step in WALK] + ["finetune-live.png"]:
         shutil.copyfile(ROOT / "tests" / "_artifacts" / name, ROOT / "assets" / name)
         print(f"assets/{name}")
 

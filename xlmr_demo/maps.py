@@ -211,6 +211,29 @@ def build_map(
     )
 
 
+def before_after_maps(
+    dataset, before, after, config: ProjectionConfig = ProjectionConfig(), progress: Progress | None = None
+) -> tuple[MapResult, MapResult]:
+    """Maps of the same rows by two encoders (a model before and after fine-tuning), coloured by label.
+
+    The rows are ``dataset``'s test rows, which fine-tuning never learnt from (all rows when it has
+    none); languages are not centred, so how much the points group by language shows as it is.
+    """
+    rows = dataset.indices("test")
+    if len(rows) == 0:
+        rows = np.arange(len(dataset.texts))
+    label = dataset.columns.label or "label"
+    data = MapData(
+        texts=[dataset.texts[i] for i in rows],
+        languages=[dataset.languages[i] for i in rows],
+        columns={label: [dataset.labels[i] for i in rows]},
+        notes=[f"The {len(rows):,} test rows of your data: neither model learnt from them."],
+        label=label,
+    )
+    config = replace(config, center_languages=False)
+    return tuple(build_map(data, model, config, color=label, progress=progress) for model in (before, after))
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where a new text lands on an existing map, and its nearest mapped texts."""

@@ -80,6 +80,7 @@ class Session:
     result: TrainResult | None = None
     classifier: BaseClassifier | None = None
     map: MapResult | None = None
+    entities: object | None = None  # the Entities tab's tagger and its measurements (finetune's EntityResult)
     cache: MemoryCache = field(default_factory=MemoryCache)
     last_used: float = field(default_factory=time.monotonic)
     job: Job | None = None

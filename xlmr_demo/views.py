@@ -266,14 +266,82 @@ def training_status(result: TrainResult, headline: float, elapsed: float, stoppe
     return f"**Done** in {duration(elapsed)} (the headline after {duration(headline)})."
 
 
-def finetune_status(scores: list[tuple[float, float]], step: Step) -> str:
-    """Where fine-tuning is, in words: epochs done, the validation score of the last evaluation and the best."""
+def finetune_status(scores: list[tuple[float, float]], step: Step, score: str = "macro-F1") -> str:
+    """Where fine-tuning is, in words: epochs done, the validation ``score`` of the last evaluation and the best."""
     text = f"**Fine-tuning**: {step.details.get('epoch', 0):.2f} epochs done"
     if scores:
         best_epoch, best = max(scores, key=lambda pair: pair[1])
         before = " (before fine-tuning)" if best_epoch == 0 else f" (epoch {best_epoch:g})"
-        text += f"; validation macro-F1 {scores[-1][1]:.3f} at the last evaluation, best so far {best:.3f}{before}"
+        text += f"; validation {score} {scores[-1][1]:.3f} at the last evaluation, best so far {best:.3f}{before}"
     return text + ". **Stop** keeps the best weights measured so far."
+
+
+ENTITY_HEADERS = ["entity type", "precision", "recall", "F1", "entities"]
+
+
+def entity_headline(evaluations: dict, training: dict) -> str:
+    """Entity F1 on the held-out sentences, per language, and zero-shot on another language's file."""
+    test = evaluations["test"]
+    micro = test["entity"]["micro"]
+    text = (
+        f"### Entity F1 {micro['f1']:.3f} · precision {micro['precision']:.3f} · recall {micro['recall']:.3f}\n"
+        f"Measured on {test['sentences']:,} sentences of your file that the model never saw in training "
+        f"({micro['support']:,} entities). An entity counts as found only when its type and both ends are right."
+    )
+    for name, m in evaluations.items():
+        if name != "test":
+            other = m["entity"]["micro"]
+            text += (
+                f"\n\n**Zero-shot on {cell(m['language'], 20)}** (a language it was not trained on, "
+                f"{m['sentences']:,} sentences): entity F1 {other['f1']:.3f}."
+            )
+    text += (
+        f"\n\nThe whole model was fine-tuned for {duration(training['seconds'])} "
+        f"({_stopped_words(training['stopped'])}); the weights kept are those after epoch {training['best_epoch']:g}, "
+        "chosen on another tenth of your sentences."
+    )
+    return text
+
+
+def entity_rows(evaluation: dict) -> tuple[list[str], list[list]]:
+    """Per entity type: precision, recall, F1 and the number of true entities."""
+    per_type = evaluation["entity"]["per_type"]
+    rows = [[k, r["precision"], r["recall"], r["f1"], r["support"]] for k, r in per_type.items()]
+    micro = evaluation["entity"]["micro"]
+    return ENTITY_HEADERS, [*rows, ["all", micro["precision"], micro["recall"], micro["f1"], micro["support"]]]
+
+
+def entity_report_text(evaluations: dict) -> str:
+    """The CoNLL-style reports (entities, then word tags) of every measured file, as the seed article prints them."""
+    parts = []
+    for name, m in evaluations.items():
+        title = "Held-out sentences of your file" if name == "test" else f"Zero-shot: {cell(m['language'], 20)}"
+        parts.append(f"**{title}**\n```\n{m['entity_report']}\n```\nPer word tag (every O word counts, so these "
+                     f"averages run above the entity scores):\n```\n{m['token_report']}\n```")  # fmt: skip
+    return "\n\n".join(parts)
+
+
+def entity_language_figure(evaluations: dict):
+    """Entity F1 per language: the held-out sentences' languages, then each zero-shot file's."""
+    scores = {}
+    for name, m in evaluations.items():
+        for lang, r in m["per_language"].items():
+            key = lang if name == "test" else f"{lang} (zero-shot)"
+            scores[key] = r["f1"]
+    return bars(scores, "Entity F1 per language", axis="entity F1")
+
+
+def highlighted(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, str | None]]:
+    """``text`` cut into (piece, entity type or None) for gr.HighlightedText."""
+    out, at = [], 0
+    for start, end, kind in spans:
+        if start > at:
+            out.append((text[at:start], None))
+        out.append((text[start:end], kind))
+        at = end
+    if at < len(text):
+        out.append((text[at:], None))
+    return out
 
 
 #: What each figure shows and what good looks like, for readers without ML training.
@@ -323,6 +391,16 @@ EXPLANATIONS = {
         "**Cosine similarity** of every pair of sentences (1 = the same meaning to the model). This model "
         "scores even unrelated sentences around 0.7, so the colours start at the lowest pair here: compare "
         "cells with each other, not with an absolute scale."
+    ),
+    "tuning_maps": (
+        "**Before and after fine-tuning**: the same held-out texts placed by the model as it came (left) and "
+        "after fine-tuning (right), coloured by label. Fine-tuning that worked pulls each label into its own "
+        "region and mixes the languages inside it; the sentences below put numbers on both."
+    ),
+    "entity_languages": (
+        "**Per language**: entity F1 on each language's held-out sentences, and on the other language's file, "
+        "which the model never learnt from (zero-shot). A high zero-shot bar means names learnt in one language "
+        "are found in another."
     ),
     "issues": (
         "**Suspected label errors**: rows whose given label a model that never saw them finds unlikely, "
@@ -440,6 +518,30 @@ def summary_lines(result: MapResult) -> list[str]:
                 f"{sep['accuracy']:.0%} of the time; by chance {sep['chance']:.0%})."
             )
     return lines
+
+
+def tuning_change(before: MapResult, after: MapResult) -> str:
+    """How much more the points group by label, and less by language, after fine-tuning than before, in words."""
+
+    def above_chance(sep: dict | None) -> float | None:  # 0: chance, 1: every neighbour shares it
+        return None if sep is None else (sep["accuracy"] - sep["chance"]) / max(1e-9, 1 - sep["chance"])
+
+    lines = [f"Drawn with {METHOD_WORDS[after.projection.method]}.", *after.data.notes]
+    label = before.label_column
+    for name, b, a in (
+        (label, before.label_separability, after.label_separability),
+        ("language", before.language_separability, after.language_separability),
+    ):
+        if b is None or a is None:
+            continue
+        change = above_chance(a) - above_chance(b)
+        words = "more" if change > 0.05 else "less" if change < -0.05 else "about as much"
+        lines.append(
+            f"By {name}: a point's 10 nearest neighbours share its {name} {b['accuracy']:.0%} of the time before "
+            f"fine-tuning and {a['accuracy']:.0%} after (by chance {a['chance']:.0%}): the points group **{words}** "
+            f"by {name} ({change:+.2f} on a scale where 0 is chance and 1 is every neighbour)."
+        )
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def colour_choices(
