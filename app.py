@@ -623,9 +623,18 @@ def finetune(model: str, minutes: float, seed: float, request: gr.Request = None
     def stages(dataset, report):
         return finetune_stages(dataset, model, budget, seed, progress=report)
 
-    yield TrainViews(
+    yield TrainViews(  # the quick head's views go: what shows from now on is the fine-tuned model's
+        headline="",
         status=f"Fine-tuning within {budget:g} min: the headline comes when it ends (or when you press Stop, which "
-        "keeps the best weights so far), then the diagnostics.",
+        "keeps the best weights so far), then the diagnostics, and a comparison with the quick head if you trained "
+        "one.",
+        per_class={"headers": REPORT_HEADERS, "data": []},
+        confusion=None,
+        languages=None,
+        transfer=None,
+        loss=None,
+        issues=gr.Dataframe(value={"headers": ISSUE_HEADERS, "data": []}, label="Suspected label errors"),
+        download=None,
         comparison="",
         corrected=None,
     )
@@ -832,7 +841,7 @@ def train_entities(
             if len(steps) % 10:
                 return None
         status = views.finetune_status(scores, step, "entity F1")
-        return EntityViews(curve=finetune_curve(steps, scores), status=status)
+        return EntityViews(curve=finetune_curve(steps, scores, score="entity F1"), status=status)
 
     yield EntityViews(status=f"Reading your file, then fine-tuning within {budget:g} min.")
     with contextlib.ExitStack() as stack:  # also when the job is refused or stopped before it reads the files
@@ -848,7 +857,7 @@ def train_entities(
         status=f"**Done** in {duration(tuned['seconds'])}. Type a sentence below to see its entities.",
         per_type={"headers": header, "data": rows},
         languages=views.entity_language_figure(result.evaluations),
-        curve=views.loss_figure({"fine_tuning": {**tuned, "step_losses": steps}}),
+        curve=views.loss_figure({"fine_tuning": {**tuned, "step_losses": steps}}, "entity F1"),
         report=views.entity_report_text(result.evaluations),
     )
 
@@ -1023,6 +1032,7 @@ def build_app() -> gr.Blocks:
                 stop_train = gr.Button("Stop", variant="stop", scale=1)
             headline = gr.Markdown()
             train_status = gr.Markdown()
+            comparison = gr.Markdown()  # before and after: label corrections, or the quick head and fine-tuning
             with gr.Row():
                 with gr.Column():
                     report_table = gr.Dataframe(label="Per class", headers=REPORT_HEADERS, interactive=False)
@@ -1049,7 +1059,6 @@ def build_app() -> gr.Blocks:
                 corrected_format = gr.Radio(
                     [("CSV", "csv"), ("Excel (.xlsx)", "xlsx")], value="csv", label="Corrected file as", scale=1
                 )
-            comparison = gr.Markdown()
             corrected_file = gr.File(label="Your file with the corrections")
             with gr.Row():
                 download = gr.File(label="Download the classifier (.zip: safetensors + JSON)")

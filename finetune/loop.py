@@ -697,7 +697,8 @@ class Trainer:
                 if self.halted:
                     stopped = self.halted
                     break
-                stopped = f"time budget of {config.max_minutes:g} minutes reached"
+                minutes = f"{config.max_minutes:g} minute{'' if config.max_minutes == 1 else 's'}"
+                stopped = f"time budget of {minutes} reached"
                 if state.scheduled_steps:
                     stopped += " (the learning-rate schedule was fitted to it)"
                 break

@@ -307,7 +307,7 @@ def entity_stages(
         describe=lambda result: {"evaluations": result.evaluations}, progress=progress,
     )  # fmt: skip
     evaluations = {k: {n: v for n, v in m.items() if n not in ("summary", "score")}
-                   for k, m in metrics["evaluations"].items()}  # fmt: skip
+                   for k, m in metrics["evaluations"].items() if k != "validation"}  # fmt: skip
     training = {k: metrics[k] for k in ("settings", "device", "precision", "best_epoch", "steps", "stopped", "seconds",
                                         "history")}  # fmt: skip
     return EntityResult(Tagger(job.network, job.tokenizer, job.tag_names, load_encoder(model)), evaluations, training)

@@ -270,10 +270,11 @@ def loss_curve(train_loss: Sequence[float], validation_loss: Sequence[float], be
 
 
 def finetune_curve(
-    losses: Sequence[Sequence[float]], scores: Sequence[Sequence[float]], kept: float | None = None
-) -> go.Figure:
+    losses: Sequence[Sequence[float]], scores: Sequence[Sequence[float]], kept: float | None = None,
+    score: str = "macro-F1",
+) -> go.Figure:  # fmt: skip
     """Fine-tuning as it goes, by epoch: the training loss of every step (``losses``: (epoch, loss) pairs) and
-    its running mean over 10 steps, and the validation macro-F1 of every evaluation (``scores``: (epoch,
+    its running mean over 10 steps, and the validation ``score`` of every evaluation (``scores``: (epoch,
     score) pairs); the kept weights marked."""
     epochs, values = [e for e, _ in losses], [v for _, v in losses]
     smooth = np.convolve(values, np.ones(10) / 10, mode="valid").tolist() if len(values) >= 10 else []
@@ -286,16 +287,16 @@ def finetune_curve(
     if scores:
         fig.add_trace(
             go.Scatter(
-                x=[e for e, _ in scores], y=[s for _, s in scores], name="validation macro-F1", mode="lines+markers",
+                x=[e for e, _ in scores], y=[s for _, s in scores], name=f"validation {score}", mode="lines+markers",
                 yaxis="y2",
             )
         )  # fmt: skip
     if kept is not None:
         fig.add_vline(x=kept, line_dash="dot", annotation_text="kept")
     fig.update_layout(
-        title="Fine-tuning: loss (left) and validation macro-F1 (right)", height=300, margin={"t": 50, "b": 10},
+        title=f"Fine-tuning: loss (left) and validation {score} (right)", height=300, margin={"t": 50, "b": 10},
         yaxis={"title": "loss", "rangemode": "tozero"},
-        yaxis2={"title": "macro-F1", "overlaying": "y", "side": "right", "range": [0, 1]},
+        yaxis2={"title": score, "overlaying": "y", "side": "right", "range": [0, 1]},
         legend={"orientation": "h", "y": -0.25},
     )  # fmt: skip
     fig.update_xaxes(title="epoch")

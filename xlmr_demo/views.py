@@ -104,13 +104,16 @@ def headline(result: TrainResult) -> str:
     if tuned:
         history, kept = tuned["history"], tuned["best_epoch"]
         start = history[0]["validation"] if history and history[0]["epoch"] == 0 else None
-        text += (
-            f"\n\nThe whole model was fine-tuned on your training rows for {duration(tuned['seconds'])} "
-            f"({_stopped_words(tuned['stopped'])}); the weights kept are those after epoch {kept:g}, chosen on the "
-            "validation rows"
-            + (f" (validation macro-F1 {start:.3f} before fine-tuning, the quick head's starting point)." if start
-               is not None else ".")
-        )  # fmt: skip
+        text += f"\n\nThe whole model was fine-tuned on your training rows for {duration(tuned['seconds'])} "
+        text += f"({_stopped_words(tuned['stopped'])}). "
+        if kept == 0:
+            text += (
+                f"It did not beat its starting point, the quick head (validation macro-F1 {start:.3f}), on the "
+                "validation rows, so the starting weights were kept: here the quick head is as good."
+            )
+        else:
+            before = f" (validation macro-F1 {start:.3f} before fine-tuning)" if start is not None else ""
+            text += f"The weights kept are those after epoch {kept:g}, the best on the validation rows{before}."
     head = result.classifier.head
     if head.config.kind == "by_language":
         known = ", ".join(head.languages_[:12]) + (" ..." if len(head.languages_) > 12 else "")
@@ -130,8 +133,9 @@ NEIGHBOUR_HEADERS = ["text", "language", "similarity"]  # then the file's other 
 
 
 def _stopped_words(stopped: str) -> str:
-    """Why fine-tuning ended, as a clause."""
-    return stopped[0].lower() + stopped[1:].rstrip(".") if stopped else "ended"
+    """Why fine-tuning ended, as a clause (without the parenthesised detail)."""
+    stopped = stopped.split(" (")[0].rstrip(".")
+    return stopped[0].lower() + stopped[1:] if stopped else "ended"
 
 
 def method_comparison(quick: TrainResult, tuned: TrainResult, download_mb: float, model_mb: float) -> str:
@@ -141,10 +145,10 @@ def method_comparison(quick: TrainResult, tuned: TrainResult, download_mb: float
     for name, r in rows:
         m = r.metrics
         lines.append(f"| {name} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | {mean_language_macro_f1(m):.3f} |")
-    gain = tuned.metrics["macro_f1"] - quick.metrics["macro_f1"]
+    gain = round(tuned.metrics["macro_f1"] - quick.metrics["macro_f1"], 3)
+    change = "did not change macro-F1" if gain == 0 else f"{'gained' if gain > 0 else 'lost'} {abs(gain):.3f} macro-F1"
     return (
-        f"**Fine-tuning {'gained' if gain >= 0 else 'lost'} {abs(gain):.3f} macro-F1** on the same "
-        f"{tuned.metrics['n']} test rows.\n\n" + "\n".join(lines) + "\n\n"
+        f"**Fine-tuning {change}** on the same {tuned.metrics['n']} test rows.\n\n" + "\n".join(lines) + "\n\n"
         + tuned_download_note(download_mb, model_mb)
     )  # fmt: skip
 
@@ -355,8 +359,8 @@ EXPLANATIONS = {
         "**Loss**: how wrong the model still is while it learns (lower is better), on the rows it learns from "
         "(training) and on rows held back (validation). Training stops when the validation loss stops "
         "falling; the dotted line marks the round that was kept. When the whole model is fine-tuned: the "
-        "loss of every step, and the validation macro-F1 (right axis, higher is better) after each epoch; "
-        "the weights with the best validation score are kept."
+        "loss of every step, and the validation score (macro-F1, or entity F1 for entities; right axis, higher "
+        "is better) after each epoch; the weights with the best validation score are kept."
     ),
     "confusion": (
         "**Confusion matrix**: each row is the true label, each column the model's answer, each cell a count "
@@ -424,13 +428,13 @@ def result_figures(result: TrainResult) -> dict:
     }
 
 
-def loss_figure(training: dict):
+def loss_figure(training: dict, score: str = "macro-F1"):
     """The loss curve of a head, or the fine-tuning curve of a fine-tuned model (``training``: TrainResult.training)."""
     tuned = training.get("fine_tuning")
     if not tuned:
         return loss_curve(training["train_loss"], training["validation_loss"], training["best_epoch"])
     scores = [(h["epoch"], h["validation"]) for h in tuned["history"]]
-    return finetune_curve(tuned["step_losses"], scores, tuned["best_epoch"])
+    return finetune_curve(tuned["step_losses"], scores, tuned["best_epoch"], score)
 
 
 def compare_views(result: Similarity, pairs: int = 5) -> tuple[go.Figure, str]:
