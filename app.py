@@ -42,7 +42,7 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, over_limit, public_mode
 from xlmr_demo.limits import current as current_limits
-from xlmr_demo.progress import Pace, Step, duration
+from xlmr_demo.progress import Pace, Step
 from xlmr_demo.sessions import Session, SessionStore
 from xlmr_demo.views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS, cell, table_rows
 from xlmr_demo.writers import cache_dir
@@ -457,6 +457,29 @@ FINE_TUNING = "Fine-tuning"
 ENTITY_TUNING = "Fine-tuning for entities"
 
 
+class LiveCurve:
+    """Fine-tuning as the page shows it while it runs: the loss of every step and the validation ``score``
+    of every evaluation, as a figure and a status line (every 10 steps and at each evaluation)."""
+
+    def __init__(self, score: str = "macro-F1") -> None:
+        self.score = score
+        self.steps: list[tuple[float, float]] = []  # (epoch, loss) of each step
+        self.scores: list[tuple[float, float]] = []  # (epoch, validation score) of each evaluation
+
+    def add(self, step: Step) -> tuple | None:
+        """(figure, status) to show after ``step`` (a fine-tuning Step), or None: nothing new worth a redraw."""
+        from xlmr_demo.plots import finetune_curve
+
+        if "validation" in step.details:
+            self.scores.append((step.details["epoch"], step.details["validation"]))
+        else:
+            self.steps.append((step.details["epoch"], step.details["train_loss"]))
+            if len(self.steps) % 10:  # a fresh figure every 10 steps keeps the page responsive
+                return None
+        figure = finetune_curve(self.steps, self.scores, score=self.score)
+        return figure, views.finetune_status(self.scores, step, self.score)
+
+
 def _staged_training(request, progress, stages, prepare, extra=None, on_headline=None, what=TRAINING, seconds=0.0):
     """Train in stages, each shown as soon as it exists: the loss curve while the model learns; the
     headline, per-class table, confusion matrix and classifier .zip once it is measured; then the
@@ -468,7 +491,7 @@ def _staged_training(request, progress, stages, prepare, extra=None, on_headline
     for the headline stage and the last one. ``seconds``: the job's own time budget, beyond the usual limit.
     """
     from xlmr_demo.jobs import Stopped
-    from xlmr_demo.plots import finetune_curve, loss_curve
+    from xlmr_demo.plots import loss_curve
 
     started = time.monotonic()
 
@@ -498,8 +521,7 @@ def _staged_training(request, progress, stages, prepare, extra=None, on_headline
 
     train_loss: list[float] = []
     validation_loss: list[float] = []
-    steps: list[tuple[float, float]] = []  # fine-tuning: (epoch, loss) of each step
-    scores: list[tuple[float, float]] = []  # and (epoch, validation macro-F1) of each evaluation
+    live = LiveCurve()  # fine-tuning's
     ready: list[float] = []  # seconds from the click to each stage's result
 
     def show(item) -> TrainViews | None:
@@ -512,14 +534,8 @@ def _staged_training(request, progress, stages, prepare, extra=None, on_headline
                 return TrainViews(loss=loss_curve(train_loss, validation_loss))
             return None
         if kind == "tuning":
-            step = rest[0]
-            if "validation" in step.details:
-                scores.append((step.details["epoch"], step.details["validation"]))
-            else:
-                steps.append((step.details["epoch"], step.details["train_loss"]))
-                if len(steps) % 10:  # a fresh figure every 10 steps keeps the page responsive
-                    return None
-            return TrainViews(loss=finetune_curve(steps, scores), status=views.finetune_status(scores, step))
+            shown = live.add(rest[0])
+            return TrainViews(loss=shown[0], status=shown[1]) if shown else None
         now = time.monotonic() - started
         if kind == "stopped":
             return TrainViews(status=views.training_status(rest[0], ready[0], now, stopped=rest[1]))
@@ -615,10 +631,12 @@ def finetune(model: str, minutes: float, seed: float, request: gr.Request = None
         return dataset
 
     def extra(result, archive: Path) -> dict:
-        download_mb, model_mb = archive.stat().st_size / 2**20, _folder_mb(result.classifier.base.folder)
+        tuned = isinstance(result.classifier, TunedClassifier)  # else fine-tuning kept its starting point
+        model_mb = _folder_mb(result.classifier.encoder.folder)
+        note = views.tuned_download_note(archive.stat().st_size / 2**20, model_mb, tuned, current_limits().upload_mb)
         if "result" in quick:
-            return {"comparison": views.method_comparison(quick["result"], result, download_mb, model_mb)}
-        return {"comparison": views.tuned_download_note(download_mb, model_mb)}
+            return {"comparison": views.method_comparison(quick["result"], result, note)}
+        return {"comparison": note}
 
     def stages(dataset, report):
         return finetune_stages(dataset, model, budget, seed, progress=report)
@@ -660,6 +678,11 @@ def retrain(
 
     def prepare(session: Session):
         before = _need(session.result, session, "Train a classifier first: its suspected label errors come with it.")
+        if "fine_tuning" in before.training:  # before and after would compare fine-tuning with a quick head
+            raise UserError(
+                "Corrections retrain the quick head. Train with the quick head first (How to train: Quick), then "
+                "correct its suspected label errors, so that before and after compare the same method."
+            )
         suspects = [i["row"] for i in before.label_issues if i["suspect"]]
         decisions = parse_decisions(typed, suspects, before.classifier.classes_)
         if not decisions:
@@ -703,7 +726,10 @@ def stop_training(request: gr.Request = None) -> str:
     job = SESSIONS.stop(_sid(request))
     tuning = job is not None and job.what in (FINE_TUNING, ENTITY_TUNING)
     if tuning and (job.what == ENTITY_TUNING or SESSIONS.get(_sid(request), _address(request)).result is None):
-        return "**Stopping**: the best weights measured so far are kept; their headline follows in a few seconds."
+        return (
+            "**Stopping.** Once training has begun, the best weights so far are kept and measured, and their "
+            "headline follows in a few seconds; before that, nothing is kept."
+        )
     if job is None or job.what not in (TRAINING, FINE_TUNING):
         return _stopping(job)
     result = SESSIONS.get(_sid(request), _address(request)).result
@@ -807,7 +833,6 @@ def train_entities(
     Lines with spans) within ``minutes``, measured on held-out sentences and zero-shot on another language's file."""
     from finetune.corpora import read_corpus
     from finetune.token_classification import entity_stages
-    from xlmr_demo.plots import finetune_curve
 
     if not path:
         raise UserError("Choose a file of sentences with their entities first.")
@@ -818,8 +843,11 @@ def train_entities(
         with contextlib.ExitStack() as stack:
             for upload in uploads:
                 stack.enter_context(_consumed(upload))
-            corpus = read_corpus(path, display_name=Path(path).name)
-            other = read_corpus(other_path, display_name=Path(other_path).name) if other_path else None
+            # kept in the session: a second run on the same uploads (they are deleted once read) reads them there
+            known = {p: session.entity_files.get(p) for p in uploads}
+            files = {p: known[p] or read_corpus(p, display_name=Path(p).name) for p in uploads}
+            session.entity_files = files
+        corpus, other = files[path], files.get(other_path)
 
         def report(step: Step) -> None:
             job.progress(step)
@@ -830,18 +858,11 @@ def train_entities(
         session.entities = entity_stages(corpus, other, model, budget, seed, progress=report)
         return session.entities
 
-    steps: list[tuple[float, float]] = []
-    scores: list[tuple[float, float]] = []
+    live = LiveCurve("entity F1")
 
     def show(step: Step) -> EntityViews | None:
-        if "validation" in step.details:
-            scores.append((step.details["epoch"], step.details["validation"]))
-        else:
-            steps.append((step.details["epoch"], step.details["train_loss"]))
-            if len(steps) % 10:
-                return None
-        status = views.finetune_status(scores, step, "entity F1")
-        return EntityViews(curve=finetune_curve(steps, scores, score="entity F1"), status=status)
+        shown = live.add(step)
+        return EntityViews(curve=shown[0], status=shown[1]) if shown else None
 
     yield EntityViews(status=f"Reading your file, then fine-tuning within {budget:g} min.")
     with contextlib.ExitStack() as stack:  # also when the job is refused or stopped before it reads the files
@@ -854,10 +875,10 @@ def train_entities(
     tuned = result.training
     yield EntityViews(
         headline=views.entity_headline(result.evaluations, tuned),
-        status=f"**Done** in {duration(tuned['seconds'])}. Type a sentence below to see its entities.",
+        status=views.entity_status(tuned, ENTITY_TUNING),
         per_type={"headers": header, "data": rows},
         languages=views.entity_language_figure(result.evaluations),
-        curve=views.loss_figure({"fine_tuning": {**tuned, "step_losses": steps}}, "entity F1"),
+        curve=views.loss_figure({"fine_tuning": {**tuned, "step_losses": live.steps}}, "entity F1"),
         report=views.entity_report_text(result.evaluations),
     )
 
@@ -867,6 +888,9 @@ def find_entities(text: str, request: gr.Request = None):
     """The entities in one typed text, highlighted by type."""
     if not text or not text.strip():
         raise UserError("Type a sentence to look for entities in.")
+    limit = current_limits().cell_chars
+    if len(text) > limit:
+        raise over_limit(f"The text has {len(text):,} characters; the limit is {limit:,}.", "cell_chars")
     with _task(request, "Finding entities") as (session, _):
         result = _need(session.entities, session, "Fine-tune for entities first (the button above).")
         return views.highlighted(text, result.tagger.entities(text))
@@ -920,9 +944,12 @@ def compare_maps(method: str, dims: str, request: gr.Request = None, progress=gr
     )
 
     def work(session: Session, job, update):
-        tuned = session.result.classifier if session.result is not None else None
-        if not isinstance(tuned, TunedClassifier) or session.dataset is None:
+        result = session.result
+        if result is None or "fine_tuning" not in result.training or session.dataset is None:
             raise UserError("Fine-tune the whole model first (Train tab, How to train: Fine-tune the whole model).")
+        tuned = result.classifier
+        if not isinstance(tuned, TunedClassifier):
+            raise UserError("Fine-tuning kept its starting point (the model as it came), so both maps would be one.")
         return before_after_maps(session.dataset, tuned.base, tuned.encoder, config, progress=job.progress)
 
     maps = yield from _background(request, "Drawing the maps", work, TuningMapViews, _progress_report(progress))

@@ -16,6 +16,7 @@ limit) and its words (the cell limit), with the messages of :mod:`xlmr_demo.limi
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections import Counter
@@ -68,12 +69,21 @@ def words_of(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in WORD.finditer(text)]
 
 
-def tags_of(words: list[tuple[int, int]], spans: list[tuple[int, int, str]]) -> list[str]:
-    """IOB2 tags of ``words`` from character ``spans``: a word overlapping a span is in it (the first one B-)."""
+def tags_of(words: list[tuple[int, int]], spans: list[tuple[int, int, str]], where: str = "") -> list[str]:
+    """IOB2 tags of ``words`` from character ``spans``: a word overlapping a span is in it (the first one B-).
+
+    Spans may not overlap (each word has one tag); the words of each are found by bisection, so a
+    line's cost is its words plus its spans.
+    """
     tags = ["O"] * len(words)
+    starts, ends = [s for s, _ in words], [e for _, e in words]
+    last_end = -1
     for start, end, kind in sorted(spans):
-        inside = [i for i, (s, e) in enumerate(words) if s < end and e > start and tags[i] == "O"]
-        for n, i in enumerate(inside):
+        if start < last_end:
+            raise UserError(f"{where}: two entities overlap at character {start}; each word can have one type.")
+        last_end = end
+        first, stop = bisect.bisect_right(ends, start), bisect.bisect_left(starts, end)
+        for n, i in enumerate(range(first, stop)):
             tags[i] = ("B-" if n == 0 else "I-") + kind
     return tags
 
@@ -91,10 +101,15 @@ class _Bounds:
                 "cell_chars",
             )
 
-    def sentence(self, n_words: int) -> None:
-        self.sentences, self.words = self.sentences + 1, self.words + n_words
+    def sentence(self, n_words: int = 0) -> None:
+        """A sentence ended; ``n_words``: its words, unless counted one by one (:meth:`word`)."""
+        self.sentences += 1
         if self.sentences > self.bound.rows:
             raise over_limit(f"{self.name} has over {self.bound.rows:,} sentences, the limit.", "rows")
+        self.word(n_words)
+
+    def word(self, n: int = 1) -> None:
+        self.words += n
         if self.words > self.bound.cells:
             raise over_limit(f"{self.name} has over {self.bound.cells:,} words, the limit.", "cells")
 
@@ -106,7 +121,7 @@ def _read_conll(text: str, name: str, bounds: _Bounds) -> tuple[list, list, list
         line = line.strip()
         if not line or line.startswith("-DOCSTART-"):
             if sent_w:
-                bounds.sentence(len(sent_w))
+                bounds.sentence()
                 words.append(sent_w)
                 tags.append(sent_t)
             sent_w, sent_t = [], []
@@ -119,6 +134,7 @@ def _read_conll(text: str, name: str, bounds: _Bounds) -> tuple[list, list, list
             raise UserError(
                 f"{name}, line {number}: {tag[:60]!r} is not an IOB2 tag (O, B-TYPE or I-TYPE), e.g. B-PER."
             )
+        bounds.word()  # counted as read: a file without blank lines is one long sentence
         sent_w.append(fields[0].strip())
         sent_t.append(tag)
     languages: list[str | None] = [None] * len(words)
@@ -171,7 +187,7 @@ def _read_json_lines(text: str, name: str, bounds: _Bounds) -> tuple[list, list,
             continue
         bounds.sentence(len(offsets))
         words.append([sentence[s:e] for s, e in offsets])
-        tags.append(tags_of(offsets, spans))
+        tags.append(tags_of(offsets, spans, where))
         language = record.get("language")
         given = isinstance(language, str) and _LANGUAGE.fullmatch(language.strip())
         languages.append(language.strip() if given else None)  # anything else (markup, blanks) is detected
@@ -181,8 +197,10 @@ def _read_json_lines(text: str, name: str, bounds: _Bounds) -> tuple[list, list,
 def read_corpus(path: str | Path, bound: Limits | None = None, display_name: str | None = None) -> Corpus:
     """Read a CoNLL/IOB2 or JSON Lines file (see the module docstring), bounded by ``bound``; errors name the line."""
     bound = bound or current_limits()
+    name = display_name or Path(path).name
+    if display_name and not Path(path).is_file():  # an app upload, deleted once read: never name the server's path
+        raise UserError(f"{name} is no longer on the server (uploads are deleted once read); upload it again.")
     path = check_file(path, bound)
-    name = display_name or path.name
     text = decode_bytes(path.read_bytes(), name)
     reader = _read_json_lines if path.suffix.lower() in JSON_SUFFIXES else _read_conll
     words, tags, languages = reader(text, name, _Bounds(name, bound))

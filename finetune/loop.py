@@ -705,8 +705,10 @@ class Trainer:
         else:
             if state.bad_epochs >= config.patience:
                 stopped = f"early stopping: no better validation score for {config.patience} epochs"
+        if self.best is None and self.halted and state.global_step:  # stopped before the first evaluation:
+            self.evaluate(state.epoch + state.step_in_epoch / self.steps_per_epoch)  # measure what was learnt
         if self.best is None and self.halted:
-            raise Stopped(f"{self.halted} Nothing had been measured yet, so nothing was kept.")
+            raise Stopped(f"{self.halted} Nothing had been learnt yet, so nothing was kept.")
         if self.best is None:
             raise UserError(
                 f"The time budget ({config.max_minutes:g} minutes) ran out before one evaluation could be made. "

@@ -40,7 +40,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from transformers import AutoModel, AutoModelForSequenceClassification
 
-from xlmr_demo.classifier import TunedClassifier
+from xlmr_demo.classifier import Classifier, TunedClassifier
 from xlmr_demo.cli import run_cli
 from xlmr_demo.dataset import DataConfig, Dataset, load_dataset
 from xlmr_demo.encoders import Encoder, base_model_kwargs, embed, load_encoder, model_prompt
@@ -90,9 +90,26 @@ class Prepared(NamedTuple):
     settings: dict
 
 
+def check_mean_pooling(encoder: Encoder) -> None:
+    """Refuse an encoder whose sentence vector is not the mean of its token vectors (then normalised): the
+    product's classifier is fine-tuned through mean pooling (:class:`PooledClassifier`), and any other
+    pipeline (LaBSE's [CLS] token and dense layer) would be measured on one vector and predict from another."""
+    kinds = [type(m).__name__ for m in encoder.model]
+    pooling = [m for m in encoder.model if type(m).__name__ == "Pooling"]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]) or (
+        getattr(pooling[0], "pooling_mode", None) != "mean"
+    ):
+        raise UserError(
+            f"{encoder.name!r} makes its sentence vector another way than averaging its word vectors, which "
+            "fine-tuning the product's classifier needs. Use the quick head with it, or fine-tune it from the "
+            "command line with --classifier sequence."
+        )
+
+
 def _head_model(data: Dataset, model: str, config: FineTuneConfig, progress: Progress | None = None):
     """(network, tokenizer, save, folder, encoder, head): the product's classifier, to fine-tune end to end."""
     encoder = load_encoder(model)
+    check_mean_pooling(encoder)
     say("training the frozen-head classifier to start from ...")
     X = embed(data.texts, model=encoder, progress=progress).embeddings
     train = data.indices("train")
@@ -296,7 +313,11 @@ def finetune_stages(
         for name, tensor in job.network.state_dict().items()
         if name in metrics["trained"] and name.startswith(prefix)
     }
-    classifier, head_config = TunedClassifier(job.encoder, job.head, weights), job.head.config
+    head_config = job.head.config
+    if metrics["best_epoch"] == 0:  # fine-tuning never beat its starting point: that head on the frozen model
+        classifier = Classifier(job.encoder, job.head)
+    else:
+        classifier = TunedClassifier(job.encoder, job.head, weights, config.max_length)
     del job  # the training copy of the network (with its float32 word embeddings): the classifier has its own
     measured = {k: v for k, v in metrics["evaluations"]["eval"].items() if k not in ("summary", "score")}
     training = {

@@ -226,18 +226,21 @@ class Tagger:
         self.device = default_device()
         dtype = torch.bfloat16 if auto_precision(self.device) == "bf16" else torch.float32
         network = network.to(self.device, dtype).eval()
+        self.shared_embeddings = None
         if base is not None:
             shared = base.model[0].auto_model.get_input_embeddings()
             own = network.get_input_embeddings()
-            if shared.weight.dtype == dtype and shared.weight.shape == own.weight.shape:
-                same = torch.equal(shared.weight, own.weight)  # frozen in training: unchanged
-                if same:
-                    network.base_model.embeddings.word_embeddings = shared
+            same = shared.weight.dtype == dtype and shared.weight.shape == own.weight.shape
+            if same and torch.equal(shared.weight, own.weight):  # frozen in training: unchanged
+                network.set_input_embeddings(shared)
+                self.shared_embeddings = shared
         self.network, self.tokenizer, self.tag_names = network, tokenizer, tag_names
 
     @property
-    def types(self) -> list[str]:
-        return sorted({t[2:] for t in self.tag_names if t != "O"})
+    def nbytes(self) -> int:
+        """Memory of its own: its weights but the word embeddings it shares with the base model."""
+        shared = self.shared_embeddings.weight if self.shared_embeddings is not None else None
+        return sum(p.numel() * p.element_size() for p in self.network.parameters() if p is not shared)
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         """IOB2 tags of each sentence's words."""
@@ -272,10 +275,16 @@ class EntityResult(NamedTuple):
     evaluations: dict  # name ("test", or the other file's language) -> measure()'s metrics of the kept weights
     training: dict  # the run: sentences, history, stopped, seconds, device, precision
 
+    @property
+    def nbytes(self) -> int:
+        return self.tagger.nbytes
+
 
 TEST_FRACTION = 0.1
-# a new token-classification layer learns nothing in a few dozen steps at the default learning rate
+# a new token-classification layer learns nothing in a few dozen steps at the default learning rate: a small
+# file gets more epochs (up to MAX_EPOCHS) to make MIN_STEPS steps
 MIN_STEPS, MAX_EPOCHS = 300, 30
+MAX_MEASURED = 2_000  # sentences of each measured set (validation, test, another language's file)
 
 
 def entity_stages(
@@ -300,6 +309,14 @@ def entity_stages(
     measured = {"test": test}
     if other is not None:
         measured[other.language if other.language != "test" else "other"] = other
+    # every measured set is scored after every epoch: a seeded sample of at most MAX_MEASURED sentences each
+    totals = {name: len(c.words) for name, c in {"validation": validation, **measured}.items()}
+    validation, *kept = (
+        c if len(c.words) <= MAX_MEASURED
+        else c.subset(sorted(np.random.default_rng(seed).choice(len(c.words), MAX_MEASURED, replace=False)))
+        for c in (validation, *measured.values())
+    )  # fmt: skip
+    measured = dict(zip(measured, kept, strict=True))
     job = prepare(train, validation, measured, model, config, {"source": "app"})
     metrics = fit(
         task=TASK, model=job.network, train=job.train, validation=job.validation, evaluations=job.evaluations,
@@ -310,6 +327,7 @@ def entity_stages(
                    for k, m in metrics["evaluations"].items() if k != "validation"}  # fmt: skip
     training = {k: metrics[k] for k in ("settings", "device", "precision", "best_epoch", "steps", "stopped", "seconds",
                                         "history")}  # fmt: skip
+    training["sentences_in_file"] = totals  # the measured sets before sampling
     return EntityResult(Tagger(job.network, job.tokenizer, job.tag_names, load_encoder(model)), evaluations, training)
 
 

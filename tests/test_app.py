@@ -27,8 +27,8 @@ def test_compare_callback_shows_user_errors_in_the_page():
 
 #: What gradio_client users and bench/load.py call: renaming one breaks them.
 API_NAMES = {
-    "check_data", "compare", "embedding_map", "load_file", "load_head", "place_on_map", "predict", "predict_file",
-    "report", "retrain", "stop", "train",
+    "check_data", "compare", "compare_maps", "embedding_map", "entities", "finetune", "load_file", "load_head",
+    "place_on_map", "predict", "predict_file", "report", "retrain", "stop", "train", "train_entities",
 }  # fmt: skip
 
 

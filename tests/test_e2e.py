@@ -181,7 +181,7 @@ def test_fine_tuning_and_entities_in_the_browser(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "finetune-live.png"), full_page=True)
     comparison = page.get_by_text(re.compile(r"Fine-tuning (gained|lost|did not change) (\d\.\d{3} )?macro-F1"))
     comparison.wait_for(timeout=300_000)
-    assert page.get_by_text(re.compile(r"download is \d+ MB")).is_visible()
+    assert page.get_by_text(re.compile(r"download is [\d.]+ MB")).is_visible()
     page.get_by_text("Done in").wait_for(timeout=180_000)
     page.screenshot(path=str(ARTIFACTS / "tab-train-finetuned.png"), full_page=True)
 

@@ -210,7 +210,7 @@ def tuned(trained):
         for name, value in state.items()
         if name.startswith("encoder.layer.11.")
     }
-    return TunedClassifier(base, trained.classifier.head, weights)
+    return TunedClassifier(base, trained.classifier.head, weights, 128)
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +231,11 @@ def test_a_fine_tuned_download_round_trips_to_the_same_predictions(trained, tune
     assert loaded.encoder.fingerprint == tuned.encoder.fingerprint != tuned.base.fingerprint
     # the moved layer changes the embeddings; the word embeddings are the base model's own, not a copy
     assert not np.allclose(loaded.predict_proba(texts), trained.classifier.predict_proba(texts), atol=1e-3)
-    shared = tuned.base.model[0].auto_model.get_input_embeddings().weight
-    assert loaded.encoder.model[0].auto_model.get_input_embeddings().weight is shared
+    base, copy = tuned.base.model[0].auto_model, loaded.encoder.model[0].auto_model
+    assert copy.get_input_embeddings().weight is base.get_input_embeddings().weight
+    assert copy.encoder.layer[0].output.dense.weight is base.encoder.layer[0].output.dense.weight  # unchanged: shared
+    assert copy.encoder.layer[11].output.dense.weight is not base.encoder.layer[11].output.dense.weight
+    assert loaded.encoder.max_length == 128 and loaded.nbytes >= 2 * sum(w.nbytes for w in tuned.weights.values())
 
 
 def _encoder_changed(files: dict[str, bytes], change) -> dict[str, bytes]:
@@ -248,8 +251,12 @@ def _encoder_changed(files: dict[str, bytes], change) -> dict[str, bytes]:
         (lambda w: w.update({"encoder.layer.11.output.dense.bias": np.zeros(7, np.float16)}), "do not fit"),
         (lambda w: w["encoder.layer.11.output.dense.bias"].__setitem__(0, np.nan), "not numbers"),
         (lambda w: w["encoder.layer.11.output.dense.bias"].__setitem__(0, 1.0), "not the ones it was saved with"),
+        (
+            lambda w: w.update({"embeddings.word_embeddings.weight": np.zeros((250037, 384), np.float16)}),
+            "change the word embeddings",
+        ),
     ],
-    ids=["unknown name", "wrong shape", "nan", "changed value"],
+    ids=["unknown name", "wrong shape", "nan", "changed value", "word embeddings"],
 )
 def test_tampered_fine_tuned_weights_are_refused(tuned_files, tmp_path, change, message):
     path = write_zip(tmp_path / "c.zip", _encoder_changed(tuned_files, change))

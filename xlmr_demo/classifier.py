@@ -149,7 +149,10 @@ class Classifier(BaseClassifier):
             return cls(encoder, head)
         if not weights:
             raise UserError(f"{name} is a fine-tuned classifier without the weights fine-tuning changed.")
-        tuned = TunedClassifier(encoder, head, weights)
+        max_length = config.get("tuned_max_length")
+        if not isinstance(max_length, int) or isinstance(max_length, bool):
+            raise UserError(f"{name} holds a damaged classifier: its fine-tuned text length is not a number.")
+        tuned = TunedClassifier(encoder, head, weights, max_length)
         if tuned.encoder.fingerprint != config.get("tuned_fingerprint"):
             raise UserError(
                 f"{name} holds a damaged classifier: its fine-tuned weights are not the ones it was saved with."
@@ -165,13 +168,23 @@ class TunedClassifier(Classifier):
     holds ``weights`` (:data:`saved.TUNED_FORMAT`): tens of MB instead of the whole model.
     """
 
-    def __init__(self, base: Encoder, head: Head, weights: dict[str, np.ndarray]) -> None:
+    def __init__(self, base: Encoder, head: Head, weights: dict[str, np.ndarray], max_length: int) -> None:
         self.base = base
         self.weights = {k: np.asarray(v, dtype=np.float16) for k, v in weights.items()}
-        super().__init__(base.fine_tuned(self.weights), head)
+        super().__init__(base.fine_tuned(self.weights, max_length), head)  # texts cut as in fine-tuning
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of its own: the changed weights as saved (float16) and in the network (bf16 or float32)."""
+        saved = sum(w.nbytes for w in self.weights.values())
+        return saved * (2 if self.encoder.precision == "bf16" else 3)
 
     def _files(self, metrics: dict | None, training: dict | None, label_issues: list | None) -> dict[str, bytes]:
-        config = {**self._config(self.base, training), "tuned_fingerprint": self.encoder.fingerprint}
+        config = {
+            **self._config(self.base, training),
+            "tuned_fingerprint": self.encoder.fingerprint,
+            "tuned_max_length": self.encoder.max_length,
+        }
         return saved.head_files(config, self.head.tensors(), metrics, label_issues, self.weights)
 
 

@@ -300,14 +300,15 @@ class Encoder:
             f"Encoder({self.name!r}, precision={self.precision}, device={self.device}, fingerprint={self.fingerprint})"
         )
 
-    def fine_tuned(self, weights: Mapping[str, np.ndarray]) -> Encoder:
+    def fine_tuned(self, weights: Mapping[str, np.ndarray], max_length: int | None = None) -> Encoder:
         """A copy of this encoder whose network has ``weights`` (part of its Hugging Face model's state
-        dict, by name: what fine-tuning changed) in place of its own.
+        dict, by name: what fine-tuning changed) in place of its own, and reads at most ``max_length``
+        tokens of a text (fine-tuning's own limit; default: this encoder's).
 
-        Every name and shape is checked against the network before anything is copied. The copy shares
-        the word-embedding matrix when ``weights`` leave it unchanged (82% of the embedded model's
-        weights), and has its own fingerprint (this one's and the weights'), so cached embeddings and
-        heads never mix the two.
+        Every name and shape is checked before anything is copied, and the word embeddings (82% of the
+        embedded model's weights), which fine-tuning never changes here, are refused. The copy holds only
+        the changed weights and shares every other with this encoder; it has its own fingerprint (this
+        one's and the weights'), so cached embeddings and heads never mix the two.
         """
         import copy
 
@@ -326,17 +327,23 @@ class Encoder:
                 raise UserError(
                     f"These fine-tuned weights are damaged: {name[:80]!r} holds values that are not numbers."
                 )
-        shared = network.get_input_embeddings().weight
-        changed = {n for n, p in network.named_parameters() if p is shared} & set(weights)
-        model = copy.deepcopy(base, {} if changed else {id(shared): shared})  # memo: the matrix is not copied
+        embedding = network.get_input_embeddings().weight
+        if {n for n, p in network.named_parameters() if p is embedding} & set(weights):
+            raise UserError("These fine-tuned weights change the word embeddings, which fine-tuning here never does.")
+        # only the changed weights are copied: every other parameter and buffer is this encoder's own, shared
+        unchanged = [*network.named_parameters(), *network.named_buffers()]
+        model = copy.deepcopy(base, {id(t): t for n, t in unchanged if n not in weights})
         with torch.no_grad():
             state = model[0].auto_model.state_dict()
             for name, value in weights.items():
                 state[name].copy_(torch.from_numpy(np.asarray(value)))
         tuned = copy.copy(self)
-        tuned.fingerprint = hashlib.sha256(f"{self.fingerprint}|{tensors_fingerprint(weights)}".encode()).hexdigest()[
-            :20
-        ]
+        if max_length is not None:
+            if not 8 <= max_length <= self.max_length:
+                raise UserError(f"A fine-tuned text length of {max_length} tokens does not fit {self.name!r}.")
+            tuned.max_length = model.max_seq_length = int(max_length)
+        identity = f"{self.fingerprint}|{tensors_fingerprint(weights)}|{tuned.max_length}"
+        tuned.fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:20]
         tuned.cache_key = f"{tuned.fingerprint}-{self.precision}-{self.device.split(':')[0]}"
         tuned._model, tuned._load_lock = model.eval(), threading.Lock()
         return tuned

@@ -81,6 +81,7 @@ class Session:
     classifier: BaseClassifier | None = None
     map: MapResult | None = None
     entities: object | None = None  # the Entities tab's tagger and its measurements (finetune's EntityResult)
+    entity_files: dict = field(default_factory=dict)  # upload path -> its corpus, read once (the upload then goes)
     cache: MemoryCache = field(default_factory=MemoryCache)
     last_used: float = field(default_factory=time.monotonic)
     job: Job | None = None
@@ -103,7 +104,10 @@ class Session:
         if self.map is not None:
             points = len(self.map.embeddings)
             total += 2 * self.map.embeddings.nbytes + 600 * points  # vectors, centred copy, the rows it maps
-        return total
+        total += sum(60 * sum(map(len, c.words)) for c in self.entity_files.values())  # ~60 bytes a word and tag
+        # fine-tuned models: the weights each holds of its own (the rest is shared with the server's model)
+        models = {id(m): m for m in (self.classifier, self.result and self.result.classifier, self.entities) if m}
+        return total + sum(getattr(m, "nbytes", 0) for m in models.values())
 
     def new_file(self, name: str) -> Path:
         """A path for a file to hand to the visitor, in a fresh folder of its own (unguessable URL).

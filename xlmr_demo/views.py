@@ -108,12 +108,16 @@ def headline(result: TrainResult) -> str:
         text += f"({_stopped_words(tuned['stopped'])}). "
         if kept == 0:
             text += (
-                f"It did not beat its starting point, the quick head (validation macro-F1 {start:.3f}), on the "
-                "validation rows, so the starting weights were kept: here the quick head is as good."
+                f"It did not beat its starting point, a head on the frozen model (validation macro-F1 {start:.3f}), "
+                "on the validation rows, so that head was kept: here fine-tuning adds nothing."
             )
         else:
             before = f" (validation macro-F1 {start:.3f} before fine-tuning)" if start is not None else ""
-            text += f"The weights kept are those after epoch {kept:g}, the best on the validation rows{before}."
+            text += (
+                f"The weights kept are those after epoch {kept:g}, the best on the validation rows{before}. The "
+                "transfer table and suspected label errors below come from heads on the fine-tuned model, which "
+                "learnt from every training language: its transfer is not zero-shot."
+            )
     head = result.classifier.head
     if head.config.kind == "by_language":
         known = ", ".join(head.languages_[:12]) + (" ..." if len(head.languages_) > 12 else "")
@@ -138,7 +142,7 @@ def _stopped_words(stopped: str) -> str:
     return stopped[0].lower() + stopped[1:] if stopped else "ended"
 
 
-def method_comparison(quick: TrainResult, tuned: TrainResult, download_mb: float, model_mb: float) -> str:
+def method_comparison(quick: TrainResult, tuned: TrainResult, download_note: str) -> str:
     """The quick head and the fine-tuned model side by side, on the same test rows, and what each download weighs."""
     rows = [("Quick: a head on the frozen model", quick), ("Fine-tuned whole model", tuned)]
     lines = ["| | macro-F1 | accuracy | mean over languages |", "|---|---|---|---|"]
@@ -149,17 +153,27 @@ def method_comparison(quick: TrainResult, tuned: TrainResult, download_mb: float
     change = "did not change macro-F1" if gain == 0 else f"{'gained' if gain > 0 else 'lost'} {abs(gain):.3f} macro-F1"
     return (
         f"**Fine-tuning {change}** on the same {tuned.metrics['n']} test rows.\n\n" + "\n".join(lines) + "\n\n"
-        + tuned_download_note(download_mb, model_mb)
+        + download_note
     )  # fmt: skip
 
 
-def tuned_download_note(download_mb: float, model_mb: float) -> str:
-    """What the fine-tuned classifier's download holds and weighs."""
-    return (
-        f"The fine-tuned classifier's download is **{download_mb:.0f} MB**: only the weights fine-tuning changed "
-        f"(and the head), to put into the base model, which the Predict tab and `python -m xlmr_demo predict` "
-        f"load by themselves. The whole model folder would be {model_mb:.0f} MB."
+def tuned_download_note(download_mb: float, model_mb: float, tuned: bool = True, upload_mb: int | None = None) -> str:
+    """What the fine-tuned classifier's download holds and weighs (``tuned``: False when fine-tuning kept its
+    starting point, a head on the frozen model); ``upload_mb``: this server's upload limit."""
+    size = f"{download_mb:.1f}" if download_mb < 10 else f"{download_mb:.0f}"
+    if not tuned:
+        return (
+            f"The download is {size} MB: fine-tuning kept its starting point, so it is a head on the frozen model, "
+            "like the quick one."
+        )
+    text = (
+        f"The fine-tuned classifier's download is **{size} MB**: only the weights fine-tuning changed (and the "
+        f"head), to put into the base model, which the Predict tab and `python -m xlmr_demo predict` load by "
+        f"themselves. The whole model folder would be {model_mb:.0f} MB."
     )
+    if upload_mb is not None and download_mb > upload_mb:
+        text += f" It is larger than this server takes as an upload ({upload_mb} MB): load it on your computer."
+    return text
 
 
 def report_rows(result: TrainResult) -> tuple[list[str], list[list]]:
@@ -285,11 +299,17 @@ ENTITY_HEADERS = ["entity type", "precision", "recall", "F1", "entities"]
 
 def entity_headline(evaluations: dict, training: dict) -> str:
     """Entity F1 on the held-out sentences, per language, and zero-shot on another language's file."""
+    totals = training.get("sentences_in_file", {})
+
+    def sentences(name: str, m: dict) -> str:
+        total = totals.get(name, m["sentences"])
+        return f"{m['sentences']:,} sentences" + (f" (a random sample of {total:,})" if total > m["sentences"] else "")
+
     test = evaluations["test"]
     micro = test["entity"]["micro"]
     text = (
         f"### Entity F1 {micro['f1']:.3f} · precision {micro['precision']:.3f} · recall {micro['recall']:.3f}\n"
-        f"Measured on {test['sentences']:,} sentences of your file that the model never saw in training "
+        f"Measured on {sentences('test', test)} of your file that the model never saw in training "
         f"({micro['support']:,} entities). An entity counts as found only when its type and both ends are right."
     )
     for name, m in evaluations.items():
@@ -297,7 +317,7 @@ def entity_headline(evaluations: dict, training: dict) -> str:
             other = m["entity"]["micro"]
             text += (
                 f"\n\n**Zero-shot on {cell(m['language'], 20)}** (a language it was not trained on, "
-                f"{m['sentences']:,} sentences): entity F1 {other['f1']:.3f}."
+                f"{sentences(name, m)}): entity F1 {other['f1']:.3f}."
             )
     text += (
         f"\n\nThe whole model was fine-tuned for {duration(training['seconds'])} "
@@ -305,6 +325,16 @@ def entity_headline(evaluations: dict, training: dict) -> str:
         "chosen on another tenth of your sentences."
     )
     return text
+
+
+def entity_status(training: dict, job: str) -> str:
+    """How an entity fine-tuning run ended: done, or stopped (``job``: its name, which a stop's reason starts with)."""
+    took = duration(training["seconds"])
+    if training["stopped"].startswith(job):
+        return (
+            f"**Stopped** after {took}: the best weights measured are kept. Type a sentence below to see its entities."
+        )
+    return f"**Done** in {took}. Type a sentence below to see its entities."
 
 
 def entity_rows(evaluation: dict) -> tuple[list[str], list[list]]:
