@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import transformers
@@ -84,6 +85,18 @@ def save_pretrained(*parts) -> Callable[[Path], None]:
             part.save_pretrained(folder)
 
     return save
+
+
+class Fitting(NamedTuple):
+    """What a prepared job hands to :func:`fit` and :func:`run` (``**fitting._asdict()``): the network to
+    train, the examples it learns from and is chosen and measured on, how to measure, and its settings."""
+
+    model: object
+    train: list[Example]
+    validation: list[Example]
+    evaluations: dict[str, list[Example]]
+    measure: Measure
+    settings: dict
 
 
 def fit(

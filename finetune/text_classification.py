@@ -51,8 +51,8 @@ from xlmr_demo.progress import Progress, Step
 from xlmr_demo.saved import write_finetuned_head
 from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head
 
-from .common import RESUME_HINT, add_training_options, config_from, fit, load_model, run, save_pretrained
-from .loop import Example, FineTuneConfig, Measure, prepare_output, say
+from .common import RESUME_HINT, Fitting, add_training_options, config_from, fit, load_model, run, save_pretrained
+from .loop import Example, FineTuneConfig, prepare_output, say
 from .pooled import PooledClassifier
 
 TASK = "text-classification"
@@ -75,19 +75,14 @@ def tokenize(tokenizer, texts: list[str], prompt: str, max_length: int) -> tuple
 
 
 class Prepared(NamedTuple):
-    """A fine-tuning job ready to run: the network, its examples, how to measure and to save it."""
+    """A fine-tuning job ready to run: what :func:`fit` takes, and how to save the result."""
 
-    network: object
+    fitting: Fitting
     tokenizer: object
     save: Callable[[Path], None]
     folder: Path  # the base model's folder
     encoder: Encoder | None  # the base encoder (the head classifier only)
     head: Head | None  # the head trained end to end with the encoder (the head classifier only)
-    train: list[Example]
-    validation: list[Example]
-    evaluations: dict[str, list[Example]]
-    measure: Measure
-    settings: dict
 
 
 def check_mean_pooling(encoder: Encoder) -> None:
@@ -215,14 +210,15 @@ def prepare(
         "prompt": prompt,
         "head": None if head is None else asdict(head.config),
     }
-    return Prepared(
-        network, tokenizer, save, folder, encoder, head,
+    fitting = Fitting(
+        network,
         train=examples(data, train_rows, "training"),
         validation=examples(data, val_rows, "validation"),
         evaluations={"eval": examples(held_out, eval_rows, "evaluation")},
         measure=measure,
         settings=settings,
-    )  # fmt: skip
+    )
+    return Prepared(fitting, tokenizer, save, folder, encoder, head)
 
 
 def finetune(
@@ -254,18 +250,13 @@ def finetune(
     job = prepare(data, held_out, model, config, classifier, sources)
     return run(
         task=TASK,
-        model=job.network,
+        **job.fitting._asdict(),
         save=job.save,
         folder=job.folder,
-        train=job.train,
-        validation=job.validation,
-        evaluations=job.evaluations,
-        measure=job.measure,
         config=config,
         output=output,
-        settings=job.settings,
         started=started,
-        describe=lambda result: {"labels": job.settings["labels"], "evaluations": result.evaluations},
+        describe=lambda result: {"labels": job.fitting.settings["labels"], "evaluations": result.evaluations},
         baseline=classifier == "head",  # epoch 0 is the frozen-head classifier: fine-tuning must beat it
     )
 
@@ -303,14 +294,13 @@ def finetune_stages(
 
     job = prepare(dataset, None, model, config, "head", {"source": "app"}, progress)
     metrics = fit(
-        task=TASK, model=job.network, train=job.train, validation=job.validation, evaluations=job.evaluations,
-        measure=job.measure, config=config, output=None, settings=job.settings, started=started,
+        task=TASK, **job.fitting._asdict(), config=config, output=None, started=started,
         describe=lambda result: {"evaluations": result.evaluations}, baseline=True, progress=report,
     )  # fmt: skip
     prefix = "encoder."  # PooledClassifier's encoder; the rest ("network.") is the head, trained in place
     weights = {
         name[len(prefix) :]: tensor.detach().float().numpy()
-        for name, tensor in job.network.state_dict().items()
+        for name, tensor in job.fitting.model.state_dict().items()
         if name in metrics["trained"] and name.startswith(prefix)
     }
     head_config = job.head.config

@@ -37,9 +37,9 @@ from xlmr_demo.encoders import Encoder, auto_precision, default_device, load_enc
 from xlmr_demo.errors import UserError
 from xlmr_demo.progress import Progress
 
-from .common import RESUME_HINT, add_training_options, config_from, fit, load_model, run, save_pretrained
+from .common import RESUME_HINT, Fitting, add_training_options, config_from, fit, load_model, run, save_pretrained
 from .corpora import Corpus, read_corpus, words_of
-from .loop import Example, FineTuneConfig, Measure, prepare_output, say
+from .loop import Example, FineTuneConfig, prepare_output, say
 from .loop import pad as pad_batch
 from .ner_metrics import entities, entity_report, entity_scores, token_report
 
@@ -83,17 +83,12 @@ def held_out(corpus: Corpus, fraction: float, seed: int, what: str) -> tuple[Cor
 
 
 class Prepared(NamedTuple):
-    """A named-entity fine-tuning job ready to run (see :class:`finetune.text_classification.Prepared`)."""
+    """A named-entity fine-tuning job ready to run: what :func:`fit` takes, and what tagging needs."""
 
-    network: object
+    fitting: Fitting
     tokenizer: object
     folder: Path
     tag_names: list[str]
-    train: list[Example]
-    validation: list[Example]
-    evaluations: dict[str, list[Example]]
-    measure: Measure
-    settings: dict
 
 
 def prepare(
@@ -158,10 +153,9 @@ def prepare(
         "tags": tag_names,
         "sentences": {"train": len(train.words), **{name: len(c.words) for name, c in corpora.items()}},
     }
-    return Prepared(
-        network, tokenizer, folder, tag_names, train_examples, aligned["validation"][0],
-        {name: aligned[name][0] for name in measured}, measure, settings,
-    )  # fmt: skip
+    evaluations = {name: aligned[name][0] for name in measured}
+    fitting = Fitting(network, train_examples, aligned["validation"][0], evaluations, measure, settings)
+    return Prepared(fitting, tokenizer, folder, tag_names)
 
 
 def finetune(
@@ -195,16 +189,11 @@ def finetune(
     job = prepare(train, validation, measured, model, config, sources)
     return run(
         task=TASK,
-        model=job.network,
-        save=save_pretrained(job.network, job.tokenizer),
+        **job.fitting._asdict(),
+        save=save_pretrained(job.fitting.model, job.tokenizer),
         folder=job.folder,
-        train=job.train,
-        validation=job.validation,
-        evaluations=job.evaluations,
-        measure=job.measure,
         config=config,
         output=output,
-        settings=job.settings,
         started=started,
         describe=lambda result: {"tags": job.tag_names, "evaluations": result.evaluations},
     )
@@ -319,8 +308,7 @@ def entity_stages(
     measured = dict(zip(measured, kept, strict=True))
     job = prepare(train, validation, measured, model, config, {"source": "app"})
     metrics = fit(
-        task=TASK, model=job.network, train=job.train, validation=job.validation, evaluations=job.evaluations,
-        measure=job.measure, config=config, output=None, settings=job.settings, started=started,
+        task=TASK, **job.fitting._asdict(), config=config, output=None, started=started,
         describe=lambda result: {"evaluations": result.evaluations}, progress=progress,
     )  # fmt: skip
     evaluations = {k: {n: v for n, v in m.items() if n not in ("summary", "score")}
@@ -328,7 +316,8 @@ def entity_stages(
     training = {k: metrics[k] for k in ("settings", "device", "precision", "best_epoch", "steps", "stopped", "seconds",
                                         "history")}  # fmt: skip
     training["sentences_in_file"] = totals  # the measured sets before sampling
-    return EntityResult(Tagger(job.network, job.tokenizer, job.tag_names, load_encoder(model)), evaluations, training)
+    tagger = Tagger(job.fitting.model, job.tokenizer, job.tag_names, load_encoder(model))
+    return EntityResult(tagger, evaluations, training)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from .conftest import ROOT, umsab
+from .conftest import ROOT, umsab, write_csv
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "_artifacts"
@@ -168,14 +168,20 @@ def test_fine_tuning_and_entities_in_the_browser(page, tmp_path):
     """The Train tab's fine-tuning (live curve, then beside the quick head) and the Entities tab: a screenshot each."""
     from .test_app_finetune import wikiann_slice
 
+    rows = [(*r, "train") for r in umsab("train", 40)] + [(*r, "validation") for r in umsab("val", 12)]
+    rows += [(*r, "test") for r in umsab("test", 20)]
+    tweets = write_csv(tmp_path / "tweets.csv", ["text", "label", "language", "split"], rows)
     page.reload()
     _tab(page, "1. Data")
-    page.get_by_role("button", name="Use the sample data").click()
-    page.get_by_text("384 rows").first.wait_for(timeout=60_000)
+    page.locator("input[type=file]").first.set_input_files(str(tweets))
+    page.locator(".cell-wrap >> visible=true", has_text="split").first.wait_for(timeout=60_000)
     _tab(page, "2. Train")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Done in").wait_for(timeout=180_000)
     page.get_by_label("Fine-tune the whole model (minutes)").check()
+    budget = page.get_by_label("number input for Time budget (minutes)").locator("visible=true")
+    budget.fill("2")
+    budget.press("Enter")
     page.get_by_role("button", name="Fine-tune", exact=True).click()
     page.get_by_text(re.compile(r"Fine-tuning: \d")).wait_for(timeout=180_000)  # the live status and curve
     page.screenshot(path=str(ARTIFACTS / "finetune-live.png"), full_page=True)
@@ -184,6 +190,13 @@ def test_fine_tuning_and_entities_in_the_browser(page, tmp_path):
     assert page.get_by_text(re.compile(r"download is [\d.]+ MB")).is_visible()
     page.get_by_text("Done in").wait_for(timeout=180_000)
     page.screenshot(path=str(ARTIFACTS / "tab-train-finetuned.png"), full_page=True)
+
+    _tab(page, "4. Explore")
+    page.get_by_text("Before and after fine-tuning").click()
+    page.get_by_role("button", name="Map the test rows with both models").click()
+    page.get_by_text(re.compile(r"By label: .* before fine-tuning and")).wait_for(timeout=180_000)
+    page.get_by_text("Before and after fine-tuning").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "tab-explore-finetuned.png"), full_page=True)
 
     _tab(page, "5. Entities")
     english = wikiann_slice("en", "train", 400, tmp_path / "en_train.txt")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TABS = ("data", "train", "train-finetuned", "predict", "explore", "entities", "compare")
+TABS = ("data", "train", "train-finetuned", "predict", "explore", "explore-finetuned", "entities", "compare")
 WALK = ("1-upload", "2-check", "3-headline", "4-diagnostics", "5-predict")
 
 

@@ -303,7 +303,11 @@ def entity_headline(evaluations: dict, training: dict) -> str:
 
     def sentences(name: str, m: dict) -> str:
         total = totals.get(name, m["sentences"])
-        return f"{m['sentences']:,} sentences" + (f" (a random sample of {total:,})" if total > m["sentences"] else "")
+        return (
+            f"a random {m['sentences']:,} of its {total:,} sentences"
+            if total > m["sentences"]
+            else (f"{m['sentences']:,} sentences")
+        )
 
     test = evaluations["test"]
     micro = test["entity"]["micro"]
