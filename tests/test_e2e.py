@@ -192,10 +192,9 @@ def test_fine_tuning_and_entities_in_the_browser(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "tab-train-finetuned.png"), full_page=True)
 
     _tab(page, "4. Explore")
-    page.get_by_text("Before and after fine-tuning").click()
+    page.get_by_text("Before and after fine-tuning").first.click()  # the accordion
     page.get_by_role("button", name="Map the test rows with both models").click()
     page.get_by_text(re.compile(r"By label: .* before fine-tuning and")).wait_for(timeout=180_000)
-    page.get_by_text("Before and after fine-tuning").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "tab-explore-finetuned.png"), full_page=True)
 
     _tab(page, "5. Entities")
