@@ -626,7 +626,7 @@ def finetune(model: str, minutes: float, seed: float, request: gr.Request = None
 
     def prepare(session: Session):
         dataset = _checked_dataset(session)
-        if session.result is not None and not isinstance(session.result.classifier, TunedClassifier):
+        if session.result is not None and "fine_tuning" not in session.result.training:
             quick["result"] = session.result  # the quick head on these rows: shown beside the fine-tuned model
         return dataset
 

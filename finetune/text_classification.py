@@ -275,8 +275,9 @@ def finetune_stages(
     with the settings of ``python -m finetune.text_classification --train FILE --max-minutes M``
     (:data:`DEFAULTS`), so both give the same figures on the same rows. Then, like
     :func:`xlmr_demo.training.train_stages`: the headline (a :class:`~xlmr_demo.training.TrainResult`
-    whose classifier is a :class:`~xlmr_demo.classifier.TunedClassifier`), then the cross-lingual
-    transfer and the suspected label errors, measured with heads on the fine-tuned model's embeddings.
+    whose classifier is a :class:`~xlmr_demo.classifier.TunedClassifier`, or the starting head on the
+    frozen model when fine-tuning never beat it), then the cross-lingual transfer and the suspected
+    label errors, measured with heads on the kept model's embeddings.
 
     ``progress`` gets the embedding steps, then a ``fine-tuning`` step after every optimiser step
     (details ``train_loss``) and every evaluation (``validation``, ``epoch``); a
@@ -297,16 +298,16 @@ def finetune_stages(
         task=TASK, **job.fitting._asdict(), config=config, output=None, started=started,
         describe=lambda result: {"evaluations": result.evaluations}, baseline=True, progress=report,
     )  # fmt: skip
-    prefix = "encoder."  # PooledClassifier's encoder; the rest ("network.") is the head, trained in place
-    weights = {
-        name[len(prefix) :]: tensor.detach().float().numpy()
-        for name, tensor in job.fitting.model.state_dict().items()
-        if name in metrics["trained"] and name.startswith(prefix)
-    }
     head_config = job.head.config
     if metrics["best_epoch"] == 0:  # fine-tuning never beat its starting point: that head on the frozen model
         classifier = Classifier(job.encoder, job.head)
     else:
+        prefix = "encoder."  # PooledClassifier's encoder; the rest ("network.") is the head, trained in place
+        weights = {
+            name[len(prefix) :]: tensor.detach().float().numpy()
+            for name, tensor in job.fitting.model.state_dict().items()
+            if name in metrics["trained"] and name.startswith(prefix)
+        }
         classifier = TunedClassifier(job.encoder, job.head, weights, config.max_length)
     del job  # the training copy of the network (with its float32 word embeddings): the classifier has its own
     measured = {k: v for k, v in metrics["evaluations"]["eval"].items() if k not in ("summary", "score")}
@@ -325,7 +326,7 @@ def finetune_stages(
 
     def embedding(step: Step) -> None:
         if progress:
-            progress(replace(step, stage="embedding with the fine-tuned model"))
+            progress(replace(step, stage="embedding with the kept model"))
 
     X = embed(dataset.texts, model=classifier.encoder, progress=embedding).embeddings
     test = dataset.indices("test")
