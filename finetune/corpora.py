@@ -30,7 +30,8 @@ from xlmr_demo.limits import current as current_limits
 from xlmr_demo.readers import check_file, decode_bytes
 
 _PREFIX = re.compile(r"^([a-z]{2,3}(?:-[a-z]+)?):(?=.)")
-_TAG = re.compile(r"^(O|[BI]-[^\s]{1,50})$")
+_TYPE = r"[\w.-]{1,50}"  # an entity type: letters, digits, _ . - (it is shown on the page, so never markup)
+_TAG = re.compile(rf"^(O|[BI]-{_TYPE})$")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and Han characters: one word each
 WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")  # words joined for language identification: no spaces in CJK
@@ -160,8 +161,10 @@ def _spans(value, text: str, where: str) -> list[tuple[int, int, str]]:
         start, end, kind = item if ok else (None, None, None)
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
             raise UserError(f"{where}: {str(item)[:60]} is not [start, end, type] with offsets inside the text.")
-        if not isinstance(kind, str) or not re.fullmatch(r"[^\s]{1,50}", kind):
-            raise UserError(f"{where}: {str(kind)[:60]!r} is not an entity type (a word of at most 50 characters).")
+        if not isinstance(kind, str) or not re.fullmatch(_TYPE, kind):
+            raise UserError(
+                f"{where}: {str(kind)[:60]!r} is not an entity type (at most 50 letters, digits, _ . or -)."
+            )
         spans.append((start, end, kind))
     return spans
 

@@ -242,7 +242,33 @@ def test_fine_tuning_is_bounded_before_any_work(public_url, gradio_cache):
     client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
     over = refusal(lambda: client.predict("embedded", 6, 0, api_name="/finetune"))
     assert "maximum value 5" in over  # the cap is the slider's own bound here
-    assert "1" in refusal(lambda: client.predict("embedded", 0, 0, api_name="/finetune"))
+    assert "minimum value 1" in refusal(lambda: client.predict("embedded", 0, 0, api_name="/finetune"))
     names = refusal(lambda: client.predict("org/any-model", 1, 0, api_name="/finetune"))
     assert "not in the list of choices" in names  # the dropdown's own check, before any work
     assert settled(gradio_cache) == []
+
+
+def test_hostile_entity_files_and_texts_are_refused_and_leave_nothing(public_url, gradio_cache, tmp_path):
+    from gradio_client import handle_file
+
+    client = visitor(public_url)
+    tags = tmp_path / "tags.conll"
+    tags.write_text("Paris\tB-LOC\n<img src=x onerror=alert(1)>\tB-<b>\n", encoding="utf-8")
+    message = refusal(
+        lambda: client.predict(handle_file(str(tags)), None, "embedded", 1, 0, api_name="/train_entities")
+    )
+    assert "tags.conll, line 2" in message and "is not an IOB2 tag" in message
+    long_line = tmp_path / "long.jsonl"
+    long_line.write_text('{"text": "' + "x" * 200_000 + '", "entities": []}\n', encoding="utf-8")
+    message = refusal(
+        lambda: client.predict(handle_file(str(long_line)), None, "embedded", 1, 0, api_name="/train_entities")
+    )
+    assert "long.jsonl, line 1: 200,0" in message and "This public demo limits every request" in message
+    over = refusal(lambda: client.predict(handle_file(str(tags)), None, "embedded", 9, 0, api_name="/train_entities"))
+    assert "maximum value 5" in over
+    assert "Fine-tune for entities first" in refusal(lambda: client.predict("Paris", api_name="/entities"))
+    huge = refusal(lambda: client.predict("Paris " * 40_000, api_name="/entities"))
+    assert "240,000 characters; the limit is 100,000" in huge
+    for text in (message, over, huge):
+        assert str(gradio_cache) not in text and str(ROOT) not in text
+    assert settled(gradio_cache) == []  # refused uploads leave nothing
