@@ -6,6 +6,7 @@ import csv
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from xlmr_demo.cli import main
@@ -135,3 +136,27 @@ def test_a_map_can_show_some_languages_only(encoder):
     assert data.keep_languages([]) is data
     with pytest.raises(UserError, match="No row is in the languages chosen"):
         data.keep_languages(["xx"])
+
+
+def test_a_map_of_300000_points_draws_their_density_and_a_sample_as_dots(tmp_path, encoder):
+    """Maps of millions: the page shows where every point lies (binned) and 20,000 of them with their texts."""
+    import plotly.graph_objects as go
+    import plotly.io
+
+    from xlmr_demo.plots import DOTS_SHOWN, embedding_map
+
+    rng = np.random.default_rng(0)
+    n = 300_000
+    centres = rng.normal(0, 10, (12, 2))
+    which = rng.integers(0, 12, n)
+    coords = (centres[which] + rng.normal(0, 1, (n, 2))).astype(np.float32)
+    languages = [f"l{k}" for k in which]
+    languages[123] = "rare"  # one point of its own: its colour is in the legend even when not among the dots
+    figure = embedding_map(coords, languages, texts=[f"text {i}" for i in range(n)], groups=[None] * n)
+    density, *dots = figure.data
+    assert isinstance(density, go.Heatmap) and np.nansum(np.expm1(np.asarray(density.z, float))) == pytest.approx(n)
+    assert sum(len(t.x) for t in dots) == DOTS_SHOWN and all(isinstance(t, go.Scattergl) for t in dots)
+    assert {t.name for t in dots} == set(languages) and "a sample of 20,000" in figure.layout.title.text
+    html = tmp_path / "big.html"
+    plotly.io.write_html(figure, html, include_plotlyjs=True)
+    assert html.stat().st_size < 12_000_000  # 300,000 dots with tooltips would be ~60 MB

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xlmr_demo.encoders import embed
 from xlmr_demo.errors import UserError
 from xlmr_demo.projection import (
     ProjectionConfig,
@@ -16,7 +17,7 @@ from xlmr_demo.projection import (
     separability,
 )
 
-from .conftest import tatoeba
+from .conftest import tatoeba, umsab
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +118,23 @@ def test_centroid_similarity_and_separability(parallel):
     assert raw["chance"] == 0.5  # English is half of the rows
     assert centred["accuracy"] < raw["accuracy"]  # centring removes language structure
     assert separability(X, ["same"] * len(X)) is None
+
+
+def test_a_map_of_20000_points_keeps_nine_tenths_of_the_translation_neighbours(encoder):
+    """All eight Tatoeba languages with English (16,000 sentences) among UMSAB tweets: 20,000 points."""
+    texts, langs, groups = [], [], []
+    for lang in ("deu", "fra", "spa", "cmn", "rus", "ara", "hin", "jpn"):
+        foreign, english = tatoeba(lang)
+        texts += foreign + english
+        langs += [lang] * len(foreign) + ["eng"] * len(english)
+        groups += [f"{lang}{i}" for i in range(len(foreign))] * 2
+    tweets = [(t, lang) for t, _, lang in umsab("train", 1000)][: 20_000 - len(texts)]
+    texts += [t for t, _ in tweets]
+    langs += [lang for _, lang in tweets]
+    groups += [None] * len(tweets)
+    X = embed(texts, model=encoder).embeddings
+    result = project(X, ProjectionConfig(), langs, cache=False)
+    assert result.method == "tsne" and result.coords.shape == (20_000, 2)
+    full = neighbour_rate(X, langs, groups)
+    kept = neighbour_rate(result.coords, langs, groups)
+    assert kept >= 0.9 * full, (kept, full)

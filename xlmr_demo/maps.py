@@ -30,7 +30,7 @@ from .projection import (
     separability,
 )
 from .readers import Table, columns_text, read_table, short
-from .writers import write_table
+from .writers import write_file_atomically, write_table
 
 MAX_COLOURS = 100  # one legend entry (and one trace) per value: beyond this, nobody reads the colours
 
@@ -167,11 +167,14 @@ def build_map(
     color: str = "language",
     label_column: str | None = None,
     progress: Progress | None = None,
+    embeddings: np.ndarray | None = None,
 ) -> MapResult:
     """Embed ``data``, project it and measure how well languages line up.
 
     Above the map size limit (:attr:`xlmr_demo.limits.Limits.map_points`, set in public mode) a
-    seeded sample of the rows is mapped, and the findings say so.
+    seeded sample of the rows is mapped, and the findings say so. ``embeddings``, when given, are
+    those of ``data.texts`` by ``model`` (made elsewhere, such as on Ray), row for row, with no
+    sample taken.
     """
     if color != "language" and color not in data.columns:
         choices = columns_text(list(data.columns)) or "none"
@@ -183,11 +186,11 @@ def build_map(
             "apart. Choose a column of categories (language, label, topic)."
         )
     max_points = current_limits().map_points
-    if max_points is not None and config.method == "tsne":  # a projection cannot be stopped half-way:
-        max_points = min(max_points, TSNE_MAX_POINTS)  # t-SNE of 5,000 points takes 10 s in 2D, 36 s in 3D
+    if max_points is not None and config.method == "tsne" and config.dims == 3:  # no stopping half-way:
+        max_points = min(max_points, TSNE_MAX_POINTS)  # 3D t-SNE of 5,000 points takes 41 s
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)
-    X = embed(data.texts, model=model, progress=progress).embeddings
+    X = embed(data.texts, model=model, progress=progress).embeddings if embeddings is None else embeddings
     projection = project(X, config, data.languages, progress=progress)
     groups = data.groups
     rate_full, per_language = alignment(X, data.languages, groups) if groups else (None, {})
@@ -278,21 +281,22 @@ def place_text(result: MapResult, text: str, k: int = 5) -> Placement:
 
 
 def write_coords(result: MapResult, path: str | Path) -> None:
-    """The input rows plus x, y (and z) as CSV."""
-    dims = result.projection.coords.shape[1]
-    axes = ["x", "y", "z"][:dims]
+    """The input rows plus x, y (and z): CSV or TSV (5 decimals), or Parquet (float32, for maps of millions)."""
+    coords = result.projection.coords
+    axes = ["x", "y", "z"][: coords.shape[1]]
     data = result.data
-    columns = ["text", "language", *(["pair_id"] if data.groups else []), *data.columns, *axes]
-    rows = []
-    for i, text in enumerate(data.texts):
-        row = [
-            text,
-            data.languages[i],
-            *([data.groups[i]] if data.groups else []),
-            *(v[i] for v in data.columns.values()),
-        ]
-        rows.append(row + [f"{c:.5f}" for c in result.projection.coords[i]])
-    write_table(Table(columns=columns, rows=rows), path)
+    cells = [("text", data.texts), ("language", data.languages), *([("pair_id", data.groups)] if data.groups else [])]
+    cells += list(data.columns.items())
+    if Path(path).suffix.lower() == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrays = [pa.array(v, pa.string()) for _, v in cells] + [pa.array(c) for c in coords.T]
+        table = pa.Table.from_arrays(arrays, names=[name for name, _ in cells] + axes)
+        write_file_atomically(Path(path), lambda tmp: pq.write_table(table, tmp))
+        return
+    rows = [[v[i] for _, v in cells] + [f"{c:.5f}" for c in coords[i]] for i in range(len(data.texts))]
+    write_table(Table(columns=[name for name, _ in cells] + axes, rows=rows), path)
 
 
 def load_map_data(path: str | Path, **columns: str | None) -> MapData:

@@ -65,6 +65,12 @@ def similarity_heatmap(
 
 
 WEBGL_FROM = 5000  # points; SVG scatter slows down past a few thousand
+#: Above this many points a 2D map draws the density of all of them and a seeded sample of
+#: :data:`DOTS_SHOWN` as dots with their texts (a million dots with tooltips would make a page of
+#: hundreds of MB that no browser keeps responsive); 3D maps show the sample.
+DENSITY_FROM = 100_000
+DOTS_SHOWN = 20_000
+DENSITY_BINS = 300
 PALETTE = [
     "#1f77b4",
     "#ff7f0e",
@@ -109,20 +115,27 @@ def embedding_map(
     n, dims = coords.shape
     if dims not in (2, 3):
         raise ValueError("coords must have 2 or 3 columns")
-    values = np.asarray([str(c) for c in color], dtype=object)
+    fig = go.Figure()
+    shown = np.arange(n)
+    if n > DENSITY_FROM:
+        shown = np.sort(np.random.default_rng(0).choice(n, DOTS_SHOWN, replace=False))
+        if dims == 2:
+            fig.add_trace(_density(coords))
+        title += f" (dots: a sample of {DOTS_SHOWN:,}" + (f"; grey: where all {n:,} lie)" if dims == 2 else ")")
+    elif groups is not None:
+        fig.add_trace(_pair_lines(coords, groups))
+    every = np.asarray([str(c) for c in color], dtype=object)
+    values = every[shown]
     hover = hover or {}
     lines = [
         "<br>".join(f"<b>{html.escape(_short(k))}</b>: {html.escape(_short(str(v[i])))}" for k, v in hover.items())
         + (f"<br>{html.escape(_short(str(texts[i]), HOVER_CHARS))}" if texts is not None else "")
-        for i in range(n)
+        for i in shown
     ]
-    fig = go.Figure()
-    if groups is not None:
-        fig.add_trace(_pair_lines(coords, groups))
-    scatter = go.Scatter3d if dims == 3 else (go.Scattergl if n > WEBGL_FROM else go.Scatter)
-    categories = sorted(set(values.tolist()))
-    for k, value in enumerate(categories):
-        rows = np.flatnonzero(values == value)
+    scatter = go.Scatter3d if dims == 3 else (go.Scattergl if len(shown) > WEBGL_FROM else go.Scatter)
+    for k, value in enumerate(sorted(set(every.tolist()))):  # every value keeps its colour and legend entry
+        picked = np.flatnonzero(values == value)
+        rows = shown[picked]
         xyz = {"x": coords[rows, 0], "y": coords[rows, 1]}
         if dims == 3:
             xyz["z"] = coords[rows, 2]
@@ -131,8 +144,12 @@ def embedding_map(
                 **xyz,
                 mode="markers",
                 name=html.escape(_short(value)),
-                marker={"size": 4 if dims == 3 else 7, "color": PALETTE[k % len(PALETTE)], "opacity": 0.85},
-                hovertext=[lines[i] for i in rows],
+                marker={
+                    "size": 7 if dims == 2 and len(shown) <= WEBGL_FROM else 4,
+                    "color": PALETTE[k % len(PALETTE)],
+                    "opacity": 0.85,
+                },
+                hovertext=[lines[j] for j in picked],
                 hoverinfo="text",
             )
         )
@@ -147,6 +164,16 @@ def embedding_map(
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False, scaleanchor="x")
     return fig
+
+
+def _density(coords: np.ndarray) -> go.Heatmap:
+    """How many points fall in each cell of a grid over the map (log scale, white where none)."""
+    counts, xs, ys = np.histogram2d(coords[:, 0], coords[:, 1], bins=DENSITY_BINS)
+    shade = np.where(counts > 0, np.log1p(counts), np.nan).T  # rows of a heatmap are y
+    return go.Heatmap(
+        x=(xs[:-1] + xs[1:]) / 2, y=(ys[:-1] + ys[1:]) / 2, z=shade, colorscale="Greys", showscale=False,
+        hoverinfo="skip", name="all points", zmin=0,
+    )  # fmt: skip
 
 
 def _pair_lines(coords: np.ndarray, groups: Sequence[str | None]) -> go.Scatter | go.Scatter3d:

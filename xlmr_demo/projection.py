@@ -2,12 +2,16 @@
 
 The promise of the map is "a sentence and its translations sit together". How well a map keeps
 that is measured by :func:`neighbour_rate`: the share of points whose nearest point *in another
-language* is their own translation. Measured by ``bench/projection.py`` on Tatoeba (English +
-deu/fra/cmn/ara, 250 meanings each; figures in ``bench/results/projection.md``): the full
+language* is their own translation. Measured by ``bench/projection.py`` on Tatoeba (figures in
+``bench/results/projection.md``): on 2,000 points (English + deu/fra/cmn/ara) the full
 384-dimensional embeddings score 75.4%, 81.6% once each language's mean is removed; a default
-umap-learn map keeps 10.2%. The defaults here come from that measurement: remove language identity
-(centre each language), then t-SNE (perplexity 30: 75.1%) up to :data:`TSNE_MAX_POINTS` points and
-UMAP with small neighbourhoods (49.9%) above, where t-SNE gets slow (5,000 texts: 11.5 s).
+umap-learn map keeps 10.2%. On 20,000 points (all eight Tatoeba languages and UMSAB tweets) the
+full dimensions score 62.6%; UMAP keeps about half of that, t-SNE on centred vectors 98%. Placing
+most points into a map fitted on a sample keeps a third or less, so every point is fitted.
+The defaults come from that measurement: remove language identity (centre each language), then
+t-SNE. 2D maps use openTSNE (FFT-accelerated, linear in the number of points: 20,000 points in
+about 40 s on 2 cores); 3D maps use scikit-learn's Barnes-Hut t-SNE up to :data:`TSNE_MAX_POINTS`
+points (openTSNE's FFT method draws only 2D) and UMAP with small neighbourhoods above.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from .progress import Progress, ticking
 from .writers import cache_dir, write_file_atomically
 
 Method = Literal["auto", "umap", "tsne", "pca"]
-TSNE_MAX_POINTS = 5000  # above this, t-SNE takes minutes on 2 cores; UMAP stays within seconds
+TSNE_MAX_POINTS = 5000  # 3D maps: above this, Barnes-Hut t-SNE takes minutes on 2 cores; UMAP stays within seconds
 MIN_POINTS_FOR_MANIFOLD = 15  # fewer points: neighbourhood methods are meaningless, use PCA
 
 
@@ -35,7 +39,7 @@ MIN_POINTS_FOR_MANIFOLD = 15  # fewer points: neighbourhood methods are meaningl
 class ProjectionConfig:
     """How to project; every option is seeded and part of the cache key."""
 
-    method: Method = "auto"  # auto: t-SNE up to TSNE_MAX_POINTS points, UMAP above
+    method: Method = "auto"  # auto: t-SNE (in 3D: up to TSNE_MAX_POINTS points, UMAP above)
     dims: Literal[2, 3] = 2
     # centring: translation-neighbour rate +6.2 points in full dims, +25.8 on t-SNE maps (bench/results/projection.md)
     center_languages: bool = True
@@ -121,9 +125,18 @@ def _umap(X: np.ndarray, config: ProjectionConfig) -> np.ndarray:
 
 
 def _tsne(X: np.ndarray, config: ProjectionConfig) -> np.ndarray:
+    perplexity = min(config.perplexity, (len(X) - 1) / 3)  # t-SNE needs perplexity < n / 3
+    if config.dims == 2:
+        import openTSNE
+
+        # every visitor of a public server gets one core: one map cannot slow the others down
+        tsne = openTSNE.TSNE(
+            n_components=2, perplexity=perplexity, metric="cosine", n_jobs=1 if public_mode() else -1,
+            random_state=config.seed,
+        )  # fmt: skip
+        return np.asarray(tsne.fit(X))
     from sklearn.manifold import TSNE
 
-    perplexity = min(config.perplexity, (len(X) - 1) / 3)  # t-SNE needs perplexity < n / 3
     return TSNE(
         n_components=config.dims, perplexity=perplexity, metric="cosine", init="pca", random_state=config.seed
     ).fit_transform(X)
@@ -137,21 +150,26 @@ def _cache_path(X: np.ndarray, languages: Sequence[str] | None, config: Projecti
     return folder / f"{digest.hexdigest()[:24]}.npz"
 
 
-#: Rough seconds per point on 2 cores (bench/results/projection.md: UMAP 20,000 points in 4.2 s, t-SNE
-#: 5,000 in 11.5 s, both 2D), for a progress bar that moves while a projection that reports nothing runs.
-SECONDS_PER_POINT = {"umap": 2.1e-4, "tsne": 2.3e-3}
-SLOWER_IN_3D = {"umap": 1.5, "tsne": 3.6}
+#: Rough seconds per point on 2 cores (bench/results/projection.md: UMAP 20,000 points in 4.2 s, 2D t-SNE
+#: (openTSNE) 20,000 in 40 s, 3D t-SNE (scikit-learn) 5,000 in 41 s), for a progress bar that moves while a
+#: projection that reports nothing runs.
+SECONDS_PER_POINT = {("umap", 2): 2.1e-4, ("umap", 3): 3.2e-4, ("tsne", 2): 2.0e-3, ("tsne", 3): 8.3e-3}
 UMAP_IMPORT_SECONDS = 15.0  # numba compiles umap-learn on its first import in a process (cached on disk after)
 
 
 def expected_seconds(method: str, points: int, dims: int) -> float:
     """About how long :func:`project` takes with ``method`` on ``points`` distinct points (an estimate)."""
-    if method not in SECONDS_PER_POINT:
+    if (method, dims) not in SECONDS_PER_POINT:
         return 0.0
-    seconds = 1.0 + points * SECONDS_PER_POINT[method] * (SLOWER_IN_3D[method] if dims == 3 else 1.0)
+    seconds = 1.0 + points * SECONDS_PER_POINT[method, dims]
     if method == "umap" and "umap" not in sys.modules:
         seconds += UMAP_IMPORT_SECONDS
     return seconds
+
+
+def auto_method(points: int, dims: int) -> str:
+    """The projection ``method="auto"`` uses for ``points`` distinct points in ``dims`` dimensions."""
+    return "tsne" if dims == 2 or points <= TSNE_MAX_POINTS else "umap"
 
 
 def project(X: np.ndarray, config: ProjectionConfig = ProjectionConfig(), languages: Sequence[str] | None = None,
@@ -188,7 +206,7 @@ def project(X: np.ndarray, config: ProjectionConfig = ProjectionConfig(), langua
         notes.append(f"{len(X) - len(unique)} duplicate row(s) share the position of their first copy.")
     method = config.method
     if method == "auto":
-        method = "tsne" if len(unique) <= TSNE_MAX_POINTS else "umap"
+        method = auto_method(len(unique), config.dims)
     if method != "pca" and len(unique) < MIN_POINTS_FOR_MANIFOLD:
         notes.append(f"Only {len(unique)} distinct points: used PCA instead of {method.upper()}, which needs more.")
         method = "pca"
@@ -206,20 +224,27 @@ def project(X: np.ndarray, config: ProjectionConfig = ProjectionConfig(), langua
     return result
 
 
-def _nearest_other_language(X: np.ndarray, languages: np.ndarray, metric: str) -> np.ndarray:
-    """Index of each row's nearest row in another language (cosine in embedding space, else euclidean)."""
+#: Rows with a translation measured by :func:`alignment`; above this, a seeded sample of them (each is
+#: compared with every row: a million-point map would otherwise take hours)
+MEASURED_ROWS = 20_000
+
+
+def _nearest_other_language(X: np.ndarray, languages: np.ndarray, metric: str, rows: np.ndarray) -> np.ndarray:
+    """Index of each of ``rows``' nearest row in another language (cosine in embedding space, else euclidean)."""
     from sklearn.metrics import pairwise_distances
 
-    nearest = np.empty(len(X), dtype=np.int64)
-    for start in range(0, len(X), 2048):  # blocks keep memory at 2048 x n
-        d = pairwise_distances(X[start : start + 2048], X, metric=metric)
-        d[languages[start : start + 2048, None] == languages[None, :]] = np.inf
+    nearest = np.empty(len(rows), dtype=np.int64)
+    for start in range(0, len(rows), 2048):  # blocks keep memory at 2048 x n
+        block = rows[start : start + 2048]
+        d = pairwise_distances(X[block], X, metric=metric)
+        d[languages[block, None] == languages[None, :]] = np.inf
         nearest[start : start + 2048] = d.argmin(axis=1)
     return nearest
 
 
 def _translation_hits(X: np.ndarray, languages: Sequence[str], groups: Sequence[str | None]):
-    """Per row: does it have a translation in another language, and is its nearest other-language row one?"""
+    """For the rows with a translation in another language (at most :data:`MEASURED_ROWS`, seeded): is their
+    nearest other-language row one of them? Returns (hits, those rows' languages)."""
     langs = np.asarray(languages, dtype=object)
     ids = np.asarray([g if g not in (None, "") else None for g in groups], dtype=object)
     group_languages: dict[str, set[str]] = {}
@@ -227,11 +252,14 @@ def _translation_hits(X: np.ndarray, languages: Sequence[str], groups: Sequence[
         if g is not None:
             group_languages.setdefault(g, set()).add(lang)
     has = np.array([g is not None and bool(group_languages[g] - {lang}) for g, lang in zip(ids, langs, strict=True)])
-    if not has.any():
-        return has, has, langs
+    rows = np.flatnonzero(has)
+    if len(rows) > MEASURED_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, MEASURED_ROWS, replace=False))
+    if not len(rows):
+        return np.zeros(0, bool), langs[rows]
     X = np.asarray(X, dtype=np.float32)
-    nearest = _nearest_other_language(X, langs, "cosine" if X.shape[1] > 3 else "euclidean")
-    return ids[nearest] == ids, has, langs
+    nearest = _nearest_other_language(X, langs, "cosine" if X.shape[1] > 3 else "euclidean", rows)
+    return ids[nearest] == ids[rows], langs[rows]
 
 
 def neighbour_rate(X: np.ndarray, languages: Sequence[str], groups: Sequence[str | None]) -> float | None:
@@ -247,11 +275,11 @@ def alignment(
     X: np.ndarray, languages: Sequence[str], groups: Sequence[str | None]
 ) -> tuple[float | None, dict[str, float]]:
     """:func:`neighbour_rate` overall and per language (languages without translated rows left out)."""
-    hits, has, langs = _translation_hits(X, languages, groups)
-    if not has.any():
+    hits, langs = _translation_hits(X, languages, groups)
+    if not len(hits):
         return None, {}
-    per_language = {str(lang): float(hits[has & (langs == lang)].mean()) for lang in sorted(set(langs[has].tolist()))}
-    return float(hits[has].mean()), per_language
+    per_language = {str(lang): float(hits[langs == lang].mean()) for lang in sorted(set(langs.tolist()))}
+    return float(hits.mean()), per_language
 
 
 def centroid_similarity(X: np.ndarray, languages: Sequence[str]) -> tuple[list[str], np.ndarray]:
