@@ -38,7 +38,8 @@ from .progress import Progress, Step
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+PRECISION_ENV = "XLMR_DEMO_PRECISION"
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class EncoderConfig:
     # Text put before every input. None: the model's own "query" prompt if it declares one
     # (the embedded E5 model: "query: ", its convention for classification and clustering).
     prompt: str | None = None
-    precision: Precision = "auto"  # auto: bf16 where the hardware runs it natively, else fp32
+    precision: Precision = "auto"  # auto: see inference_precision
     batch_size: int = 32  # texts per forward pass (sorted by length); bench/encode.py times the default
     max_length: int | None = None  # tokens; None: the model's own limit (512 for XLM-R models)
     device: str | None = None  # None: CUDA when present, else CPU
@@ -57,8 +58,8 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16", "int8"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or int8, not {self.precision!r}")
         if self.max_length is not None and self.max_length < 8:
             raise ValueError("max_length must be >= 8 tokens")
 
@@ -90,14 +91,26 @@ class EncodeStats:
         return int(np.minimum(self.lengths, self.max_length).sum())
 
 
-def _native_bf16_cpu() -> bool:
-    """x86 with AVX512-BF16 or AMX: bf16 matmuls run natively (elsewhere they are emulated, slower than fp32)."""
+def _cpu_flags() -> set[str]:
+    """The CPU's instruction-set flags (Linux; empty elsewhere)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = fh.read()
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
     except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+        pass
+    return set()
+
+
+def _native_bf16_cpu() -> bool:
+    """x86 with AVX512-BF16 or AMX: bf16 matmuls run natively (elsewhere they are emulated, slower than fp32)."""
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def _int8_dot_cpu() -> bool:
+    """x86 with an 8-bit dot-product instruction (AVX512-VNNI, AVX-VNNI, AMX-INT8)."""
+    return bool(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
 def _has_nvidia_driver() -> bool:
@@ -123,9 +136,28 @@ def default_device() -> str:
 
 
 def auto_precision(device: str) -> Precision:
-    """bf16 where ``device`` runs it natively (recent GPUs, CPUs with AVX512-BF16 or AMX), else fp32."""
+    """For training: bf16 where ``device`` runs it natively (recent GPUs, CPUs with AVX512-BF16 or AMX), else fp32."""
     native = _torch_cuda_bf16() if device.startswith("cuda") else _native_bf16_cpu()
     return "bf16" if native else "fp32"
+
+
+def inference_precision(device: str) -> Precision:
+    """For embedding (``precision="auto"``): bf16 where it runs natively; int8 (:mod:`xlmr_demo.quantize`) on
+    CPUs without native bf16 but with 8-bit dot products; else fp32.
+
+    Measured on an AMD EPYC with both (``bench/results/encode.md``): int8 ran at about the speed of bf16 and
+    moved Tatoeba accuracy more, so bf16 stays where it is native. ``XLMR_DEMO_PRECISION`` (fp32, bf16, int8)
+    overrides the choice, for a whole process and the workers it starts.
+    """
+    chosen = os.environ.get(PRECISION_ENV, "auto").strip().lower()
+    if chosen not in ("auto", "fp32", "bf16", "int8"):
+        raise UserError(f"{PRECISION_ENV} must be auto, fp32, bf16 or int8, not {chosen[:20]!r}.")
+    if chosen != "auto":
+        return chosen  # type: ignore[return-value]
+    precision = auto_precision(device)
+    if precision == "fp32" and device == "cpu" and _int8_dot_cpu():
+        return "int8"
+    return precision
 
 
 def resolve_model_folder(model: str) -> Path:
@@ -234,7 +266,9 @@ class Encoder:
         self.prompt: str = config.prompt if config.prompt is not None else model_prompt(self.folder)
         self.max_length: int = config.max_length or self._model_max_length()
         self.device = config.device or default_device()
-        self.precision = auto_precision(self.device) if config.precision == "auto" else config.precision
+        self.precision = inference_precision(self.device) if config.precision == "auto" else config.precision
+        if self.precision == "int8" and self.device != "cpu":
+            raise UserError("int8 runs on the CPU only; choose fp32 or bf16 on a GPU.")
         # what the vectors mean: same weights, prompt and length limit. Heads record it and refuse others.
         self.fingerprint = hashlib.sha256(
             f"{folder_fingerprint(self.folder)}|{self.prompt}|{self.max_length}".encode()
@@ -283,7 +317,15 @@ class Encoder:
         finally:
             st_logger.setLevel(level)
         model.max_seq_length = self.max_length
-        return model.eval()
+        model.eval()
+        if self.precision == "int8":
+            from .quantize import quantize_int8
+
+            def run(texts: list[str]) -> None:
+                model.encode([self.prompt + t for t in texts], batch_size=self.config.batch_size)
+
+            quantize_int8(model, run)
+        return model
 
     @property
     def tokenizer(self):
@@ -310,6 +352,8 @@ class Encoder:
         the changed weights and shares every other with this encoder; it has its own fingerprint (this
         one's and the weights'), so cached embeddings and heads never mix the two.
         """
+        if self.precision == "int8":  # fine-tuned weights replace float ones: start from the float model
+            return load_encoder(self.config.model, "fp32").fine_tuned(weights, max_length)
         import copy
 
         import torch
