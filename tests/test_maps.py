@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from xlmr_demo.cli import main
@@ -89,6 +90,12 @@ def test_cli_writes_html_and_coordinates(tmp_path, capsys, encoder):
         and {"x", "y", "pair_id", "topic"} <= set(rows[0])
         and float(rows[0]["x"]) == float(rows[0]["x"])
     )
+    parquet = tmp_path / "coords.parquet"  # for maps of millions: float32 coordinates, text cells as strings
+    assert main(["map", str(SAMPLE), "--output", str(html), "--coords", str(parquet), "--method", "pca",
+                 "--overwrite"]) == 0  # fmt: skip
+    table = pq.read_table(parquet)
+    assert table.num_rows == 384 and table.column_names == list(rows[0])
+    assert np.allclose(table.column("x").to_numpy(), [float(r["x"]) for r in rows], atol=1e-5)
 
 
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (CI installs it)")

@@ -18,23 +18,13 @@ from .embedded import EMBEDDED_NAME
 from .errors import UserError
 from .progress import Pace, Step, duration
 from .readers import rows_text
-from .writers import TABLE_SUFFIXES, output_file, output_folder, write_file_atomically
+from .writers import TABLE_SUFFIXES, output_file, output_folder, save_npy
 
 EXIT_USER_ERROR = 2
 CLASSIFIER_HELP = (
     "a classifier folder from 'train' or fine-tuned by finetune.text_classification, or a classifier .zip "
     "downloaded from the app's Train tab"
 )
-
-
-def _save_npy(path: Path, array) -> None:
-    import numpy as np
-
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as fh:  # a file object: np.save would append .npy to a path
-            np.save(fh, array)
-
-    write_file_atomically(path, write)
 
 
 def _progress_printer():
@@ -54,12 +44,53 @@ def _progress_printer():
     return update
 
 
+RAY_OPTIONS = ("address", "actors", "cpus_per_actor", "gpus_per_actor", "batch_rows")
+
+
+def _ray_options(args: argparse.Namespace):
+    """The Ray options of ``--engine ray`` (None for the local engine, which refuses them and several inputs)."""
+    from .cluster import RayOptions
+
+    given = {name: getattr(args, name) for name in RAY_OPTIONS if getattr(args, name) is not None}
+    if args.engine == "ray":
+        return RayOptions(**given)
+    if given:
+        raise UserError(f"--{next(iter(given)).replace('_', '-')} applies to --engine ray.")
+    if len(getattr(args, "inputs", None) or ()) > 1:
+        raise UserError("Several inputs need --engine ray; the local engine reads one file.")
+    return None
+
+
+def _run_on_ray(plan, options, verb: str, column_option: str) -> None:
+    """Run a checked Ray job, saying what was decided and what was written."""
+    from .cluster import run
+
+    if plan.detected:
+        print(f"note: {verb} column {plan.text_column!r} (choose another with {column_option}).", file=sys.stderr)
+    if plan.skipped:
+        print(f"note: skipped {plan.skipped} finished part(s) in {plan.parts}.", file=sys.stderr)
+    done = run(plan, options, progress=_progress_printer())
+    blank = f"; {done.blank} blank text(s) got none" if done.blank else ""
+    print(
+        f"wrote {done.output}: {done.rows} row(s) of {len(plan.todo)} file(s) on Ray ({len(plan.files)} in all{blank})",
+        file=sys.stderr,
+    )
+
+
 def cmd_embed(args: argparse.Namespace) -> None:
     from .encoders import embed
     from .texts import read_texts
 
-    output = output_file(args.output, (".npy",), "--output", inputs=[args.input], overwrite=args.overwrite)
-    data = read_texts(args.input, column=args.column)
+    options = _ray_options(args)
+    if options is not None:
+        from .cluster import plan_embed
+
+        plan = plan_embed(args.inputs, args.output, args.model, args.column, overwrite=args.overwrite)
+        _run_on_ray(plan, options, "embedding", "--column")
+        return
+    (source,) = args.inputs
+    output = output_file(args.output, (".npy",), "--output", inputs=[source], overwrite=args.overwrite)
+    data = read_texts(source, column=args.column)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     if data.blank_rows:
@@ -78,7 +109,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
             f"(rows {rows_text(rows)}).",
             file=sys.stderr,
         )
-    _save_npy(output, result.embeddings)
+    save_npy(output, result.embeddings)
     print(
         f"wrote {output}: {result.embeddings.shape[0]} x {result.embeddings.shape[1]} float32 "
         f"({result.n_cached} from cache) with {result.encoder.name}",
@@ -191,17 +222,27 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .classifier import load_classifier
     from .predict import predict_file
 
+    options = _ray_options(args)
+    if options is not None:
+        from .cluster import plan_predict
+
+        if args.text is not None or not args.inputs or not args.output:
+            raise UserError("With --engine ray, give files to predict and --output (a folder, .parquet or .csv).")
+        plan = plan_predict(args.inputs, args.output, args.head_dir, args.text_column, overwrite=args.overwrite)
+        _run_on_ray(plan, options, "predicting", "--text-column")
+        return
+    data = args.inputs[0] if args.inputs else None
     if args.output:
-        inputs = [args.head_dir] + ([args.data] if args.data else [])
+        inputs = [args.head_dir] + ([data] if data else [])
         output_file(args.output, TABLE_SUFFIXES, "--output", inputs=inputs, overwrite=args.overwrite)
     classifier = load_classifier(args.head_dir)
     if args.text is not None:
         for label, p in classifier.scores(args.text):
             print(f"{p:.4f}  {label}")
         return
-    if not args.data or not args.output:
+    if not data or not args.output:
         raise UserError("Give a file to predict and --output OUT.csv, or --text 'some text'.")
-    result = predict_file(classifier, args.data, args.output, args.text_column, progress=_stage_printer())
+    result = predict_file(classifier, data, args.output, args.text_column, progress=_stage_printer())
     if result.n_blank:
         print(f"note: {result.n_blank} row(s) with an empty text got no prediction.", file=sys.stderr)
     print(f"wrote {args.output}: {len(result.table)} rows, text column {result.text_column!r}", file=sys.stderr)
@@ -222,21 +263,33 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_map(args: argparse.Namespace) -> None:
     from .classifier import load_classifier
+    from .limits import current as current_limits
     from .maps import add_predictions, build_map, load_map_data, write_coords
     from .projection import ProjectionConfig
     from .views import summary_lines, write_map_html
 
+    options = _ray_options(args)
+    if options is not None and current_limits().map_points is not None:  # build_map would map a sample of the rows
+        raise UserError(
+            "--engine ray maps every row; it does not run with a map size limit (XLMR_DEMO_MAX_MAP_POINTS)."
+        )
     inputs = [args.data] + ([args.head] if args.head else [])
     output = output_file(args.output, (".html", ".htm"), "The map", inputs=inputs, overwrite=args.overwrite)
     if args.coords:
-        output_file(args.coords, (".csv", ".tsv"), "--coords", inputs=[*inputs, output], overwrite=args.overwrite)
+        suffixes = (".csv", ".tsv", ".parquet")
+        output_file(args.coords, suffixes, "--coords", inputs=[*inputs, output], overwrite=args.overwrite)
     data = load_map_data(
         args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.pair_column
     )
     if args.head:
         add_predictions(data, load_classifier(args.head))
     config = ProjectionConfig(method=args.method or "auto", dims=args.dims, center_languages=args.center_languages)
-    result = build_map(data, args.model, config, color=args.color, progress=_stage_printer())
+    embeddings = None
+    if options is not None:
+        from .cluster import embed_texts
+
+        embeddings = embed_texts(data.texts, args.model, options, progress=_progress_printer())
+    result = build_map(data, args.model, config, color=args.color, progress=_stage_printer(), embeddings=embeddings)
     write_map_html(result, output)
     if args.coords:
         write_coords(result, args.coords)
@@ -268,6 +321,37 @@ def _add_overwrite(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (never an input)")
 
 
+def at_least(minimum: float, kind: type = int):
+    """An argparse type: a ``kind`` number of at least ``minimum``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text[:20]!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"expected a number of at least {minimum:g}")
+        return value
+
+    return parse
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: in this process (default); ray: on Ray Data workers, on this machine or the cluster at --address "
+        "(pip install 'xlmr_demo[ray]')",
+    )
+    group = p.add_argument_group("--engine ray")
+    group.add_argument("--address", help="join the Ray cluster at this address (default: start Ray on this machine)")
+    group.add_argument("--actors", type=at_least(1), help="model workers, each with its own copy of the model (2)")
+    group.add_argument("--cpus-per-actor", type=at_least(0, float), help="CPUs each worker reserves (0.5)")
+    group.add_argument("--gpus-per-actor", type=at_least(0, float), help="GPUs each worker reserves (0)")
+    group.add_argument("--batch-rows", type=at_least(1), help="rows a worker takes at a time (at most; 1024)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m xlmr_demo", description="Multilingual embeddings and classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -277,12 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Embed each text of INPUT (.txt: one per line; .csv/.tsv: one column). "
         "Blank texts are skipped and reported; OUT keeps input order.",
     )
-    p.add_argument("input", help=".txt, .csv or .tsv file")
-    p.add_argument("--output", "-o", required=True, help="the .npy file to write, shape (rows, dim)")
+    p.add_argument(
+        "inputs", nargs="+", metavar="input", help=".txt, .csv or .tsv file; with --engine ray, CSV, Parquet or JSON "
+        "Lines files, folders of them or globs",
+    )  # fmt: skip
+    p.add_argument(
+        "--output", "-o", required=True, help="the .npy file to write, shape (rows, dim); with --engine ray also a "
+        "folder of Parquet parts (one per input, an 'embedding' column added), a .parquet or a .csv (e0, e1, ...)",
+    )  # fmt: skip
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     p.add_argument("--column", help="the text column of a CSV/TSV (default: detected)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     _add_overwrite(p)
+    _add_engine_options(p)
     p.set_defaults(run=cmd_embed)
 
     p = sub.add_parser(
@@ -312,13 +403,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict the labels of a file's rows, or of one --text")
     p.add_argument("head_dir", metavar="CLASSIFIER", help=CLASSIFIER_HELP)
-    p.add_argument("data", nargs="?")
     p.add_argument(
-        "--output", "-o", help="CSV, TSV or Excel (.xlsx, every cell text) to write: the input rows plus predictions"
-    )
+        "inputs", nargs="*", metavar="data", help="the file to predict; with --engine ray, CSV, Parquet or JSON Lines "
+        "files, folders of them or globs",
+    )  # fmt: skip
+    p.add_argument(
+        "--output", "-o", help="CSV, TSV or Excel (.xlsx, every cell text) to write: the input rows plus predictions; "
+        "with --engine ray a folder of Parquet parts (one per input), a .parquet or a .csv",
+    )  # fmt: skip
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--text", help="predict this one text and print every label's probability")
     _add_overwrite(p)
+    _add_engine_options(p)
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("evaluate", help="measure a saved classifier on a labelled file (prints JSON)")
@@ -335,11 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data")
     p.add_argument("--output", "-o", required=True, help="the .html file to write")
-    p.add_argument("--coords", help="also write the rows with x, y (, z) to this CSV")
+    p.add_argument("--coords", help="also write the rows with x, y (, z) to this CSV, TSV or Parquet file")
     p.add_argument(
         "--method",
         choices=["umap", "tsne", "pca"],
-        help="projection (default: t-SNE up to 5,000 points, UMAP above; chosen by measurement)",
+        help="projection (default: t-SNE; in 3D, UMAP above 5,000 points; chosen by measurement)",
     )
     p.add_argument("--dims", type=int, choices=[2, 3], default=2)
     p.add_argument(
@@ -367,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     _add_overwrite(p)
+    _add_engine_options(p)
     p.set_defaults(run=cmd_map)
     return parser
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,29 +49,53 @@ class Predictions:
     n_not_sure: int = 0
 
 
+@dataclass(frozen=True)
+class PredictionCells:
+    """What a prediction adds to rows of texts: the columns' names and each row's cells, as text."""
+
+    names: list[str]  # predicted_label, confidence, certainty, prob_<label>... (a taken name gets "_predicted")
+    rows: list[list[str | None]]  # one per text, in order; all None for a blank text
+    n_blank: int
+    n_not_sure: int
+
+
+def prediction_cells(
+    classifier: BaseClassifier, texts: Sequence[str | None], taken: Iterable[str] = (), progress: Progress | None = None
+) -> PredictionCells:
+    """Predict ``texts`` (None or blank: no prediction); column names in ``taken`` get "_predicted" appended."""
+    rows = [i for i, c in enumerate(texts) if c and c.strip()]
+    classes = classifier.classes_
+    taken = set(taken)
+    names = ["predicted_label", "confidence", "certainty", *(f"prob_{c}" for c in classes)]
+    names = [n if n not in taken else f"{n}_predicted" for n in names]
+    extra: list[list[str | None]] = [[None] * len(names) for _ in texts]
+    unsure = []
+    if rows:
+        proba = classifier.predict_proba([texts[i] for i in rows], progress=progress)
+        best = proba.argmax(axis=1)
+        unsure = [not_sure(p) for p in proba]
+        for k, i in enumerate(rows):
+            certainty = "not sure" if unsure[k] else "sure"
+            extra[i] = [classes[best[k]], f"{proba[k, best[k]]:.4f}", certainty, *(f"{p:.4f}" for p in proba[k])]
+    return PredictionCells(names=names, rows=extra, n_blank=len(texts) - len(rows), n_not_sure=sum(unsure))
+
+
 def predict_table(
     classifier: BaseClassifier, table: Table, text_column: str | None = None, progress: Progress | None = None
 ) -> Predictions:
     """Predict every row of ``table``; rows with an empty text get empty prediction cells."""
     column = detect_columns(table, "the file", roles=("text",), text=text_column).text
     cells = table.column(column)
-    rows = [i for i, c in enumerate(cells) if c and c.strip()]
-    if not rows:
+    if not any(c and c.strip() for c in cells):
         raise UserError(f"The column {column!r} has no text to predict.")
-    proba = classifier.predict_proba([cells[i] for i in rows], progress=progress)
-    classes = classifier.classes_
-    taken = set(table.columns)
-    names = ["predicted_label", "confidence", "certainty", *(f"prob_{c}" for c in classes)]
-    names = [n if n not in taken else f"{n}_predicted" for n in names]
-    extra: list[list[str | None]] = [[None] * len(names) for _ in cells]
-    best = proba.argmax(axis=1)
-    unsure = [not_sure(p) for p in proba]
-    for k, i in enumerate(rows):
-        certainty = "not sure" if unsure[k] else "sure"
-        extra[i] = [classes[best[k]], f"{proba[k, best[k]]:.4f}", certainty, *(f"{p:.4f}" for p in proba[k])]
-    out = Table(columns=table.columns + names, rows=[r + e for r, e in zip(table.rows, extra, strict=True)])
+    found = prediction_cells(classifier, cells, table.columns, progress)
+    rows = [r + e for r, e in zip(table.rows, found.rows, strict=True)]
     return Predictions(
-        table=out, text_column=column, n_blank=len(cells) - len(rows), added=names, n_not_sure=sum(unsure)
+        table=Table(columns=table.columns + found.names, rows=rows),
+        text_column=column,
+        n_blank=found.n_blank,
+        added=found.names,
+        n_not_sure=found.n_not_sure,
     )
 
 

@@ -106,6 +106,17 @@ def write_file_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+def save_npy(path: Path, array) -> Path:
+    """Write ``array`` as a .npy file, atomically."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:  # a file object: np.save would append .npy to a path
+            np.save(fh, array)
+
+    return write_file_atomically(path, write)
+
+
 def write_dir_atomically(target: Path, fill: Callable[[Path], None], replace: bool = False) -> Path:
     """Create directory ``target`` by filling a temporary sibling and renaming it into place.
 
