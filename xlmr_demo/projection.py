@@ -234,11 +234,12 @@ def _nearest_other_language(X: np.ndarray, languages: np.ndarray, metric: str, r
     from sklearn.metrics import pairwise_distances
 
     nearest = np.empty(len(rows), dtype=np.int64)
-    for start in range(0, len(rows), 2048):  # blocks keep memory at 2048 x n
-        block = rows[start : start + 2048]
+    size = max(1, min(2048, 2**25 // len(X)))  # blocks of rows x n distances stay under 256 MB
+    for start in range(0, len(rows), size):
+        block = rows[start : start + size]
         d = pairwise_distances(X[block], X, metric=metric)
         d[languages[block, None] == languages[None, :]] = np.inf
-        nearest[start : start + 2048] = d.argmin(axis=1)
+        nearest[start : start + size] = d.argmin(axis=1)
     return nearest
 
 
