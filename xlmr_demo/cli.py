@@ -347,7 +347,10 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("--engine ray")
     group.add_argument("--address", help="join the Ray cluster at this address (default: start Ray on this machine)")
     group.add_argument("--actors", type=at_least(1), help="model workers, each with its own copy of the model (2)")
-    group.add_argument("--cpus-per-actor", type=at_least(0, float), help="CPUs each worker reserves (0.5)")
+    group.add_argument(
+        "--cpus-per-actor", type=at_least(0, float),
+        help="CPUs each worker reserves (default: the cluster's CPUs less one, shared; 0.5 each on 2 cores)",
+    )  # fmt: skip
     group.add_argument("--gpus-per-actor", type=at_least(0, float), help="GPUs each worker reserves (0)")
     group.add_argument("--batch-rows", type=at_least(1), help="rows a worker takes at a time (at most; 1024)")
 

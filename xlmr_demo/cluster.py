@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,6 +53,7 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json", ".ndjson": "j
 FORMAT_NAMES = {"csv": "CSV", "parquet": "Parquet", "json": "JSON Lines"}
 HEAD_ROWS = 2000  # rows of the first file the text column is found in (read_texts looks at 500 non-empty cells)
 MANIFEST = "_manifest.json"
+RETRIES = 2  # times a worker that died is restarted, and its batch run again
 PATH = "path"  # the column Ray Data fills with each row's file (include_paths)
 EMBEDDING = "embedding"
 OUTPUT_SUFFIXES = {"embed": (".parquet", ".csv", ".npy"), "predict": (".parquet", ".csv")}
@@ -63,7 +65,7 @@ class RayOptions:
 
     address: str | None = None
     actors: int = 2  # model workers, each holding one copy of the model
-    cpus_per_actor: float = 0.5  # under 1, so that Ray's read tasks keep a CPU on a 2-core machine
+    cpus_per_actor: float | None = None  # None: see cpus_per_actor()
     gpus_per_actor: float = 0.0
     batch_rows: int = 1024  # rows per block and per call of a worker
 
@@ -235,8 +237,17 @@ def plan_embed(
 
     _ray()
     encoder = load_encoder(model)  # the model's name and fingerprint; the network loads in the workers
-    identity = {"model": encoder.name, "fingerprint": encoder.fingerprint}
+    identity = {"model": encoder.name, "fingerprint": encoder.fingerprint, "precision": _precision()}
     return _plan("embed", _model_source(model), identity, inputs, output, text_column, overwrite)
+
+
+def _precision() -> str:
+    """The arithmetic every worker uses, chosen here once (``precision="auto"`` on this machine, or
+    ``XLMR_DEMO_PRECISION``): workers on other hardware would otherwise choose their own, and one output
+    (or a resumed one) would mix vectors of different precisions. Part of the manifest."""
+    from .encoders import default_device, inference_precision
+
+    return inference_precision(default_device())
 
 
 def _model_source(model: str) -> str:
@@ -257,7 +268,7 @@ def plan_predict(
     path = Path(classifier).expanduser().resolve()
     load_classifier(path)  # refuses a damaged or mismatched classifier here, not in every worker
     fingerprint = file_sha256(path) if path.is_file() else folder_fingerprint(path)
-    identity = {"classifier": str(path), "fingerprint": fingerprint}
+    identity = {"classifier": str(path), "fingerprint": fingerprint, "precision": _precision()}
     return _plan("predict", str(path), identity, inputs, output, text_column, overwrite)
 
 
@@ -363,12 +374,20 @@ def _start_parts(plan: Plan) -> None:
     write_file_atomically(plan.parts / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def _worker_precision(precision: str) -> None:
+    """A worker process computes in the driver's precision (whatever its own hardware would choose)."""
+    from .encoders import PRECISION_ENV
+
+    os.environ[PRECISION_ENV] = precision
+
+
 class Embedder:
     """A worker: one encoder, which adds the ``embedding`` column (null for a blank text) to each batch."""
 
-    def __init__(self, source: str, text_column: str) -> None:
+    def __init__(self, source: str, text_column: str, precision: str) -> None:
         from .encoders import load_encoder
 
+        _worker_precision(precision)
         self.encoder, self.text_column = load_encoder(source), text_column
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -390,9 +409,10 @@ class Embedder:
 class Predictor:
     """A worker: one classifier, which adds the columns ``predict_table`` adds to each batch."""
 
-    def __init__(self, source: str, text_column: str) -> None:
+    def __init__(self, source: str, text_column: str, precision: str) -> None:
         from .classifier import load_classifier
 
+        _worker_precision(precision)
         self.classifier, self.text_column = load_classifier(source), text_column
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -417,13 +437,16 @@ ADDED = {"embed": EMBEDDING, "predict": "predicted_label"}  # null where a row g
 def _session(ray, options: RayOptions) -> Iterator[None]:
     """Ray started on this machine (or joined at ``options.address``) and set to keep order, quietly."""
     started = not ray.is_initialized()
+    scratch = None  # a local Ray's session files (sockets, logs): removed when it stops
     if started:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves this machine
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         try:
             if options.address:
                 ray.init(address=options.address, **quiet)
             else:
-                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
+                scratch = tempfile.mkdtemp(prefix="xlmr-ray-")
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _temp_dir=scratch, **quiet)
         except ConnectionError as exc:
             raise UserError(f"Could not join the Ray cluster at {options.address}: {exc}") from exc
     context = ray.data.DataContext.get_current()
@@ -442,10 +465,10 @@ def _session(ray, options: RayOptions) -> Iterator[None]:
             warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.")
             yield
     except ray.exceptions.RayError as exc:
-        cause = _worker_user_error(exc)
+        cause = _worker_user_error(ray, exc)
         if cause is None:
             raise
-        raise UserError(str(cause).splitlines()[0]) from exc  # Ray appends its retry advice to the message
+        raise cause from exc
     finally:
         context.execution_options.preserve_order = before[0]
         for name, value in before[1].items():
@@ -453,18 +476,43 @@ def _session(ray, options: RayOptions) -> Iterator[None]:
         log.setLevel(level)
         if started:
             ray.shutdown()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _worker_user_error(exc: BaseException) -> UserError | None:
-    """The :class:`UserError` a worker raised, if that is what failed the job (a RayTaskError keeps it as .cause)."""
+def _worker_user_error(ray, exc: BaseException) -> UserError | None:
+    """What failed the job in words, if a user can fix it: a worker's :class:`UserError`, a file Ray could
+    not read or parse (a RayTaskError keeps the original exception as ``.cause``), or a worker that died
+    on every try (a worker that failed to start, on a UserError, also counts as dead: its cause comes first)."""
+    import pyarrow as pa
+
     cause = getattr(exc, "cause", None)
-    return cause if isinstance(cause, UserError) else None
+    if isinstance(cause, UserError):
+        return UserError(str(cause).splitlines()[0])  # Ray appends its retry advice to the message
+    if isinstance(cause, pa.ArrowException | UnicodeError):
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        return UserError(f"Ray could not read the input files: {first[:300]}")
+    if isinstance(exc, ray.exceptions.ActorDiedError):
+        return UserError(
+            f"A Ray worker died {RETRIES + 1} times on the same rows (often: out of memory). Try a smaller "
+            "--batch-rows, fewer --actors per machine, or machines with more memory."
+        )
+    return None
+
+
+def cpus_per_actor(ray, options: RayOptions) -> float:
+    """``--cpus-per-actor``, or by default the cluster's CPUs less one (for Ray's read tasks) shared by the
+    actors, at least half a CPU each: 0.5 each on 2 cores (a whole CPU each would leave none to read the
+    files, and the job would wait forever), 7.5 each on 16. Ray gives an actor as many threads as whole CPUs."""
+    if options.cpus_per_actor is not None:
+        return options.cpus_per_actor
+    return max(0.5, (ray.cluster_resources().get("CPU", 1) - 1) / options.actors)
 
 
 def _check_resources(ray, options: RayOptions) -> None:
     """Refuse an actor pool this machine's Ray cannot hold (Ray would wait for it forever)."""
     have = ray.cluster_resources()
-    for what, each in (("CPU", options.cpus_per_actor), ("GPU", options.gpus_per_actor)):
+    for what, each in (("CPU", cpus_per_actor(ray, options)), ("GPU", options.gpus_per_actor)):
         if each and options.actors * each > have.get(what, 0):
             flag = f"--{what.lower()}s-per-actor"
             raise UserError(
@@ -474,7 +522,7 @@ def _check_resources(ray, options: RayOptions) -> None:
 
 
 def _results(
-    ray, ds, task: str, source: str, text_column: str, rows: int, options: RayOptions
+    ray, ds, task: str, source: str, text_column: str, precision: str, rows: int, options: RayOptions
 ) -> Iterator[pa.Table]:  # fmt: skip
     """``ds`` (about ``rows`` rows) through a pool of ``task``'s workers, in order, as Arrow tables.
 
@@ -483,13 +531,17 @@ def _results(
     batch_rows = max(1, min(options.batch_rows, -(-rows // options.actors)))
     ds = ds.repartition(target_num_rows_per_block=batch_rows).map_batches(
         WORKERS[task],
-        fn_constructor_kwargs={"source": source, "text_column": text_column},
+        fn_constructor_kwargs={"source": source, "text_column": text_column, "precision": precision},
         batch_format="pyarrow",
         batch_size=batch_rows,
         compute=ray.data.ActorPoolStrategy(size=options.actors),
-        num_cpus=options.cpus_per_actor,
+        num_cpus=cpus_per_actor(ray, options),
         num_gpus=options.gpus_per_actor,
-    )  # an actor that dies is restarted and its batch retried (Ray Data's default for actor pools)
+        # an actor that dies is restarted and its batch retried, twice: one that dies every time (out of
+        # memory) fails the job instead of retrying forever (Ray Data's default for actor pools)
+        max_restarts=RETRIES,
+        max_task_retries=RETRIES,
+    )
     return ds.iter_batches(batch_format="pyarrow", batch_size=None)
 
 
@@ -517,7 +569,8 @@ def run(plan: Plan, options: RayOptions = RayOptions(), progress: Progress | Non
                 if progress:
                     progress(Step(stage, counts["rows"], max(plan.rows, counts["rows"] + 1)))
 
-            batches = _results(ray, ds, plan.task, plan.source, plan.text_column, plan.rows, options)
+            precision = plan.manifest["precision"]
+            batches = _results(ray, ds, plan.task, plan.source, plan.text_column, precision, plan.rows, options)
             _write_parts(batches, plan, done)
         if progress:
             progress(Step(stage, counts["rows"], counts["rows"]))
@@ -677,7 +730,7 @@ def embed_texts(
     chunks, done = [], 0
     with _session(ray, options):
         ds = ray.data.from_arrow(pa.table({"text": pa.array(list(texts), pa.string())}))
-        for batch in _results(ray, ds, "embed", _model_source(model), "text", len(texts), options):
+        for batch in _results(ray, ds, "embed", _model_source(model), "text", _precision(), len(texts), options):
             chunks.append(_vectors(batch.column(EMBEDDING)))
             done += len(batch)
             if progress:

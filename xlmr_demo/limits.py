@@ -65,7 +65,8 @@ class Limits:
     finetune_minutes: float | None = _limit(
         None, "XLMR_DEMO_MAX_FINETUNE_MINUTES", "minutes one fine-tuning job may train", public=5
     )
-    # t-SNE maps 5,000 points in ~12 s here; UMAP takes minutes and GBs on 200,000
+    # a 2D map (t-SNE, one core in public mode) of 10,000 points takes about half a minute here; one
+    # projection cannot be stopped half-way, so this bounds the time of a map
     map_points: int | None = _limit(None, "XLMR_DEMO_MAX_MAP_POINTS", "points on one map (a seeded sample)", 10_000)
     session_mb: int | None = _limit(None, "XLMR_DEMO_SESSION_MB", "MiB of data all sessions hold", public=2_048)
     # a visitor's whole flow (upload, check, train, predict, map) is about 8 requests

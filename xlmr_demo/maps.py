@@ -173,8 +173,8 @@ def build_map(
 
     Above the map size limit (:attr:`xlmr_demo.limits.Limits.map_points`, set in public mode) a
     seeded sample of the rows is mapped, and the findings say so. ``embeddings``, when given, are
-    those of ``data.texts`` by ``model`` (made elsewhere, such as on Ray), row for row, with no
-    sample taken.
+    those of ``data.texts`` by ``model`` (made elsewhere, such as on Ray), row for row; they cannot
+    be combined with a map size limit, which would sample the rows.
     """
     if color != "language" and color not in data.columns:
         choices = columns_text(list(data.columns)) or "none"
@@ -187,9 +187,11 @@ def build_map(
         )
     max_points = current_limits().map_points
     if max_points is not None and config.method == "tsne" and config.dims == 3:  # no stopping half-way:
-        max_points = min(max_points, TSNE_MAX_POINTS)  # 3D t-SNE of 5,000 points takes 41 s
+        max_points = min(max_points, TSNE_MAX_POINTS)  # 3D t-SNE of 5,000 points takes 36-41 s
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)
+    if embeddings is not None and len(embeddings) != len(data.texts):
+        raise ValueError(f"{len(embeddings)} embeddings for {len(data.texts)} texts (was the map sampled?)")
     X = embed(data.texts, model=model, progress=progress).embeddings if embeddings is None else embeddings
     projection = project(X, config, data.languages, progress=progress)
     groups = data.groups

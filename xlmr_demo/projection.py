@@ -9,9 +9,10 @@ umap-learn map keeps 10.2%. On 20,000 points (all eight Tatoeba languages and UM
 full dimensions score 62.6%; UMAP keeps about half of that, t-SNE on centred vectors 98%. Placing
 most points into a map fitted on a sample keeps a third or less, so every point is fitted.
 The defaults come from that measurement: remove language identity (centre each language), then
-t-SNE. 2D maps use openTSNE (FFT-accelerated, linear in the number of points: 20,000 points in
-about 40 s on 2 cores); 3D maps use scikit-learn's Barnes-Hut t-SNE up to :data:`TSNE_MAX_POINTS`
-points (openTSNE's FFT method draws only 2D) and UMAP with small neighbourhoods above.
+t-SNE. 2D maps use openTSNE (Barnes-Hut below 10,000 points; FFT-accelerated and linear in the
+number of points above: 20,000 points in about 40 s on 2 cores); 3D maps use scikit-learn's
+Barnes-Hut t-SNE up to :data:`TSNE_MAX_POINTS` points (openTSNE's FFT method draws only 2D) and UMAP
+with small neighbourhoods above.
 """
 
 from __future__ import annotations
@@ -142,9 +143,15 @@ def _tsne(X: np.ndarray, config: ProjectionConfig) -> np.ndarray:
     ).fit_transform(X)
 
 
+#: Part of every cached projection's key: raised when what a setting computes changes (2: t-SNE in 2D became
+#: openTSNE, and "auto" t-SNE above 5,000 points), so that no map made the old way is served for the new
+CACHE_VERSION = 2
+
+
 def _cache_path(X: np.ndarray, languages: Sequence[str] | None, config: ProjectionConfig):
     digest = hashlib.sha256(np.ascontiguousarray(X).tobytes())
-    digest.update(repr((list(languages) if languages is not None else None, sorted(asdict(config).items()))).encode())
+    settings = sorted(asdict(config).items())
+    digest.update(repr((CACHE_VERSION, list(languages) if languages is not None else None, settings)).encode())
     folder = cache_dir() / "projections"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{digest.hexdigest()[:24]}.npz"
@@ -230,6 +237,7 @@ MEASURED_ROWS = 20_000
 
 
 def _nearest_other_language(X: np.ndarray, languages: np.ndarray, metric: str, rows: np.ndarray) -> np.ndarray:
+    # languages: one integer code per row
     """Index of each of ``rows``' nearest row in another language (cosine in embedding space, else euclidean)."""
     from sklearn.metrics import pairwise_distances
 
@@ -259,7 +267,8 @@ def _translation_hits(X: np.ndarray, languages: Sequence[str], groups: Sequence[
     if not len(rows):
         return np.zeros(0, bool), langs[rows]
     X = np.asarray(X, dtype=np.float32)
-    nearest = _nearest_other_language(X, langs, "cosine" if X.shape[1] > 3 else "euclidean", rows)
+    codes = np.unique(langs.astype(str), return_inverse=True)[1].reshape(-1)  # integers compare fast
+    nearest = _nearest_other_language(X, codes, "cosine" if X.shape[1] > 3 else "euclidean", rows)
     return ids[nearest] == ids[rows], langs[rows]
 
 

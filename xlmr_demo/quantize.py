@@ -77,8 +77,5 @@ class Int8Linear(torch.nn.Module):
         x = x.reshape(-1, shape[-1]).float() * self.inverse_scale
         x_scale = x.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127
         quantised = torch.round(x / x_scale).to(torch.int8)
-        rows = len(quantised)
-        if rows <= 16:  # torch._int_mm wants more than 16 rows: pad with zeros
-            quantised = torch.nn.functional.pad(quantised, (0, 0, 0, 17 - rows))
-        y = torch._int_mm(quantised, self.weight_t)[:rows].float() * (x_scale * self.weight_scale) + self.bias
+        y = torch._int_mm(quantised, self.weight_t).float() * (x_scale * self.weight_scale) + self.bias
         return y.reshape(*shape[:-1], -1)

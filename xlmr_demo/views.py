@@ -419,7 +419,8 @@ EXPLANATIONS = {
     "map": (
         "**Embedding map**: each point is a row of your file, placed so that texts the model reads as similar "
         "sit close together; grey lines join translations. Good looks like points grouped by meaning with the "
-        "languages mixed inside each group. Only closeness counts: the axes have no meaning."
+        "languages mixed inside each group. Only closeness counts: the axes have no meaning. Maps of more than "
+        "100,000 texts show where all of them lie in grey and a sample of 20,000 as coloured points."
     ),
     "centroids": (
         "**Language centroids**: how close each language's average text sits to another's (cosine, 1 = the "
