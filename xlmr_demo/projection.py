@@ -6,8 +6,9 @@ language* is their own translation. Measured by ``bench/projection.py`` on Tatoe
 ``bench/results/projection.md``): on 2,000 points (English + deu/fra/cmn/ara) the full
 384-dimensional embeddings score 75.4%, 81.6% once each language's mean is removed; a default
 umap-learn map keeps 10.2%. On 20,000 points (all eight Tatoeba languages and UMSAB tweets) the
-full dimensions score 62.6%; UMAP keeps about half of that, t-SNE on centred vectors 98%. Placing
-most points into a map fitted on a sample keeps a third or less, so every point is fitted.
+full dimensions score 62.3% (73.6% centred); t-SNE on centred vectors keeps 65.1% (104% of the
+first, 88% of the second), UMAP 26.7-36.6%, and placing most points into a map fitted on a sample
+9.5-25.6%, so every point is fitted.
 The defaults come from that measurement: remove language identity (centre each language), then
 t-SNE. 2D maps use openTSNE (Barnes-Hut below 10,000 points; FFT-accelerated and linear in the
 number of points above: 20,000 points in about 40 s on 2 cores); 3D maps use scikit-learn's
