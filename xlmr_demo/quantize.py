@@ -1,7 +1,7 @@
 """int8 inference on CPU: the encoder's linear layers with 8-bit weights and 8-bit activations.
 
 Plain dynamic quantisation (torch's ``quantize_dynamic``: every linear layer, one scale per
-activation tensor) ran 1.6x faster than bf16 here but moved Tatoeba retrieval by 1.4 points
+activation tensor) was faster than bf16 in a first, untidy trial here but moved Tatoeba retrieval by 1.4 points
 (deu-eng), far from faithful: a few input channels of each layer carry values a hundred times larger
 than the rest, and one scale for all of them leaves the others a handful of levels. SmoothQuant (Xiao
 et al., 2023) moves that range from the activations into the weights: each input channel ``j`` of a
