@@ -288,6 +288,7 @@ class FileViews(NamedTuple):
     label_column: object = SKIP
     language_column: object = SKIP
     split_column: object = SKIP
+    group_column: object = SKIP  # rows sharing a value are one meaning (translations, copies)
     colour: object = SKIP  # the Explore tab's choices: what the map can be coloured by
     languages: object = SKIP  # and which languages it can show
 
@@ -403,8 +404,8 @@ def load_file(path: str | None, request: gr.Request = None):
         session.set_table(table, name)
         header, rows = views.preview(table)
         try:
-            found = detect_columns(table, name, roles=("text", "label", "language", "split", "pair"))
-            guess, pair = (found.text, found.label, found.language, found.split), found.pair
+            found = detect_columns(table, name, roles=("text", "label", "language", "split", "group"))
+            guess, pair = (found.text, found.label, found.language, found.split), found.group
         except UserError:
             guess, pair = (None, None, None, None), None
         colours = views.colour_choices(table, guess[0], guess[2], pair)
@@ -419,6 +420,7 @@ def load_file(path: str | None, request: gr.Request = None):
         label_column=_choices(table.columns, guess[1]),
         language_column=_choices(table.columns, guess[2], optional=True),
         split_column=_choices(table.columns, guess[3], optional=True),
+        group_column=_choices(table.columns, pair, optional=True),
         colour=gr.update(choices=colours, value="language"),
         languages=gr.update(choices=languages, value=[]),
     )
@@ -434,8 +436,11 @@ def _none(value: str | None) -> str | None:
 
 
 @user_errors
-def check_data(text: str, label: str, language: str, split: str, request: gr.Request = None):
-    """Validate the table with the chosen columns: report and label x language chart."""
+def check_data(
+    text: str, label: str, language: str, split: str, group: str | None = None, request: gr.Request = None
+):  # fmt: skip
+    """Validate the table with the chosen columns: report and label x language chart. ``group``: the column of
+    meaning ids ("(none)": translations and near-copies are found from the embeddings when training)."""
     from xlmr_demo.dataset import prepare_dataset
 
     with _task(request, "Checking the data") as (session, _):
@@ -448,6 +453,7 @@ def check_data(text: str, label: str, language: str, split: str, request: gr.Req
             label_column=_none(label),
             language_column=_none(language),
             split_column=_none(split),
+            group_column=_none(group),
         )
         return views.dataset_report(session.dataset), views.counts_figure(session.dataset)
 
@@ -1010,6 +1016,10 @@ def build_app() -> gr.Blocks:
                 label_col = gr.Dropdown(label="Label column")
                 lang_col = gr.Dropdown(label="Language column")
                 split_col = gr.Dropdown(label="Split column")
+                group_col = gr.Dropdown(
+                    label="Group column (same meaning: translations, copies)",
+                    info="Rows sharing a value never straddle train and test. (none): found from the embeddings.",
+                )
             check = gr.Button("Check data", variant="primary")
             report = gr.Markdown()
             counts_plot = gr.Plot(label="Rows per label and language")
@@ -1211,12 +1221,15 @@ def build_app() -> gr.Blocks:
                 pairs = gr.Markdown()
 
         columns = list(
-            FileViews(preview_table, read_notes, text_col, label_col, lang_col, split_col, color, map_languages)
+            FileViews(
+                preview_table, read_notes, text_col, label_col, lang_col, split_col, group_col, color, map_languages
+            )
         )
         upload.upload(load_file, [upload], columns, api_name="load_file")
         sample.click(load_sample, None, columns, api_name=False)
         check.click(
-            check_data, [text_col, label_col, lang_col, split_col], [report, counts_plot], api_name="check_data"
+            check_data, [text_col, label_col, lang_col, split_col, group_col], [report, counts_plot],
+            api_name="check_data",
         )
         heavy = {"concurrency_id": HEAVY, "concurrency_limit": 2}
         train_views = TrainViews(

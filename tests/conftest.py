@@ -139,3 +139,20 @@ def app_url(cache_root):
     """The app as a user starts it on a laptop."""
     with serving_app() as url:
         yield url
+
+
+def sib(languages: tuple[str, ...], n: int | None = None) -> list[tuple[str, str, str, str]]:
+    """(index_id, language, category, text) of the first ``n`` meanings of the SIB-200 slice's train files, in
+    each of ``languages`` (folder names): the same sentences in every language."""
+    import csv
+
+    base = SHARED_DATA / "sib"
+    if not base.is_dir():
+        pytest.skip(f"shared evaluation data not found at {base}")
+    rows = []
+    for folder in languages:
+        with open(base / folder / "train.tsv", encoding="utf-8") as fh:
+            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+            next(reader)
+            rows += [(idx, folder[:2], cat, text) for idx, cat, text in list(reader)[:n]]
+    return rows

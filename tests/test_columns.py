@@ -30,11 +30,11 @@ def test_training_roles_found_by_cells_when_names_say_nothing():
 
 
 def test_a_map_takes_a_label_only_by_its_name_and_a_pair_column_only_when_ids_repeat():
-    roles = ("text", "language", "pair", "label")
+    roles = ("text", "language", "group", "label")
     unnamed = table(text=TEXTS, kind=["x", "y", "x"], group=["1", "2", "3"])
     assert detect_columns(unnamed, "f.csv", roles, required=("text",)) == Columns(text="text")
     named = table(text=TEXTS, sentiment=["x", "y", "x"], group=["1", "1", "2"])
-    assert detect_columns(named, "f.csv", roles, required=("text",)) == Columns("text", "sentiment", pair="group")
+    assert detect_columns(named, "f.csv", roles, required=("text",)) == Columns("text", "sentiment", group="group")
 
 
 def test_a_given_column_is_kept_and_must_exist():

@@ -9,6 +9,7 @@ on every exit, Ctrl-C and ``kill`` included.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import time
@@ -146,12 +147,13 @@ def _columns(args: argparse.Namespace) -> dict[str, str | None]:
         "label_column": args.label_column,
         "language_column": args.language_column,
         "split_column": getattr(args, "split_column", None),
+        "group_column": getattr(args, "group_column", None),
     }
 
 
 def _say_dataset(dataset, name: str, evaluating: bool = False) -> None:
     m = dataset.columns
-    split = "all rows evaluated" if evaluating else f"split={m.split or 'stratified'}"
+    split = "all rows evaluated" if evaluating else f"split={m.split or 'stratified'} group={m.group or 'found'}"
     print(
         f"{name}: {len(dataset.texts)} rows; text={m.text!r} label={m.label!r} "
         f"language={m.language or 'detected'} {split}",
@@ -164,23 +166,43 @@ def _say_dataset(dataset, name: str, evaluating: bool = False) -> None:
 
 
 def _summary(metrics: dict) -> str:
-    from .metrics import classification_report
+    from .metrics import ci_text, classification_report
     from .training import MIN_TRUSTED_ROWS
 
     lines = [classification_report(metrics), ""]
+    lines.append(
+        f"macro-F1 {ci_text(metrics['macro_f1'], metrics.get('macro_f1_ci'))}, accuracy "
+        f"{ci_text(metrics['accuracy'], metrics.get('accuracy_ci'))} (95% bootstrap intervals over meaning groups)"
+    )
+    if metrics.get("leaked_test_rows"):
+        lines.append(
+            f"warning: {metrics['leaked_test_rows']} test rows have a translation or copy among the training rows"
+        )
+        unseen = metrics.get("unseen_meanings")
+        if unseen:
+            lines.append(
+                f"without them ({unseen['n']} rows): macro-F1 {ci_text(unseen['macro_f1'], unseen['macro_f1_ci'])}, "
+                f"accuracy {ci_text(unseen['accuracy'], unseen['accuracy_ci'])}"
+            )
+    lines.append("")
     if "per_language" in metrics:
-        lines.append(f"{'language':>10}  {'macro-F1':>8}  {'accuracy':>8}  {'rows':>6}")
+        lines.append(f"{'language':>10}  {'macro-F1 (95% interval)':>26}  {'accuracy (95% interval)':>26}  {'rows':>6}")
         for lang, r in metrics["per_language"].items():
-            lines.append(f"{lang:>10}  {r['macro_f1']:8.4f}  {r['accuracy']:8.4f}  {r['n']:6d}")
+            f1, acc = ci_text(r["macro_f1"], r.get("macro_f1_ci")), ci_text(r["accuracy"], r.get("accuracy_ci"))
+            lines.append(f"{lang:>10}  {f1:>26}  {acc:>26}  {r['n']:6d}")
     if "transfer" in metrics:
         t = metrics["transfer"]
-        lines += ["", "cross-lingual transfer (macro-F1; rows: trained on, columns: evaluated on)"]
-        lines.append(" " * 10 + "".join(f"{lang:>8}" for lang in t["eval_languages"]))
-        for lang, row in zip(t["train_languages"], t["macro_f1"], strict=True):
-            lines.append(f"{lang:>10}" + "".join(f"{v:8.3f}" for v in row))
-        lines.append(f"{'test rows':>10}" + "".join(f"{n:8d}" for n in t["eval_rows"]))
-        if min(t["eval_rows"]) < MIN_TRUSTED_ROWS:
-            lines.append(f"(columns of fewer than {MIN_TRUSTED_ROWS} test rows are too few to trust)")
+        lines += [
+            "",
+            "cross-lingual transfer (macro-F1 [rows]; rows: trained on, columns: evaluated on, on meanings "
+            "the trained-on language never saw)",
+        ]
+        lines.append(" " * 10 + "".join(f"{lang:>14}" for lang in t["eval_languages"]))
+        for lang, row, sizes in zip(t["train_languages"], t["macro_f1"], t["eval_rows"], strict=True):
+            cells = ("-" if v is None else f"{v:.3f}" for v in row)
+            lines.append(f"{lang:>10}" + "".join(f"{c + f' [{n}]':>14}" for c, n in zip(cells, sizes, strict=True)))
+        if min(min(sizes) for sizes in t["eval_rows"]) < MIN_TRUSTED_ROWS:
+            lines.append(f"(cells of fewer than {MIN_TRUSTED_ROWS} rows are too few to trust)")
     return "\n".join(lines)
 
 
@@ -203,6 +225,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         _say_dataset(eval_dataset, Path(args.eval).name, evaluating=True)
     config = HeadConfig(kind=args.head, seed=args.seed)
     result = train_classifier(dataset, args.model, config, eval_dataset=eval_dataset, progress=_stage_printer())
+    from .views import grouping_words
+
+    groups = result.training["groups"]
+    if groups.get("source") in ("found", "column"):
+        print("note: " + re.sub(r"[*]", "", grouping_words(groups)).replace("\n\n- ⚠️ ", "\nwarning: "), file=sys.stderr)
     folder = result.classifier.save(
         args.output, result.metrics, result.training, label_issues=result.label_issues, overwrite=args.overwrite
     )
@@ -304,6 +331,11 @@ def _add_column_options(p: argparse.ArgumentParser, split: bool = False) -> None
     p.add_argument("--language-column", help="column holding language codes (default: detected per row)")
     if split:
         p.add_argument("--split-column", help="column with train/validation/test (default: a stratified split)")
+    p.add_argument(
+        "--group-column",
+        help="column of ids shared by rows of one meaning: translations, paraphrases, copies (default: detected; "
+        "without one, translations and near-copies are found from the embeddings); a group never straddles the split",
+    )
 
 
 def seed(text: str) -> int:
@@ -447,7 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour points by 'language' or another column ('predicted_label', 'correct' with --head)",
     )
     p.add_argument("--head", help=CLASSIFIER_HELP + "; adds predicted_label and correct (yes/no) to colour by")
-    p.add_argument("--pair-column", help="column of ids shared by a text and its translations (default: detected)")
+    p.add_argument(
+        "--group-column", "--pair-column", dest="pair_column",
+        help="column of ids shared by a text and its translations (default: detected)",
+    )  # fmt: skip
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--language-column", help="column holding language codes (default: detected)")
     group = p.add_mutually_exclusive_group()

@@ -1,5 +1,5 @@
 """Column roles: which column of a user's table holds the text, the label, the language, the split
-and the translation group.
+and the meaning group (translations, paraphrases, copies).
 
 Training, evaluation, prediction, maps and the app all ask :func:`detect_columns` with the roles
 they need; each role has one list of names (:data:`ROLE_NAMES`) and, where names say nothing, one
@@ -22,7 +22,18 @@ ROLE_NAMES: dict[str, tuple[str, ...]] = {
     "label": ("label", "labels", "class", "category", "sentiment", "target", "intent", "topic", "tag", "y"),
     "language": ("language", "lang", "locale", "lng", "language_code", "lang_code"),
     "split": ("split", "set", "subset", "partition", "fold"),
-    "pair": ("pair_id", "pair", "group_id", "group", "meaning_id", "translation_id"),
+    "group": (
+        "group",
+        "group_id",
+        "pair_id",
+        "pair",
+        "meaning",
+        "meaning_id",
+        "index_id",
+        "translation_id",
+        "sentence_id",
+        "source_id",
+    ),
 }
 #: How a split column may spell each split (compared lower-cased).
 SPLIT_VALUES = {
@@ -40,7 +51,7 @@ SPLIT_VALUES = {
     "holdout": "test",
 }
 #: Roles a table may have, in the order :func:`detect_columns` settles them.
-ROLES = ("split", "pair", "language", "text", "label")
+ROLES = ("split", "group", "language", "text", "label")
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,7 @@ class Columns:
     label: str | None = None
     language: str | None = None
     split: str | None = None
-    pair: str | None = None
+    group: str | None = None  # rows sharing a value are one meaning (translations, paraphrases, copies)
 
 
 _LETTER = re.compile(r"[^\W\d_]")  # a letter in any script (a word character that is no digit or underscore)
@@ -92,6 +103,26 @@ def looks_like_language(cells: list[str | None]) -> bool:
     return values is not None and 1 <= len(values) <= 60
 
 
+def looks_like_group(cells: list[str | None], languages: list[str | None]) -> bool:
+    """Ids that recur across languages, about once per language: what a column of translation ids looks like.
+
+    At least a fifth of the rows share their value with another row, at least half of the values that
+    recur do so in two or more languages, and a value has at most 1.2 rows per language on average (a
+    label recurs across languages too, but many times within each).
+    """
+    per_value: dict[str, list[str]] = {}
+    for cell, lang in zip(cells, languages, strict=True):
+        if cell and cell.strip():
+            per_value.setdefault(cell.strip(), []).append((lang or "").strip())
+    recurring = [langs for langs in per_value.values() if len(langs) > 1]
+    rows = sum(len(langs) for langs in recurring)
+    if not recurring or rows < len(cells) / 5:
+        return False
+    across = sum(len(set(langs)) > 1 for langs in recurring)
+    per_language = rows / sum(len(set(langs)) for langs in recurring)
+    return across >= len(recurring) / 2 and per_language <= 1.2
+
+
 def _looks_like_label(table: Table, candidates: list[str]) -> str | None:
     """The candidate with a few repeated values and little text: what labels look like."""
     n = len(table)
@@ -128,8 +159,8 @@ def detect_columns(
     required; so is the label when asked for, unless ``required`` leaves it out. A missing
     required column raises a :class:`UserError`. A required label is recognised by its cells too
     (few repeated short values), an optional one only by its name. Split and language columns
-    are recognised by their cells too; a translation-group (pair) column by its name when its ids
-    repeat.
+    are recognised by their cells too; a meaning-group column by its name when its ids repeat, or,
+    where a language column is found, by ids that recur across languages (:func:`looks_like_group`).
     """
     if required is None:
         required = tuple(role for role in ("text", "label") if role in roles)
@@ -157,9 +188,11 @@ def detect_columns(
         if split is None or not {(c or "").strip().lower() for c in table.column(split)} & set(SPLIT_VALUES):
             split = next((c for c in table.columns if c not in used and looks_like_split(table.column(c))), None)
         take("split", split)
-    if open_role("pair"):
-        pair = named("pair")
-        take("pair", pair if pair and len({c for c in table.column(pair) if c}) < len(table) else None)  # ids repeat
+    if open_role("group"):
+        group = named("group")
+        take(
+            "group", group if group and len({c for c in table.column(group) if c}) < len(table) else None
+        )  # ids repeat
     if open_role("language"):
         take("language", named("language"))
     if found["text"] is None:
@@ -182,6 +215,10 @@ def detect_columns(
     if open_role("language"):
         codes = (c for c in table.columns if c not in used and looks_like_language(table.column(c)))
         take("language", next(codes, None))
+    if open_role("group") and found.get("language"):
+        languages = table.column(found["language"])
+        recurring = (c for c in table.columns if c not in used and looks_like_group(table.column(c), languages))
+        take("group", next(recurring, None))
     return Columns(**found)
 
 

@@ -72,8 +72,14 @@ def corrected_dataset(dataset: Dataset, decisions: Mapping[int, str]) -> Dataset
         languages=pick(dataset.languages),
         splits=pick(dataset.splits),
         rows=[row - bisect_left(removed, row) for row in pick(dataset.rows)],
+        grouping=None if dataset.grouping is None else _picked_grouping(dataset.grouping, pick),
         notes=[*dataset.notes, f"Your corrections: {describe(decisions)}."],
     )
+
+
+def _picked_grouping(grouping, pick):
+    """``grouping`` of the rows ``pick`` keeps (the found pairs, which index rows, are dropped)."""
+    return replace(grouping, groups=pick(grouping.groups), pairs=[])
 
 
 def corrected_table(table: Table, label_column: str, decisions: Mapping[int, str]) -> Table:

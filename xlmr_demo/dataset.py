@@ -2,8 +2,11 @@
 
 :func:`prepare_dataset` finds the text, label, language and split columns (each overridable),
 drops what cannot be used and says so, refuses what cannot be trained on, detects languages when
-no column gives them, and splits train/validation/test stratified by label and language, keeping
-identical texts in the same split so that test scores are not inflated by copies of training rows.
+no column gives them, and splits train/validation/test stratified by label and language with each
+meaning group (see :mod:`xlmr_demo.groups`) as the unit, so that no test row has a translation or a
+copy among the training rows. Groups come from a group column, else from identical texts; once the
+rows are embedded, :func:`with_found_groups` adds the translations and near-copies the embeddings
+show, and splits again.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import numpy as np
 
 from .columns import SPLIT_VALUES, Columns, detect_columns
 from .errors import UserError
+from .groups import Grouping, column_groups, find_groups, text_groups
 from .languages import MIN_CONFIDENCE, UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
 from .limits import over_limit
+from .progress import Progress
 from .readers import Table, read_table, rows_text, short
 
 MISSING = {"nan", "null", "none"}  # spreadsheet and pandas spellings of "no value" (case-insensitive)
@@ -60,6 +65,22 @@ class Dataset:
     languages_detected: bool = False
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    grouping: Grouping | None = None  # meaning groups; None: every row its own (an evaluation file)
+    splits_given: bool = False  # the splits come from the user's split column (kept when groups change)
+    config: DataConfig = field(default_factory=DataConfig)  # how the splits were drawn
+
+    @property
+    def groups(self) -> list[str]:
+        """One meaning-group id per row (each row its own group when none are known)."""
+        return self.grouping.groups if self.grouping else [f"r{i}" for i in range(len(self.texts))]
+
+    def leaked_test_rows(self) -> np.ndarray:
+        """Test rows whose meaning group has a training or validation row: a translation or copy was learnt."""
+        groups = np.asarray(self.groups, dtype=object)
+        splits = np.asarray(self.splits)
+        learnt = set(groups[splits != "test"].tolist())
+        test = self.indices("test")
+        return test[np.fromiter((g in learnt for g in groups[test]), bool, len(test))]
 
     @property
     def classes(self) -> list[str]:
@@ -152,17 +173,22 @@ def _check_label_kind(labels: list[str], column: str) -> None:
         )
 
 
-def _assign_splits(labels: list[str], languages: list[str], texts: list[str], config: DataConfig) -> list[Split]:
-    """Stratified by (label, language), seeded; identical texts always share a split."""
-    groups: dict[str, list[int]] = {}
-    for i, t in enumerate(texts):
-        groups.setdefault(t.strip().casefold(), []).append(i)
+def _assign_splits(labels: list[str], languages: list[str], groups: list[str], config: DataConfig) -> list[Split]:
+    """Stratified by (label, language), seeded, with meaning groups as the unit: a group's rows share a split.
+
+    A group is stratified by its most frequent label and language (a group of translations spans
+    languages; its label is the same in each unless one is wrong).
+    """
+    members_of: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members_of.setdefault(g, []).append(i)
     strata: dict[tuple[str, str], list[list[int]]] = {}
-    for members in groups.values():
-        first = members[0]
-        strata.setdefault((labels[first], languages[first]), []).append(members)
+    for members in members_of.values():
+        label = Counter(labels[i] for i in members).most_common(1)[0][0]
+        language = Counter(languages[i] for i in members).most_common(1)[0][0]
+        strata.setdefault((label, language), []).append(members)
     rng = np.random.default_rng(config.seed)
-    splits: list[Split] = ["train"] * len(texts)
+    splits: list[Split] = ["train"] * len(groups)
     for key in sorted(strata):
         units = strata[key]
         order = rng.permutation(len(units))
@@ -224,6 +250,7 @@ def prepare_dataset(
     label_column: str | None = None,
     language_column: str | None = None,
     split_column: str | None = None,
+    group_column: str | None = None,
     config: DataConfig = DataConfig(),
     purpose: Literal["train", "evaluate"] = "train",
 ) -> Dataset:
@@ -233,8 +260,9 @@ def prepare_dataset(
     (a class with one example can still be scored).
     """
     found = detect_columns(
-        table, name, text=text_column, label=label_column, language=language_column, split=split_column
-    )
+        table, name, ("text", "label", "language", "split", "group"),
+        text=text_column, label=label_column, language=language_column, split=split_column, group=group_column,
+    )  # fmt: skip
     j = {c: table.columns.index(c) for c in table.columns}
     warnings: list[str] = []
     notes = list(table.notes)
@@ -266,6 +294,12 @@ def prepare_dataset(
     language_cells = [table.rows[i - 1][j[found.language]] for i in kept] if found.language else None
     languages, language_note = _languages(language_cells, texts, config)
     notes += [language_note] if language_note else []
+    if found.group:
+        grouping = Grouping(
+            column_groups([table.rows[i - 1][j[found.group]] for i in kept], texts), "column", found.group
+        )
+    else:
+        grouping = Grouping(text_groups(texts), "text")
     result = Dataset(
         texts=texts,
         labels=labels,
@@ -276,6 +310,7 @@ def prepare_dataset(
         languages_detected=language_note is not None,
         warnings=warnings,
         notes=notes,
+        grouping=grouping,
     )
     if purpose == "evaluate":
         return result
@@ -293,8 +328,7 @@ def prepare_dataset(
     tiny = sorted(c for c, n in counts.items() if n < config.min_class_rows)
     if tiny:
         raise UserError(
-            f"Class(es) {quoted(tiny[:10])} have fewer than {config.min_class_rows} rows; "
-            "add examples or remove them."
+            f"Class(es) {quoted(tiny[:10])} have fewer than {config.min_class_rows} rows; add examples or remove them."
         )
     small = sorted(c for c, n in counts.items() if n < config.warn_class_rows)
     if small:
@@ -315,9 +349,25 @@ def prepare_dataset(
     if found.split:
         split_cells = [table.rows[i - 1][j[found.split]] or "" for i in kept]
         result.splits = _splits_from_column(split_cells, found.split, labels, config)
+        result.splits_given = True
     else:
-        result.splits = _assign_splits(labels, languages, texts, config)
+        result.splits = _assign_splits(labels, languages, grouping.groups, config)
+    result.config = config
     return result
+
+
+def with_found_groups(dataset: Dataset, X: np.ndarray, progress: Progress | None = None) -> Dataset:
+    """``dataset`` with the translations and near-copies that its embeddings ``X`` show grouped
+    (:func:`xlmr_demo.groups.find_groups`) and, unless a split column gave them, its splits drawn
+    again with those groups as the unit. A dataset whose groups came from a group column is
+    returned as it is: the user said what belongs together."""
+    if dataset.grouping is not None and dataset.grouping.source == "column":
+        return dataset
+    grouping = find_groups(X, dataset.texts, dataset.languages, progress)
+    splits = dataset.splits if dataset.splits_given else _assign_splits(
+        dataset.labels, dataset.languages, grouping.groups, dataset.config
+    )  # fmt: skip
+    return replace(dataset, grouping=grouping, splits=splits)
 
 
 def load_dataset(

@@ -92,16 +92,37 @@ class TrainingHistory:
     best_epoch: int = 0
 
 
-def _mlp(dim: int, n_classes: int, hidden: int, dropout: float):
+def _mlp(dim: int, n_classes: int, hidden: int, dropout: float, generator=None):
+    """The MLP, its weights drawn from ``generator`` (a seeded ``torch.Generator``) and its dropout masks too:
+    nothing is drawn from torch's global generator, which another job's thread may be drawing from."""
+    import torch
     from torch import nn
 
-    return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, n_classes))
+    class SeededDropout(nn.Module):  # nn.Dropout draws from the global generator; same state-dict keys (none)
+        def forward(self, x):
+            if not self.training or dropout == 0:
+                return x
+            keep = torch.rand(x.shape, generator=generator) >= dropout
+            return x * keep / (1 - dropout)
+
+    layers = nn.Sequential(
+        _linear(dim, hidden, generator), nn.GELU(), SeededDropout(), _linear(hidden, n_classes, generator)
+    )
+    return layers
 
 
-def _linear(dim: int, n_classes: int):
+def _linear(dim: int, n_classes: int, generator=None):
+    """``nn.Linear(dim, n_classes)`` initialised as torch does (uniform in ±1/sqrt(dim)), from ``generator``."""
+    import torch
     from torch import nn
 
-    return nn.Linear(dim, n_classes)
+    layer = nn.Linear(dim, n_classes)
+    if generator is not None:
+        bound = 1 / dim**0.5
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=generator)
+            layer.bias.uniform_(-bound, bound, generator=generator)
+    return layer
 
 
 DEFAULT_LEARNING_RATE = 3e-4  # the MLP's: on UMSAB validation data 3e-4 beat 1e-3
@@ -214,9 +235,8 @@ class Head:
         inputs, targets = self._standardised(X), torch.from_numpy(targets)
         if validation is not None:
             validation = (self._standardised(validation[0]), torch.from_numpy(validation[1]))
-        generator = torch.Generator().manual_seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
-        net = _mlp(X.shape[1], len(self.classes_), cfg.hidden, cfg.dropout)
+        generator = torch.Generator().manual_seed(cfg.seed)  # this fit's own: never torch's global generator
+        net = _mlp(X.shape[1], len(self.classes_), cfg.hidden, cfg.dropout, generator)
         weights = class_weights(torch.bincount(targets, minlength=len(self.classes_)).numpy(), cfg.class_weight)
         weight = None if weights is None else torch.from_numpy(weights)
         loss_fn = torch.nn.CrossEntropyLoss(weight=weight)

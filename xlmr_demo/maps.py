@@ -59,7 +59,6 @@ class MapData:
         note = f"Mapped a random {n:,} of the {len(self.texts):,} rows: the most this server maps at once."
         return self._rows(rows, note)
 
-
     def keep_languages(self, wanted: Sequence[str]) -> MapData:
         """Only the rows in the ``wanted`` languages (all rows when none are named), in their order."""
         wanted = set(wanted)
@@ -96,10 +95,10 @@ def map_data_from_table(
     pair_column: str | None = None,
 ) -> MapData:
     """Pick the columns (given or detected) and drop rows without text."""
-    roles = ("text", "language", "pair", "label")
-    given = {"text": text_column, "language": language_column, "pair": pair_column}
+    roles = ("text", "language", "group", "label")
+    given = {"text": text_column, "language": language_column, "group": pair_column}
     found = detect_columns(table, name, roles, required=("text",), **given)
-    text_column, language_column, pair_column = found.text, found.language, found.pair
+    text_column, language_column, pair_column = found.text, found.language, found.group
     cells = table.column(text_column)
     keep = [i for i, t in enumerate(cells) if t and t.strip()]
     if not keep:

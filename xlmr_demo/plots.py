@@ -230,9 +230,22 @@ def confusion_heatmap(matrix: Sequence[Sequence[int]], labels: Sequence[str]) ->
     return fig
 
 
-def bars(values: dict[str, float], title: str, axis: str = "macro-F1", fmt: str = ".2f") -> go.Figure:
-    """Horizontal bars, one per key, values written on the bars."""
+def bars(
+    values: dict[str, float], title: str, axis: str = "macro-F1", fmt: str = ".2f",
+    intervals: dict[str, list[float] | None] | None = None,
+) -> go.Figure:  # fmt: skip
+    """Horizontal bars, one per key, values written on the bars; ``intervals`` ([low, high] per key) as whiskers."""
     keys = list(values)
+    whiskers = {}
+    if intervals:
+        cis = [intervals.get(k) or [values[k], values[k]] for k in keys]
+        whiskers = {
+            "error_x": {
+                "type": "data", "symmetric": False, "color": "#444",
+                "array": [hi - values[k] for k, (_, hi) in zip(keys, cis, strict=True)],
+                "arrayminus": [values[k] - lo for k, (lo, _) in zip(keys, cis, strict=True)],
+            }
+        }  # fmt: skip
     fig = go.Figure(
         go.Bar(
             x=[values[k] for k in keys],
@@ -240,6 +253,7 @@ def bars(values: dict[str, float], title: str, axis: str = "macro-F1", fmt: str 
             orientation="h",
             texttemplate=f"%{{x:{fmt}}}",
             marker_color=PALETTE[0],
+            **whiskers,
         )
     )
     fig.update_layout(title=title, height=max(260, 32 * len(keys) + 120), margin={"t": 50, "b": 10})
@@ -251,15 +265,17 @@ def bars(values: dict[str, float], title: str, axis: str = "macro-F1", fmt: str 
 def transfer_heatmap(transfer: dict, min_rows: int) -> go.Figure:
     """Cross-lingual transfer: macro-F1 of a head trained on one language (rows) per evaluated language.
 
-    Columns measured on fewer than ``min_rows`` test rows are grey: a score of 12 rows swings by tens
-    of points with one row more or less right.
+    Each cell scores the evaluated language's rows whose meaning the source language never trained on
+    (``eval_rows``: how many, per cell). Cells of fewer than ``min_rows`` rows are grey: a score of 12
+    rows swings by tens of points with one row more or less right.
     """
-    z = np.asarray(transfer["macro_f1"], dtype=float)
-    rows = transfer["eval_rows"]
-    few = np.broadcast_to(np.asarray(rows) < min_rows, z.shape)
-    x = [f"{html.escape(lang)} ({n:,} rows)" for lang, n in zip(transfer["eval_languages"], rows, strict=True)]
+    z = np.array([[np.nan if v is None else v for v in row] for row in transfer["macro_f1"]], dtype=float)
+    rows = np.asarray(transfer["eval_rows"])
+    few = np.broadcast_to(rows < min_rows, z.shape)
+    x = [html.escape(lang) for lang in transfer["eval_languages"]]
     y = [html.escape(lang) for lang in transfer["train_languages"]]
-    common = {"x": x, "y": y, "texttemplate": "%{z:.2f}", "zmin": 0, "zmax": 1}
+    text = np.broadcast_to(rows, z.shape).astype(str)
+    common = {"x": x, "y": y, "text": text, "texttemplate": "%{z:.2f}<br>%{text} rows", "zmin": 0, "zmax": 1}
     fig = go.Figure(
         [
             go.Heatmap(

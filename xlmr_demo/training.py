@@ -1,21 +1,24 @@
 """Training and measuring a :class:`~xlmr_demo.classifier.Classifier` on a checked dataset.
 
 :func:`train_classifier` takes a checked :class:`~xlmr_demo.dataset.Dataset`, embeds it (through the
-cache), trains a head on the train split with early stopping on the validation split and measures it
-on the test split (or an evaluation file): overall, per class, per language, the cross-lingual
-transfer matrix, and the rows whose given label the model finds least likely (suspected label errors).
+cache), finds its meaning groups (translations and near-copies share a split: see
+:mod:`xlmr_demo.groups`), trains a head on the train split with early stopping on the validation
+split and measures it on the test split (or an evaluation file): overall, per class, per language,
+each with its interval; the cross-lingual transfer matrix on meanings the source language never
+trained on; and the rows whose given label disagrees with their translations or that the model finds
+least likely (suspected label errors).
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .classifier import BaseClassifier, Classifier
-from .dataset import Dataset, match_classes
+from .dataset import Dataset, match_classes, with_found_groups
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
@@ -37,6 +40,9 @@ class TrainResult:
     label_issues: list[dict] = field(default_factory=list)
     training: dict = field(default_factory=dict)  # settings and history, saved in config.json
     pending: tuple[str, ...] = ()  # diagnostics still to come (see train_stages), in order
+    # the measured rows: "rows" (data-row numbers; None for an evaluation file), "truth", "predicted", "groups",
+    # for paired comparisons with another classifier on the same rows (not saved)
+    evaluated: dict = field(default_factory=dict)
 
 
 def fit_head(
@@ -58,13 +64,17 @@ def transfer_matrix(
     progress: Progress | None = None,
     routing: np.ndarray | None = None,
     eval_routing: np.ndarray | None = None,
+    eval_groups: Sequence[str] | None = None,
 ) -> dict | None:
     """Train on one language's training rows only, evaluate on each language: macro-F1 per (train, eval) pair.
 
     Languages with fewer than :data:`MIN_TRANSFER_ROWS` training rows or a single class are not
     trained on; None when fewer than two languages remain on either side. ``routing`` and
     ``eval_routing``: the detected languages of the dataset's and the evaluation rows (see
-    :func:`routing_languages`).
+    :func:`routing_languages`). ``eval_groups``: the meaning group of each evaluation row, in the
+    dataset's group ids; a cell then scores only the rows whose meaning the source language's head
+    never trained on ("trained on ar, evaluated on de" is not German translations of the Arabic
+    training rows). ``eval_rows`` gives how many rows each cell rests on.
     """
     from sklearn.metrics import f1_score
 
@@ -80,7 +90,8 @@ def transfer_matrix(
     targets = sorted(set(eval_langs.tolist()))
     if len(sources) < 2 or len(targets) < 2:
         return None
-    matrix = []
+    groups = np.asarray(dataset.groups, dtype=object)
+    matrix, counts = [], []
     for k, source in enumerate(sources):
 
         def check(_: Step | None = None, k: int = k) -> None:  # also each epoch and chunk: a chance to stop
@@ -90,46 +101,61 @@ def transfer_matrix(
         check()
         fit_rows = train[langs[train] == source], val[langs[val] == source]
         head = fit_head(X, labels, *fit_rows, config, progress=check, languages=routing)
-        row = []
+        seen = set(groups[np.concatenate(fit_rows)].tolist())
+        unseen = (
+            np.ones(len(eval_langs), bool) if eval_groups is None else np.array([g not in seen for g in eval_groups])
+        )
+        row, sizes = [], []
         for target in targets:
-            rows = eval_langs == target
+            rows = (eval_langs == target) & unseen
             present = sorted(set(y_eval[rows].tolist()))
-            predicted = head.predict(X_eval[rows], None if eval_routing is None else eval_routing[rows])
-            score = f1_score(y_eval[rows], predicted, labels=present, average="macro", zero_division=0)
-            row.append(round(float(score), 4))
+            score = None
+            if rows.any():
+                predicted = head.predict(X_eval[rows], None if eval_routing is None else eval_routing[rows])
+                score = round(
+                    float(f1_score(y_eval[rows], predicted, labels=present, average="macro", zero_division=0)), 4
+                )
+            row.append(score)
+            sizes.append(int(rows.sum()))
         matrix.append(row)
-    rows = [int((eval_langs == target).sum()) for target in targets]
-    return {"train_languages": sources, "eval_languages": targets, "macro_f1": matrix, "eval_rows": rows}
+        counts.append(sizes)
+    return {"train_languages": sources, "eval_languages": targets, "macro_f1": matrix, "eval_rows": counts}
 
 
 def find_label_issues(
     X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200,
     progress: Progress | None = None,
 ) -> list[dict]:  # fmt: skip
-    """Rows whose given label the model finds least likely, from out-of-fold predictions.
+    """Rows whose given label looks wrong: it disagrees with the labels of the row's own meaning group (its
+    translations and copies), or, for a row with no translation, a model that never saw it finds it unlikely.
 
-    Each training/validation row is predicted by a head that never saw it (k-fold). As in
-    confident learning, a row is *suspect* when another class's probability reaches that class's
-    average self-confidence while its own label's probability does not. Suspects come first, then
-    the rest by ascending probability of the given label; at most ``limit`` rows.
+    Rows of every split are searched. Each is predicted by a head trained on the other folds (k-fold
+    by meaning group, so no head saw a translation of the rows it predicts). A grouped row is *suspect*
+    when most of its group's other rows carry another label (of a pair, the one whose label the
+    model finds less likely); its translations are the stronger evidence, so a row whose translations
+    agree with it is not suspected on the model's word alone. A row with no translation is suspect, as
+    in confident learning, when another class's probability reaches that class's average
+    self-confidence while its own label's probability does not. ``evidence`` says which flagged it.
+    Suspects come first, then the rest by ascending probability of the given label; at most ``limit``.
     """
     # every pooled row is a training row, so a by_language head sends (nearly) all of them to its MLP:
     # the search fits the MLP alone (rows in a language under 1% of the training rows are the exception)
     if config.kind == "by_language":
         config = replace(config, kind="mlp")
-    pool = np.concatenate([dataset.indices("train"), dataset.indices("validation")])
     labels = np.asarray(dataset.labels, dtype=object)
-    classes = sorted(set(labels[pool].tolist()))
+    groups = np.asarray(dataset.groups, dtype=object)
+    classes = sorted(set(labels.tolist()))
     index = {c: i for i, c in enumerate(classes)}
-    y = np.array([index[v] for v in labels[pool]])
-    folds = min(folds, int(np.bincount(y).min()))
-    if folds < 2:
+    y = np.array([index[v] for v in labels])
+    _, group_codes = np.unique(groups.astype(str), return_inverse=True)
+    folds = min(folds, int(group_codes.max()) + 1, int(np.bincount(y).max()))
+    if folds < 2 or len(classes) < 2:
         return []
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
-    proba = np.zeros((len(pool), len(classes)))
+    proba = np.zeros((len(labels), len(classes)))
     rng = np.random.default_rng(config.seed)
-    splits = StratifiedKFold(folds, shuffle=True, random_state=config.seed).split(pool, y)
+    splits = StratifiedGroupKFold(folds, shuffle=True, random_state=config.seed).split(labels, y, group_codes)
     for k, (fit_rows, held_rows) in enumerate(splits):
 
         def check(_: Step | None = None, k: int = k) -> None:  # also each epoch: a chance to stop
@@ -137,37 +163,80 @@ def find_label_issues(
                 progress(Step("looking for label errors", k, folds))
 
         check()
-        # early stopping on a tenth of the fold's own rows: without it the heads overfit and every
+        # early stopping on a tenth of the fold's own groups: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
-        stop = rng.random(len(fit_rows)) < 0.1
-        head = fit_head(X, labels, pool[fit_rows[~stop]], pool[fit_rows[stop]], config, progress=check)
+        fold_groups = np.unique(group_codes[fit_rows])
+        stopping = rng.permutation(fold_groups)[: max(1, len(fold_groups) // 10)]
+        stop = np.isin(group_codes[fit_rows], stopping)
+        if len(set(y[fit_rows[~stop]].tolist())) < 2:
+            stop[:] = False
+        head = fit_head(X, labels, fit_rows[~stop], fit_rows[stop], config, progress=check)
         cols = [index[c] for c in head.classes_]
-        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[pool[held_rows]])
-    given = proba[np.arange(len(pool)), y]
-    thresholds = np.array([proba[y == k, k].mean() for k in range(len(classes))])
+        proba[np.ix_(held_rows, cols)] = head.predict_proba(X[held_rows])
+    rows = np.arange(len(labels))
+    given = proba[rows, y]
+    thresholds = np.array([proba[y == k, k].mean() if (y == k).any() else 1.0 for k in range(len(classes))])
     other = proba.copy()
-    other[np.arange(len(pool)), y] = -1
+    other[rows, y] = -1
     best_other = other.argmax(axis=1)
-    suspect = (given < thresholds[y]) & (other[np.arange(len(pool)), best_other] >= thresholds[best_other])
+    model_suspect = (given < thresholds[y]) & (other[rows, best_other] >= thresholds[best_other])
+    grouped, group_suspect, group_says = _group_disagreement(labels, group_codes, given)
+    suspect = np.where(grouped, group_suspect, model_suspect)
+    evidence = [
+        "translations and model" if g and m else "translations" if g else "model" if m and not grouped[i] else ""
+        for i, (g, m) in enumerate(zip(group_suspect, model_suspect, strict=True))
+    ]
     order = np.lexsort((given, ~suspect))
     return [
         {
-            "row": dataset.rows[pool[i]],
-            "text": dataset.texts[pool[i]],
-            "language": dataset.languages[pool[i]],
-            "given_label": labels[pool[i]],
+            "row": dataset.rows[i],
+            "text": dataset.texts[i],
+            "language": dataset.languages[i],
+            "split": dataset.splits[i],
+            "given_label": labels[i],
             "given_probability": round(float(given[i]), 4),
             "predicted_label": classes[int(proba[i].argmax())],
             "predicted_probability": round(float(proba[i].max()), 4),
             "suspect": bool(suspect[i]),
+            "evidence": evidence[i],
+            "translations_say": group_says[i],
         }
         for i in order[:limit]
     ]
 
 
-def _metrics(classes: list[str], predicted: Sequence[str], truth: Sequence[str], languages: Sequence[str]) -> dict:
+def _group_disagreement(labels: np.ndarray, groups: np.ndarray, given: np.ndarray):
+    """Per row: whether it has other rows in its group, whether its label loses to theirs, and what they say.
+
+    A row's label loses when more than half of the group's other rows agree on another label; in a
+    group of two that disagree, the row whose label the model finds less likely (``given``) loses.
+    """
+    n = len(labels)
+    grouped, suspect, says = np.zeros(n, bool), np.zeros(n, bool), [""] * n
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(groups.tolist()):
+        members.setdefault(g, []).append(i)
+    for rows in members.values():
+        if len(rows) < 2:
+            continue
+        for i in rows:
+            others = Counter(labels[j] for j in rows if j != i)
+            top, count = others.most_common(1)[0]
+            grouped[i] = True
+            says[i] = f"{top} ({count} of {len(rows) - 1})"
+            if top != labels[i] and count * 2 > len(rows) - 1:
+                suspect[i] = True
+        if len(rows) == 2 and suspect[rows].all():
+            suspect[rows[int(np.argmax(given[rows]))]] = False
+    return grouped, suspect, says
+
+
+def _metrics(
+    classes: list[str], predicted: Sequence[str], truth: Sequence[str], languages: Sequence[str],
+    groups: Sequence[str] | None = None, seed: int = 0,
+) -> dict:  # fmt: skip
     labels = classes + sorted(set(truth) - set(classes))
-    metrics = classification_metrics(truth, predicted, labels, languages)
+    metrics = classification_metrics(truth, predicted, labels, languages, groups, seed)
     unseen = labels[len(classes) :]
     if unseen:
         metrics["unseen_labels"] = unseen  # in the evaluation data but never in training: always wrong
@@ -179,9 +248,54 @@ def evaluate(classifier: BaseClassifier, dataset: Dataset, progress: Progress | 
     proba = classifier.predict_proba(dataset.texts, progress=progress)
     predicted = [classifier.classes_[i] for i in proba.argmax(axis=1)]
     truth = match_classes(dataset.labels, classifier.classes_)
-    metrics = _metrics(classifier.classes_, predicted, truth, dataset.languages)
+    metrics = _metrics(classifier.classes_, predicted, truth, dataset.languages, dataset.groups)
     metrics["evaluated_on"] = "evaluation file"
     return metrics
+
+
+def grouping_summary(dataset: Dataset, examples: int = 5) -> dict:
+    """How the rows were grouped by meaning, for the report: source, counts and a few found pairs."""
+    grouping = dataset.grouping
+    if grouping is None:
+        return {"source": "none"}
+    pairs = [
+        {
+            "texts": [dataset.texts[i], dataset.texts[j]],
+            "languages": [dataset.languages[i], dataset.languages[j]],
+            "rows": [dataset.rows[i], dataset.rows[j]],
+            "margin": round(m, 3),
+        }
+        for i, j, m in grouping.pairs[:: max(1, len(grouping.pairs) // examples)][:examples]
+    ]  # spread over the margins found, from the surest down
+    summary = {
+        "source": grouping.source,
+        "column": grouping.column,
+        "rows": len(dataset.texts),
+        "grouped_rows": grouping.grouped_rows,
+        "groups": grouping.multi_row_groups,
+        "examples": pairs,
+    }
+    if dataset.splits_given:
+        summary["leaked_test_rows"] = len(dataset.leaked_test_rows())
+    return summary
+
+
+def _unseen_meanings(metrics: dict, dataset: Dataset, test: np.ndarray, predicted: Sequence[str], seed: int) -> dict:
+    """``metrics`` with, when the user's split puts a translation or copy of some test rows among the
+    training rows, how many (``leaked_test_rows``) and the headline measured without them (``unseen_meanings``)."""
+    leaked = set(dataset.leaked_test_rows().tolist())
+    if not leaked:
+        return metrics
+    keep = [k for k, i in enumerate(test) if i not in leaked]
+    out = {**metrics, "leaked_test_rows": len(leaked)}
+    if keep:
+        rows = test[keep]
+        truth = [dataset.labels[i] for i in rows]
+        m = classification_metrics(
+            truth, [predicted[k] for k in keep], metrics["labels"], None, [dataset.groups[i] for i in rows], seed
+        )
+        out["unseen_meanings"] = {k: m[k] for k in ("n", "macro_f1", "macro_f1_ci", "accuracy", "accuracy_ci")}
+    return out
 
 
 TRANSFER = "cross-lingual transfer"
@@ -217,6 +331,7 @@ def train_stages(
         dataset = dataset.test_rows_trained_on()
     encoder = model if isinstance(model, Encoder) else load_encoder(model)
     X = embed(dataset.texts, model=encoder, progress=say).embeddings
+    dataset = with_found_groups(dataset, X, say)  # translations and copies share a split
     train, val = dataset.indices("train"), dataset.indices("validation")
     if len(train) == 0:
         raise UserError("No rows are marked for training.")
@@ -228,6 +343,7 @@ def train_stages(
         X_eval, langs = X_eval.embeddings, eval_dataset.languages
         truth = match_classes(eval_dataset.labels, classifier.classes_)
         eval_routing = routing_languages(eval_dataset.texts, config)
+        eval_groups, transfer_groups, rows = eval_dataset.groups, None, None
     else:
         test = dataset.indices("test")
         if len(test) == 0:
@@ -235,9 +351,14 @@ def train_stages(
         X_eval, truth = X[test], [dataset.labels[i] for i in test]
         langs = [dataset.languages[i] for i in test]
         eval_routing = None if routing is None else routing[test]
+        eval_groups = transfer_groups = [dataset.groups[i] for i in test]
+        rows = [dataset.rows[i] for i in test]
     say(Step("measuring"))
-    metrics = _metrics(classifier.classes_, head.predict(X_eval, eval_routing).tolist(), truth, langs)
+    predicted = head.predict(X_eval, eval_routing).tolist()
+    metrics = _metrics(classifier.classes_, predicted, truth, langs, eval_groups, config.seed)
     metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
+    if eval_dataset is None:
+        metrics = _unseen_meanings(metrics, dataset, test, predicted, config.seed)
     training = {
         "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
         "best_epoch": head.history_.best_epoch,
@@ -245,11 +366,14 @@ def train_stages(
         "validation_loss": [round(v, 5) for v in head.history_.validation_loss],
         "columns": vars(dataset.columns),
         "languages_detected": dataset.languages_detected,
+        "groups": grouping_summary(dataset),
     }
     pending = tuple(stage for stage, wanted in ((TRANSFER, transfer), (LABEL_ERRORS, label_issues)) if wanted)
-    result = TrainResult(classifier=classifier, metrics=metrics, training=training, pending=pending)
+    evaluated = {"rows": rows, "truth": list(truth), "predicted": predicted, "groups": list(eval_groups)}
+    result = TrainResult(classifier, metrics, training=training, pending=pending, evaluated=evaluated)
     yield result
-    yield from diagnose(result, X, dataset, (X_eval, truth, langs), config, say, (routing, eval_routing))
+    evaluation = (X_eval, truth, langs)
+    yield from diagnose(result, X, dataset, evaluation, config, say, (routing, eval_routing), transfer_groups)
 
 
 def diagnose(
@@ -260,15 +384,17 @@ def diagnose(
     config: HeadConfig,
     progress: Progress | None = None,
     routing: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+    eval_groups: Sequence[str] | None = None,
 ) -> Iterator[TrainResult]:
     """The diagnostic stages of ``result`` (those its ``pending`` names), each yielded as done.
 
     ``X``: the dataset's embeddings; ``evaluation``: the measured rows' embeddings, true labels and
-    languages; ``routing``: the detected languages of the dataset's and the measured rows.
+    languages; ``routing``: the detected languages of the dataset's and the measured rows;
+    ``eval_groups``: the measured rows' meaning groups when they are the dataset's own test rows.
     """
     say = progress or (lambda step: None)
     if TRANSFER in result.pending:
-        matrix = transfer_matrix(X, dataset, *evaluation, config, say, *routing)
+        matrix = transfer_matrix(X, dataset, *evaluation, config, say, *routing, eval_groups)
         found = {} if matrix is None else {"transfer": matrix}
         result = replace(result, metrics={**result.metrics, **found}, pending=result.pending[1:])
         yield result

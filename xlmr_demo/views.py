@@ -19,7 +19,7 @@ from .compare import Similarity
 from .corrections import KEEP, describe
 from .dataset import Dataset
 from .maps import MAX_COLOURS, MapResult, Placement
-from .metrics import mean_language_macro_f1
+from .metrics import ci_text, mean_language_macro_f1, paired_difference
 from .plots import (
     bars,
     confusion_heatmap,
@@ -73,10 +73,51 @@ def dataset_report(dataset: Dataset) -> str:
     ]
     lines.append(f"Labels: {_counted(dataset.labels)}.")
     lines.append(f"Languages: {_counted(dataset.languages)}.")
+    from .training import grouping_summary
+
+    lines.append(grouping_words(grouping_summary(dataset)))
     fixed = len(lines)
     lines += [f"- ⚠️ {html.escape(w)}" for w in dataset.warnings]
     lines += [f"- ℹ️ {html.escape(n)}" for n in dataset.notes]
     return "\n\n".join(lines[:fixed]) + ("\n\n" + "\n".join(lines[fixed:]) if lines[fixed:] else "")
+
+
+def grouping_words(g: dict, warn: bool = True) -> str:
+    """Markdown: how rows were grouped by meaning (translations, copies) and what that does to the split
+    (``g``: :func:`xlmr_demo.training.grouping_summary`)."""
+    kept = "the split keeps each group on one side" if "leaked_test_rows" not in g else "your split column decides"
+    if g["source"] == "column":
+        text = (
+            f"Meaning groups: column **{html.escape(g['column'])}**: {g['grouped_rows']:,} rows in {g['groups']:,} "
+            f"groups of translations or copies ({kept})."
+        )
+    elif g["source"] == "found":
+        text = (
+            f"Meaning groups: **found from the embeddings**: {g['grouped_rows']:,} of {g['rows']:,} rows have a "
+            f"translation or near-copy here, in {g['groups']:,} groups ({kept}; a group column says it exactly)."
+        )
+        if g["examples"]:
+            text += (
+                " For example: "
+                + "; ".join(
+                    f"*{html.escape(cell(e['texts'][0], 60))}* ({html.escape(e['languages'][0])}) = "
+                    f"*{html.escape(cell(e['texts'][1], 60))}* ({html.escape(e['languages'][1])})"
+                    for e in g["examples"][:3]
+                )
+                + "."
+            )
+    else:
+        text = (
+            "Meaning groups: no group column, so only identical texts are grouped for now. Training finds the "
+            "translations and near-copies from the embeddings and keeps each group on one side of the split."
+        )
+    leaked = g.get("leaked_test_rows")
+    if leaked and warn:
+        text += (
+            f"\n\n- ⚠️ Your split column puts **{leaked:,} test rows** on the test side while a translation or copy "
+            "of theirs is among the training rows: the headline also gives the score without them."
+        )
+    return text
 
 
 def _counted(values: list[str], limit: int = 60) -> str:
@@ -93,13 +134,36 @@ def counts_figure(dataset: Dataset):
 def headline(result: TrainResult) -> str:
     """One paragraph a product manager can read: how good, on what, per language."""
     m = result.metrics
+    groups = result.training.get("groups", {})
+    unit = "groups of translations" if groups.get("groups") else "rows"
     text = (
-        f"### Macro-F1 {m['macro_f1']:.3f} · accuracy {m['accuracy']:.3f}\n"
-        f"Measured on {m['n']} rows of the {m['evaluated_on']} that the model never saw in training. "
+        f"### Macro-F1 {ci_text(m['macro_f1'], m.get('macro_f1_ci'))} · accuracy "
+        f"{ci_text(m['accuracy'], m.get('accuracy_ci'))}\n"
+        f"Measured on {m['n']:,} rows of the {m['evaluated_on']} that the model never saw in training"
+    )
+    if m["evaluated_on"] == "test split" and groups.get("groups") and "leaked_test_rows" not in m:
+        text += ", nor any translation or copy of them"
+    text += (
+        f". In brackets: the range that holds the true figure 95 times in 100 (resampling the test {unit}); "
+        "a difference smaller than that range may be luck. "
         "Macro-F1 averages the F1 score of every class, so a rare class counts as much as a common one."
     )
     if len(m.get("per_language", {})) > 1:
         text += f" Mean over languages: {mean_language_macro_f1(m):.3f}."
+    if groups.get("source") in ("found", "column"):
+        text += "\n\n" + grouping_words(groups, warn=False)
+    if m.get("leaked_test_rows"):
+        unseen = m.get("unseen_meanings")
+        text += (
+            f"\n\n⚠️ **{m['leaked_test_rows']:,} of the {m['n']:,} test rows have a translation or near-copy among "
+            "the training rows** (your split column put them there), so the figure above is too kind."
+        )
+        if unseen:
+            text += (
+                f" Without them, on {unseen['n']:,} rows whose meaning was never trained on: **macro-F1 "
+                f"{ci_text(unseen['macro_f1'], unseen['macro_f1_ci'])}**, accuracy "
+                f"{ci_text(unseen['accuracy'], unseen['accuracy_ci'])}."
+            )
     tuned = result.training.get("fine_tuning")
     if tuned:
         history, kept = tuned["history"], tuned["best_epoch"]
@@ -129,9 +193,10 @@ def headline(result: TrainResult) -> str:
     return text
 
 
-REPORT_HEADERS = ["class", "precision", "recall", "F1", "rows"]
+REPORT_HEADERS = ["class", "precision", "recall", "F1", "F1 95% range", "rows"]
 ISSUE_HEADERS = [
-    "row", "language", "text", "given label", "model's guess", "probability of given label", "your decision",
+    "row", "language", "text", "given label", "translations say", "model's guess", "probability of given label",
+    "why", "your decision",
 ]  # fmt: skip
 NEIGHBOUR_HEADERS = ["text", "language", "similarity"]  # then the file's other columns
 
@@ -142,18 +207,36 @@ def _stopped_words(stopped: str) -> str:
     return stopped[0].lower() + stopped[1:] if stopped else "ended"
 
 
+def difference_words(before: TrainResult, after: TrainResult) -> str:
+    """Whether ``after`` differs from ``before`` by more than the noise, both scored on the same rows against
+    ``after``'s labels (a paired bootstrap over the meaning groups): "+0.012 (95%: -0.010 to +0.031), within
+    the noise"."""
+    a, b = before.evaluated, after.evaluated
+    if not a or not b or len(a["predicted"]) != len(b["predicted"]):
+        return ""
+    d = paired_difference(b["truth"], a["predicted"], b["predicted"], b["groups"])
+    if d["ci"] is None:
+        return ""
+    verdict = "larger than the noise" if d["clear"] else "within the noise: it may be luck"
+    return f"{d['difference']:+.3f} (95%: {d['ci'][0]:+.3f} to {d['ci'][1]:+.3f}), {verdict}"
+
+
 def method_comparison(quick: TrainResult, tuned: TrainResult, download_note: str) -> str:
     """The quick head and the fine-tuned model side by side, on the same test rows, and what each download weighs."""
     rows = [("Quick: a head on the frozen model", quick), ("Fine-tuned whole model", tuned)]
     lines = ["| | macro-F1 | accuracy | mean over languages |", "|---|---|---|---|"]
     for name, r in rows:
         m = r.metrics
-        lines.append(f"| {name} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} | {mean_language_macro_f1(m):.3f} |")
+        lines.append(
+            f"| {name} | {ci_text(m['macro_f1'], m.get('macro_f1_ci'))} | "
+            f"{ci_text(m['accuracy'], m.get('accuracy_ci'))} | {mean_language_macro_f1(m):.3f} |"
+        )
     gain = round(tuned.metrics["macro_f1"] - quick.metrics["macro_f1"], 3)
     change = "did not change macro-F1" if gain == 0 else f"{'gained' if gain > 0 else 'lost'} {abs(gain):.3f} macro-F1"
+    noise = difference_words(quick, tuned)
     return (
-        f"**Fine-tuning {change}** on the same {tuned.metrics['n']} test rows.\n\n" + "\n".join(lines) + "\n\n"
-        + download_note
+        f"**Fine-tuning {change}** on the same {tuned.metrics['n']} test rows"
+        + (f": {noise}" if noise else "") + ".\n\n" + "\n".join(lines) + "\n\n" + download_note
     )  # fmt: skip
 
 
@@ -179,14 +262,48 @@ def tuned_download_note(download_mb: float, model_mb: float, tuned: bool = True,
 def report_rows(result: TrainResult) -> tuple[list[str], list[list]]:
     """The classification report as a table: one row per class."""
     m = result.metrics
-    rows = [[c, r["precision"], r["recall"], r["f1"], r["support"]] for c, r in m["per_class"].items()]
+    rows = [
+        [c, r["precision"], r["recall"], r["f1"], _range(r.get("f1_ci")), r["support"]]
+        for c, r in m["per_class"].items()
+    ]
     return REPORT_HEADERS, rows
+
+
+def _range(ci: list[float] | None) -> str:
+    return "" if not ci else f"{ci[0]:.2f} to {ci[1]:.2f}"
+
+
+LANGUAGE_HEADERS = ["language", "macro-F1", "95% range", "accuracy", "95% range", "rows"]
+
+
+def language_rows(result: TrainResult) -> tuple[list[str], list[list]]:
+    """Per-language scores with their intervals: one row per language, most rows first."""
+    rows = [
+        [lang, v["macro_f1"], _range(v.get("macro_f1_ci")), v["accuracy"], _range(v.get("accuracy_ci")), v["n"]]
+        for lang, v in result.metrics.get("per_language", {}).items()
+    ]
+    return LANGUAGE_HEADERS, rows
 
 
 def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[list]]:
     """Suspected label errors, most suspicious first."""
+    why = {
+        "translations": "its translations or copies carry another label",
+        "model": "a model that never saw it is confident of another label",
+        "translations and model": "its translations carry another label, and a model agrees",
+    }
     rows = [
-        [i["row"], i["language"], cell(i["text"]), i["given_label"], i["predicted_label"], i["given_probability"], KEEP]
+        [
+            i["row"],
+            i["language"],
+            cell(i["text"]),
+            i["given_label"],
+            i.get("translations_say", ""),
+            i["predicted_label"],
+            i["given_probability"],
+            why.get(i.get("evidence", "model"), ""),
+            KEEP,
+        ]
         for i in result.label_issues
         if i["suspect"]
     ][:limit]
@@ -196,11 +313,13 @@ def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[li
 def correction_summary(before: TrainResult, after: TrainResult, decisions: dict) -> str:
     """The headline before and after a person's label corrections, measured on the same held-out rows."""
     old, new = before.metrics["macro_f1"], after.metrics["macro_f1"]
+    noise = difference_words(before, after)
     return (
         f"**Macro-F1 {old:.3f} → {new:.3f}** ({new - old:+.3f}) after {describe(decisions)}, measured on the same "
-        f"{after.metrics['n']} held-out rows (errors are looked for in the training and validation rows only). "
-        "The corrected file is below; training again from the Train button uses the corrected data."
-    )
+        f"{after.metrics['n']} held-out rows. "
+        + (f"Both classifiers scored against the corrected labels: {noise}. " if noise else "")
+        + "The corrected file is below; training again from the Train button uses the corrected data."
+    )  # fmt: skip
 
 
 def prediction_preview(predictions: Predictions, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list]]:
@@ -251,8 +370,11 @@ def issues_title(result: TrainResult) -> str:
         return "Suspected label errors: not looked for (a class has too few rows to hold some out)"
     suspects = sum(i["suspect"] for i in result.label_issues)
     if not suspects:
-        return "Suspected label errors: none found (the model confidently contradicts no given label)"
-    return f"Suspected label errors: {suspects:,} rows whose given label the model confidently doubts"
+        return "Suspected label errors: none found (no translation disagrees, no model confidently contradicts a label)"
+    return (
+        f"Suspected label errors: {suspects:,} rows whose given label their translations or a model that never saw "
+        "them contradict"
+    )
 
 
 def transfer_title(result: TrainResult) -> str:
@@ -387,7 +509,8 @@ EXPLANATIONS = {
     "per_class": (
         "**Per class.** Precision: of the rows the model gave this label, the share that truly have it. "
         "Recall: of the rows that have this label, the share the model found. F1 combines the two; 1.0 is "
-        "perfect. A class with a low score and few rows usually needs more examples."
+        "perfect; its 95% range says how far luck alone could move it. A class with a low score and few rows "
+        "usually needs more examples."
     ),
     "loss": (
         "**Loss**: how wrong the model still is while it learns (lower is better), on the rows it learns from "
@@ -402,14 +525,17 @@ EXPLANATIONS = {
         "mixes up (often labels that overlap in meaning)."
     ),
     "languages": (
-        "**Per language**: macro-F1 on each language's test rows. Bars of similar height mean the classifier "
-        "works as well in every language; a short bar points to a language that needs more (or cleaner) rows."
+        "**Per language**: macro-F1 on each language's test rows, the whisker its 95% range (few rows, wide "
+        "range). Bars of similar height mean the classifier works as well in every language; a short bar whose "
+        "range stays below the others points to a language that needs more (or cleaner) rows."
     ),
     "transfer": (
         "**Cross-lingual transfer**: a classifier trained on one language's rows alone (row), scored on each "
-        "language's test rows (column). High scores off the diagonal mean what is learnt in one language "
-        "carries over to others, so a language with few rows can lean on the rest. Grey cells rest on fewer "
-        f"than {MIN_TRUSTED_ROWS} test rows: too few to trust."
+        "language's test rows (column) whose meaning it never saw: a translation of one of its training rows "
+        "is left out, so each cell measures transfer, not recall. High scores off the diagonal mean what is "
+        "learnt in one language carries over to others, so a language with few rows can lean on the rest. "
+        f"Each cell says how many rows it rests on; grey cells rest on fewer than {MIN_TRUSTED_ROWS}: too few to "
+        "trust."
     ),
     "counts": (
         "**Rows per label and language**: each bar is a label, each colour a language. Labels with few rows, or "
@@ -442,10 +568,12 @@ EXPLANATIONS = {
         "are found in another."
     ),
     "issues": (
-        "**Suspected label errors**: rows whose given label a model that never saw them finds unlikely, "
-        "while it is confident of another. Read them: a wrong label in the data teaches the model the "
-        "wrong thing, and fixing a few often helps more than adding rows. To fix one, type the right label (or "
-        "*remove*) under *your decision*, then press **Retrain with my corrections**."
+        "**Suspected label errors**: rows whose translations (or copies) in the file carry another label, and "
+        "rows without a translation whose given label a model that never saw them finds unlikely while it is "
+        "confident of another; *why* says which. Rows of every split are searched. Read them: a wrong label "
+        "teaches the model the wrong thing (or, in the test rows, makes the figures wrong), and fixing a few often "
+        "helps more than adding rows. To fix one, type the right label (or *remove*) under *your decision*, then "
+        "press **Retrain with my corrections**."
     ),
 }
 
@@ -454,10 +582,13 @@ def result_figures(result: TrainResult) -> dict:
     """Confusion matrix, per-language scores, transfer matrix (None: not measured or still to come), loss curve."""
     m = result.metrics
     per_language = {lang: v["macro_f1"] for lang, v in m.get("per_language", {}).items()}
+    intervals = {lang: v.get("macro_f1_ci") for lang, v in m.get("per_language", {}).items()}
     t = result.training
     return {
         "confusion": confusion_heatmap(m["confusion_matrix"], m["labels"]),
-        "languages": bars(per_language, "Macro-F1 per language") if per_language else None,
+        "languages": bars(per_language, "Macro-F1 per language (whiskers: 95% range)", intervals=intervals)
+        if per_language
+        else None,
         "transfer": transfer_heatmap(m["transfer"], MIN_TRUSTED_ROWS) if "transfer" in m else None,
         "loss": loss_figure(t),
     }
@@ -687,6 +818,8 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
         missing = " and ".join(STAGE_NAMES[stage] for stage in result.pending)
         parts.append(f"<p><b>Not computed</b> (the run was stopped first): {missing}.</p>")
     parts += [_html_table(*report_rows(result)), f'<p class="explain">{_markdown_html(EXPLANATIONS["per_class"])}</p>']
+    if result.metrics.get("per_language"):
+        parts.append(_html_table(*language_rows(result)))
     figures = result_figures(result)
     for key in ("confusion", "languages", "transfer", "loss"):
         if figures[key] is None:
