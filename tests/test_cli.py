@@ -151,10 +151,12 @@ def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encode
         metrics
     )
     assert metrics["n"] == 160 and metrics["evaluated_on"] == "evaluation file"
+    low, high = metrics["macro_f1_ci"]
+    assert low < metrics["macro_f1"] < high and all(len(v["macro_f1_ci"]) == 2 for v in metrics["per_language"].values())
     assert "text='text' label='label' language=language" in err
     stages = re.findall(r"^\[[0-9.]+ s\] (.+)$", err, re.MULTILINE)  # not a terminal: a line per stage
     assert stages == [
-        "embedding", "training (logistic regression)", "embedding evaluation data", "measuring",
+        "embedding", "finding translations", "training (logistic regression)", "embedding evaluation data", "measuring",
         "cross-lingual transfer", "looking for label errors", "done",
     ]  # fmt: skip
     config = json.loads((head / "config.json").read_text())
