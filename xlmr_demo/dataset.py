@@ -91,7 +91,7 @@ class Dataset:
 
     def test_rows_trained_on(self) -> Dataset:
         """A copy whose test rows are training rows: when an evaluation file measures, none is held out here."""
-        return replace(self, splits=["train" if s == "test" else s for s in self.splits])
+        return replace(self, splits=["train" if s == "test" else s for s in self.splits], splits_given=True)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{label: {language: rows}}, for the label x language chart."""
