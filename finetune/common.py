@@ -151,6 +151,8 @@ def fit(
 def run(*, save: Callable[[Path], None], folder: Path, output: Path, **fitting) -> dict:
     """:func:`fit`, then write the model folder (``save(output)``) and ``metrics.json``; return the metrics written."""
     metrics = fit(output=output, **fitting)
+    for evaluation in metrics.get("evaluations", {}).values():  # one label per row: the figures are what is kept
+        evaluation.pop("predicted", None)
     finish(save, folder, output, metrics)
     return metrics
 

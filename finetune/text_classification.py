@@ -42,14 +42,14 @@ from transformers import AutoModel, AutoModelForSequenceClassification
 
 from xlmr_demo.classifier import Classifier, TunedClassifier
 from xlmr_demo.cli import run_cli
-from xlmr_demo.dataset import DataConfig, Dataset, load_dataset
+from xlmr_demo.dataset import DataConfig, Dataset, load_dataset, with_found_groups
 from xlmr_demo.encoders import Encoder, base_model_kwargs, embed, load_encoder, model_prompt
 from xlmr_demo.errors import UserError
 from xlmr_demo.heads import Head, HeadConfig, class_weights
 from xlmr_demo.metrics import classification_metrics, classification_report, mean_language_macro_f1
 from xlmr_demo.progress import Progress, Step
 from xlmr_demo.saved import write_finetuned_head
-from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head
+from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head, grouping_summary
 
 from .common import RESUME_HINT, Fitting, add_training_options, config_from, fit, load_model, run, save_pretrained
 from .loop import Example, FineTuneConfig, prepare_output, say
@@ -83,6 +83,7 @@ class Prepared(NamedTuple):
     folder: Path  # the base model's folder
     encoder: Encoder | None  # the base encoder (the head classifier only)
     head: Head | None  # the head trained end to end with the encoder (the head classifier only)
+    data: Dataset  # the training data as split: meaning groups found, translations kept on one side
 
 
 def check_mean_pooling(encoder: Encoder) -> None:
@@ -152,6 +153,8 @@ def prepare(
     """
     if held_out is not None:
         data = data.test_rows_trained_on()  # the evaluation file measures: every row here is learnt from
+    else:  # the file's own test rows measure: no translation or copy of theirs may be trained on
+        data = with_found_groups(data, embed(data.texts, model=load_encoder(model), progress=progress).embeddings)
     labels = data.classes
     train_rows, val_rows = data.indices("train"), data.indices("validation")
     if len(val_rows) == 0:
@@ -188,9 +191,11 @@ def prepare(
         ds, rows = sets[name]
         predicted = [labels[int(np.argmax(x))] for x in logits]
         truth = [ds.labels[i] for i in rows]
-        metrics = classification_metrics(truth, predicted, labels_out, [ds.languages[i] for i in rows])
+        languages, groups = [ds.languages[i] for i in rows], [ds.groups[i] for i in rows]
+        metrics = classification_metrics(truth, predicted, labels_out, languages, groups, config.seed)
         metrics["mean_language_macro_f1"] = mean_language_macro_f1(metrics)
         metrics["score"] = metrics["macro_f1"]
+        metrics["predicted"] = predicted  # for paired comparisons on the same rows; not written to metrics.json
         if unseen:
             metrics["unseen_labels"] = unseen
         metrics["summary"] = (
@@ -218,7 +223,7 @@ def prepare(
         measure=measure,
         settings=settings,
     )
-    return Prepared(fitting, tokenizer, save, folder, encoder, head)
+    return Prepared(fitting, tokenizer, save, folder, encoder, head, data)
 
 
 def finetune(
@@ -298,7 +303,7 @@ def finetune_stages(
         task=TASK, **job.fitting._asdict(), config=config, output=None, started=started,
         describe=lambda result: {"evaluations": result.evaluations}, baseline=True, progress=report,
     )  # fmt: skip
-    head_config = job.head.config
+    head_config, dataset = job.head.config, job.data
     if metrics["best_epoch"] == 0:  # fine-tuning never beat its starting point: that head on the frozen model
         classifier = Classifier(job.encoder, job.head)
     else:
@@ -310,18 +315,25 @@ def finetune_stages(
         }
         classifier = TunedClassifier(job.encoder, job.head, weights, config.max_length)
     del job  # the training copy of the network (with its float32 word embeddings): the classifier has its own
-    measured = {k: v for k, v in metrics["evaluations"]["eval"].items() if k not in ("summary", "score")}
+    measured = {k: v for k, v in metrics["evaluations"]["eval"].items() if k not in ("summary", "score", "predicted")}
     training = {
         "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
         "columns": vars(dataset.columns),
         "languages_detected": dataset.languages_detected,
+        "groups": grouping_summary(dataset),
         "fine_tuning": {k: metrics[k] for k in ("config", "device", "precision", "trainable_parameters", "best_epoch",
                                                 "steps", "stopped", "seconds", "history")},
     }  # fmt: skip
     training["fine_tuning"]["step_losses"] = step_losses
+    test = dataset.indices("test")
+    evaluated = {
+        "rows": [dataset.rows[i] for i in test], "truth": [dataset.labels[i] for i in test],
+        "predicted": metrics["evaluations"]["eval"]["predicted"], "groups": [dataset.groups[i] for i in test],
+    }  # fmt: skip
     result = TrainResult(
-        classifier, {**measured, "evaluated_on": "test split"}, training=training, pending=(TRANSFER, LABEL_ERRORS)
-    )
+        classifier, {**measured, "evaluated_on": "test split"}, training=training, pending=(TRANSFER, LABEL_ERRORS),
+        evaluated=evaluated,
+    )  # fmt: skip
     yield result
 
     def embedding(step: Step) -> None:
@@ -329,9 +341,9 @@ def finetune_stages(
             progress(replace(step, stage="embedding with the kept model"))
 
     X = embed(dataset.texts, model=classifier.encoder, progress=embedding).embeddings
-    test = dataset.indices("test")
     evaluation = (X[test], [dataset.labels[i] for i in test], [dataset.languages[i] for i in test])
-    yield from diagnose(result, X, dataset, evaluation, head_config, progress)
+    groups = [dataset.groups[i] for i in test]
+    yield from diagnose(result, X, dataset, evaluation, head_config, progress, eval_groups=groups)
 
 
 def build_parser() -> argparse.ArgumentParser:

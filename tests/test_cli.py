@@ -152,7 +152,8 @@ def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encode
     )
     assert metrics["n"] == 160 and metrics["evaluated_on"] == "evaluation file"
     low, high = metrics["macro_f1_ci"]
-    assert low < metrics["macro_f1"] < high and all(len(v["macro_f1_ci"]) == 2 for v in metrics["per_language"].values())
+    assert low < metrics["macro_f1"] < high
+    assert all(len(v["macro_f1_ci"]) == 2 for v in metrics["per_language"].values())
     assert "text='text' label='label' language=language" in err
     stages = re.findall(r"^\[[0-9.]+ s\] (.+)$", err, re.MULTILINE)  # not a terminal: a line per stage
     assert stages == [
