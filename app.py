@@ -307,6 +307,7 @@ class TrainViews(NamedTuple):
     download: object = SKIP
     comparison: object = SKIP  # the headline before and after label corrections
     corrected: object = SKIP  # the corrected file
+    data_report: object = SKIP  # the Data tab's check report, with the meaning groups training found
 
 
 class FilePredictionViews(NamedTuple):
@@ -569,6 +570,7 @@ def _staged_training(request, progress, stages, prepare, extra=None, on_headline
             loss=figures["loss"],
             issues=issues,
             download=str(archive),
+            data_report=views.dataset_report(session.dataset, result) if session.dataset is not None else SKIP,
             **(extra(result, archive) if extra else {}),
         )
 
@@ -1235,7 +1237,7 @@ def build_app() -> gr.Blocks:
         train_views = TrainViews(
             headline=headline, status=train_status, per_class=report_table, confusion=confusion_plot,
             languages=language_plot, transfer=transfer_plot, loss=loss_plot, issues=issues_table, download=download,
-            comparison=comparison, corrected=corrected_file,
+            comparison=comparison, corrected=corrected_file, data_report=report,
         )  # fmt: skip
         training = train_button.click(
             train,

@@ -58,7 +58,7 @@ def test_finetuning_shows_its_curve_then_the_headline_beside_the_quick_head(tune
     # side by side with the quick head, measured on the same 80 test rows
     comparison = final[COMPARISON]
     assert "on the same 80 test rows" in comparison and "Quick: a head on the frozen model" in comparison
-    assert f"| {float(quick[HEADLINE].split()[2]):.3f} |" in comparison  # the quick head's own headline figure
+    assert f"| {float(quick[HEADLINE].split()[2]):.3f} (" in comparison  # the quick head's own figure, its interval
 
 
 def test_the_download_holds_only_what_fine_tuning_changed_and_predicts(tuned_run):

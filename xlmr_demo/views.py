@@ -59,10 +59,16 @@ def preview(table: Table) -> tuple[list[str], list[list[str]]]:
     return columns, [[cell(c or "") for c in row[:PREVIEW_COLUMNS]] for row in table.rows[:PREVIEW_ROWS]]
 
 
-def dataset_report(dataset: Dataset) -> str:
-    """Markdown: what was read, what was decided, what to check."""
+def dataset_report(dataset: Dataset, result: TrainResult | None = None) -> str:
+    """Markdown: what was read, what was decided, what to check. After training (``result``), the split and
+    the meaning groups are those training used, translations found from the embeddings included."""
+    from .training import grouping_summary
+
     m = dataset.columns
     split_counts = {s: len(dataset.indices(s)) for s in ("train", "validation", "test")}
+    groups = grouping_summary(dataset)
+    if result is not None and result.training.get("groups"):
+        split_counts, groups = result.training["rows"], result.training["groups"]
     lines = [
         f"**{len(dataset.texts)} usable rows**, {len(dataset.classes)} classes, "
         f"{len(set(dataset.languages))} languages{' (detected)' if dataset.languages_detected else ''}.",
@@ -73,9 +79,7 @@ def dataset_report(dataset: Dataset) -> str:
     ]
     lines.append(f"Labels: {_counted(dataset.labels)}.")
     lines.append(f"Languages: {_counted(dataset.languages)}.")
-    from .training import grouping_summary
-
-    lines.append(grouping_words(grouping_summary(dataset)))
+    lines.append(grouping_words(groups))
     fixed = len(lines)
     lines += [f"- ⚠️ {html.escape(w)}" for w in dataset.warnings]
     lines += [f"- ℹ️ {html.escape(n)}" for n in dataset.notes]
@@ -195,7 +199,7 @@ def headline(result: TrainResult) -> str:
 
 REPORT_HEADERS = ["class", "precision", "recall", "F1", "F1 95% range", "rows"]
 ISSUE_HEADERS = [
-    "row", "language", "text", "given label", "translations say", "model's guess", "probability of given label",
+    "row", "language", "text", "given label", "model's guess", "probability of given label", "translations say",
     "why", "your decision",
 ]  # fmt: skip
 NEIGHBOUR_HEADERS = ["text", "language", "similarity"]  # then the file's other columns
@@ -298,9 +302,9 @@ def issue_rows(result: TrainResult, limit: int = 50) -> tuple[list[str], list[li
             i["language"],
             cell(i["text"]),
             i["given_label"],
-            i.get("translations_say", ""),
             i["predicted_label"],
             i["given_probability"],
+            i.get("translations_say", ""),
             why.get(i.get("evidence", "model"), ""),
             KEEP,
         ]
@@ -806,7 +810,7 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
     parts.append("<h2>Data</h2>")
     plotly_js: bool | str = True  # inlined once, with the first figure
     if dataset is not None:
-        parts.append(_markdown_html(dataset_report(dataset)))
+        parts.append(_markdown_html(dataset_report(dataset, result)))
         parts.append('<div class="figure">' + counts_figure(dataset).to_html(full_html=False, include_plotlyjs=True))
         parts.append(f'<div class="explain">{_markdown_html(EXPLANATIONS["counts"])}</div></div>')
         plotly_js = False
