@@ -518,6 +518,8 @@ def _staged_training(request, progress, stages, prepare, extra=None, on_headline
             for result in stages(dataset, report):
                 if on_headline and session.result is None:
                     on_headline(session)
+                if result.dataset is not None:  # as split for training: retraining and fine-tuning keep the split
+                    session.dataset = result.dataset
                 session.result, session.classifier = result, result.classifier
                 update(("result", result, session))
         except Stopped as exc:  # after the headline: keep what is done and say what is not
@@ -1230,7 +1232,9 @@ def build_app() -> gr.Blocks:
         upload.upload(load_file, [upload], columns, api_name="load_file")
         sample.click(load_sample, None, columns, api_name=False)
         check.click(
-            check_data, [text_col, label_col, lang_col, split_col, group_col], [report, counts_plot],
+            check_data,
+            [text_col, label_col, lang_col, split_col, group_col],
+            [report, counts_plot],
             api_name="check_data",
         )
         heavy = {"concurrency_id": HEAVY, "concurrency_limit": 2}

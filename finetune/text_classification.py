@@ -332,7 +332,7 @@ def finetune_stages(
     }  # fmt: skip
     result = TrainResult(
         classifier, {**measured, "evaluated_on": "test split"}, training=training, pending=(TRANSFER, LABEL_ERRORS),
-        evaluated=evaluated,
+        evaluated=evaluated, dataset=dataset,
     )  # fmt: skip
     yield result
 

@@ -49,8 +49,10 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     page.get_by_role("button", name="Train", exact=True).click()
     headline = page.get_by_text(re.compile(r"Macro-F1 \d\.\d{3}"))
     headline.wait_for(timeout=180_000)
-    macro_f1 = float(re.search(r"Macro-F1 (\d\.\d{3})", headline.inner_text()).group(1))
-    assert macro_f1 > 0.8  # 6 clear topics in 8 languages
+    found = re.search(r"Macro-F1 (\d\.\d{3}) \((\d\.\d{3}) to (\d\.\d{3})\)", headline.inner_text())
+    macro_f1, low, high = (float(v) for v in found.groups())
+    # 6 clear topics, measured on 12 meanings no translation of which was trained on: good, with a wide range
+    assert macro_f1 > 0.6 and low < macro_f1 < high
     page.get_by_text("Done in").wait_for(timeout=120_000)  # the diagnostics follow the headline
     page.locator(".js-plotly-plot:visible").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab-train.png"), full_page=True)

@@ -79,3 +79,19 @@ def test_groups_never_straddle_the_split_and_a_split_column_that_does_is_counted
     )
     dataset = load_dataset(path)
     assert dataset.splits_given and len(dataset.leaked_test_rows()) == 20  # each has its Polish translation in train
+
+
+def test_a_corrected_dataset_is_measured_on_the_split_it_was_trained_on(tmp_path, encoder):
+    from xlmr_demo.corrections import corrected_dataset
+    from xlmr_demo.training import train_classifier
+
+    rows = sib(SIB_LANGS, 60)
+    path = write_csv(tmp_path / "sib.csv", ["language", "category", "text"], [r[1:] for r in rows])
+    first = train_classifier(load_dataset(path), encoder, transfer=False, label_issues=False)
+    trained = first.dataset
+    assert trained.grouping.source == "found"
+    row = trained.rows[trained.indices("train")[0]]
+    label = trained.labels[trained.indices("train")[0]]
+    other = next(c for c in trained.classes if c != label)
+    again = train_classifier(corrected_dataset(trained, {row: other}), encoder, transfer=False, label_issues=False)
+    assert again.dataset.splits == trained.splits and again.evaluated["rows"] == first.evaluated["rows"]

@@ -360,8 +360,9 @@ def with_found_groups(dataset: Dataset, X: np.ndarray, progress: Progress | None
     """``dataset`` with the translations and near-copies that its embeddings ``X`` show grouped
     (:func:`xlmr_demo.groups.find_groups`) and, unless a split column gave them, its splits drawn
     again with those groups as the unit. A dataset whose groups came from a group column is
-    returned as it is: the user said what belongs together."""
-    if dataset.grouping is not None and dataset.grouping.source == "column":
+    returned as it is: the user said what belongs together; so is one whose groups were found already (a
+    corrected dataset keeps the split it was measured on)."""
+    if dataset.grouping is not None and dataset.grouping.source in ("column", "found"):
         return dataset
     grouping = find_groups(X, dataset.texts, dataset.languages, progress)
     splits = dataset.splits if dataset.splits_given else _assign_splits(

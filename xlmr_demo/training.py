@@ -43,6 +43,8 @@ class TrainResult:
     # the measured rows: "rows" (data-row numbers; None for an evaluation file), "truth", "predicted", "groups",
     # for paired comparisons with another classifier on the same rows (not saved)
     evaluated: dict = field(default_factory=dict)
+    # the rows as trained: meaning groups found and split (retraining it, or fine-tuning it, keeps that split)
+    dataset: Dataset | None = None
 
 
 def fit_head(
@@ -295,7 +297,7 @@ def grouping_summary(dataset: Dataset, examples: int = 5) -> dict:
         "groups": grouping.multi_row_groups,
         "examples": pairs,
     }
-    if dataset.splits_given:
+    if dataset.columns.split is not None:  # the user's split column, which may straddle groups
         summary["leaked_test_rows"] = len(dataset.leaked_test_rows())
     return summary
 
@@ -390,7 +392,7 @@ def train_stages(
     }
     pending = tuple(stage for stage, wanted in ((TRANSFER, transfer), (LABEL_ERRORS, label_issues)) if wanted)
     evaluated = {"rows": rows, "truth": list(truth), "predicted": predicted, "groups": list(eval_groups)}
-    result = TrainResult(classifier, metrics, training=training, pending=pending, evaluated=evaluated)
+    result = TrainResult(classifier, metrics, training=training, pending=pending, evaluated=evaluated, dataset=dataset)
     yield result
     evaluation = (X_eval, truth, langs)
     yield from diagnose(result, X, dataset, evaluation, config, say, (routing, eval_routing), transfer_groups)
