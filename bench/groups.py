@@ -19,7 +19,10 @@
 3. **Planted label errors**: in the same SIB file, the topic of 3% of the rows changed in that one
    language only (seeded); precision, recall and F1 of the rows the product flags, with groups
    found and given, against the model-only search the product used before (confident learning on
-   out-of-fold predictions of the training and validation rows).
+   out-of-fold predictions of the training and validation rows, each row its own fold unit; today's
+   confident-learning rule, cleanlab's, so that only the use of translations differs). Then the
+   same errors in a file with no translations at all, where found groups must not accuse more
+   correct labels than the model alone.
 
 Writes ``bench/results/groups.md``.
 """
@@ -163,9 +166,9 @@ def thresholds() -> list[str]:
         "",
         "Rules. For the **split** (a missed translation makes a figure too kind; a false join only coarsens the "
         f"split): the margin of the largest Youden's J, **{chosen:.2f}** (`TRANSLATION_MARGIN`). **Near-copies** in "
-        "one language (a near-copy accuses a label as a translation does, and these sets say nothing of recall): "
-        f"the same 1% rule on within-language pairs, **{chosen_copy:.2f}** (`COPY_MARGIN`; these sets hold no copies, "
-        "so every join there is false).",
+        "one language (nothing here measures their recall, so the rule bounds false joins): "
+        f"the lowest margin at which at most 1% of the rows are joined in every set, **{chosen_copy:.2f}** "
+        "(`COPY_MARGIN`; these sets hold no copies, so every join there is false).",
         "",
     ]
     return lines
@@ -296,7 +299,9 @@ def planted(tmp: Path) -> list[str]:
     searched = {r for r, s in zip(alone.rows, alone.splits, strict=True) if s != "test"}
     flagged = {i["row"] for i in issues if i["suspect"] and i["row"] in searched}
     lines.append(
-        "| before: model only (each row alone), training and validation rows | " + score(flagged, searched) + " |"
+        "| before: model only (each row alone), training and validation rows searched | "
+        + score(flagged, searched)
+        + " |"
     )
     # the same errors in a file with no translations (each meaning kept in one language): found groups must not
     # accuse correct labels more than the model alone does
