@@ -1,6 +1,6 @@
 """Suspected label errors without translations: the product's confident-learning rule against cleanlab's.
 
-    pip install cleanlab && python bench/label_errors.py
+    python bench/label_errors.py
 
 Where a row has no translation in the file, the product judges its label by a model that never saw
 it (out-of-fold probabilities, k-fold by meaning group). Until this comparison it used its own rule
@@ -117,7 +117,7 @@ def main() -> None:
     lines = [
         "# Suspected label errors without translations: the product's rule against cleanlab",
         "",
-        f"`pip install cleanlab && python bench/label_errors.py`, {time.strftime('%Y-%m-%d')}, "
+        f"`python bench/label_errors.py`, {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()}, {time.perf_counter() - started:.0f} s. {NOISE:.0%} of the labels changed to another "
         f"class (seeds {', '.join(map(str, SEEDS))}); every method reads the same out-of-fold probabilities (5 folds, "
         "MLP head).",
