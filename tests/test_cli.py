@@ -157,7 +157,7 @@ def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encode
     assert "text='text' label='label' language=language" in err
     stages = re.findall(r"^\[[0-9.]+ s\] (.+)$", err, re.MULTILINE)  # not a terminal: a line per stage
     assert stages == [
-        "embedding", "finding translations", "training (logistic regression)", "embedding evaluation data", "measuring",
+        "embedding", "training (logistic regression)", "embedding evaluation data", "finding translations", "measuring",
         "cross-lingual transfer", "looking for label errors", "done",
     ]  # fmt: skip
     config = json.loads((head / "config.json").read_text())

@@ -95,3 +95,18 @@ def test_a_corrected_dataset_is_measured_on_the_split_it_was_trained_on(tmp_path
     other = next(c for c in trained.classes if c != label)
     again = train_classifier(corrected_dataset(trained, {row: other}), encoder, transfer=False, label_issues=False)
     assert again.dataset.splits == trained.splits and again.evaluated["rows"] == first.evaluated["rows"]
+
+
+def test_an_evaluation_file_holding_translations_of_training_rows_is_measured_without_them(tmp_path, encoder):
+    from xlmr_demo.training import train_classifier
+
+    spanish, polish = sib(("spa_Latn",), 120), sib(("pol_Latn",), 120)
+    header = ["language", "category", "text"]
+    train = load_dataset(write_csv(tmp_path / "train.csv", header, [r[1:] for r in spanish[:80]]))
+    # meanings 40-79 are translations of training rows, 80-119 are new
+    held_out = load_dataset(write_csv(tmp_path / "eval.csv", header, [r[1:] for r in polish[40:]]), purpose="evaluate")
+    m = train_classifier(train, encoder, eval_dataset=held_out, transfer=False, label_issues=False).metrics
+    assert 34 <= m["leaked_test_rows"] <= 42  # measured: most of the 40 translations found, none of the new rows
+    assert m["unseen_meanings"]["n"] == 80 - m["leaked_test_rows"]
+    low, high = m["unseen_meanings"]["macro_f1_ci"]
+    assert low <= m["unseen_meanings"]["macro_f1"] <= high

@@ -185,13 +185,15 @@ def find_groups(
     progress: Progress | None = None,
     translation_margin: float = TRANSLATION_MARGIN,
     copy_margin: float = COPY_MARGIN,
+    start: list[str] | None = None,
 ) -> Grouping:
-    """Translations and near-copies found from the embeddings ``X`` (see the module docstring)."""
+    """Translations and near-copies found from the embeddings ``X`` (see the module docstring), joined to the
+    groups ``start`` already makes (None: identical texts)."""
     pairs = [
         (i, j, m)
         for i, j, m, same in mutual_pairs(X, languages, progress)
         if m >= (copy_margin if same else translation_margin)
     ]
     pairs.sort(key=lambda p: -p[2])
-    groups = _components(len(texts), [(i, j) for i, j, _ in pairs], text_groups(texts))
+    groups = _components(len(texts), [(i, j) for i, j, _ in pairs], start or text_groups(texts))
     return Grouping(groups=groups, source="found", pairs=pairs)

@@ -22,6 +22,7 @@ from .dataset import Dataset, match_classes, with_found_groups
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
+from .groups import Grouping, find_groups
 from .heads import Head, HeadConfig, routing_languages
 from .metrics import classification_metrics
 from .progress import Progress, Step
@@ -302,22 +303,39 @@ def grouping_summary(dataset: Dataset, examples: int = 5) -> dict:
     return summary
 
 
-def _unseen_meanings(metrics: dict, dataset: Dataset, test: np.ndarray, predicted: Sequence[str], seed: int) -> dict:
-    """``metrics`` with, when the user's split puts a translation or copy of some test rows among the
-    training rows, how many (``leaked_test_rows``) and the headline measured without them (``unseen_meanings``)."""
-    leaked = set(dataset.leaked_test_rows().tolist())
+def _unseen_meanings(
+    metrics: dict, leaked: set[int], truth: Sequence[str], predicted: Sequence[str], groups: Sequence[str], seed: int
+) -> dict:  # fmt: skip
+    """``metrics`` with, when some measured rows (``leaked``: positions among them) have a translation or copy
+    among the training rows (the user's split column put them there, or the evaluation file holds them), how
+    many (``leaked_test_rows``) and the headline measured without them (``unseen_meanings``)."""
     if not leaked:
         return metrics
-    keep = [k for k, i in enumerate(test) if i not in leaked]
+    keep = [k for k in range(len(truth)) if k not in leaked]
     out = {**metrics, "leaked_test_rows": len(leaked)}
     if keep:
-        rows = test[keep]
-        truth = [dataset.labels[i] for i in rows]
         m = classification_metrics(
-            truth, [predicted[k] for k in keep], metrics["labels"], None, [dataset.groups[i] for i in rows], seed
-        )
+            [truth[k] for k in keep], [predicted[k] for k in keep], metrics["labels"], None, [groups[k] for k in keep],
+            seed,
+        )  # fmt: skip
         out["unseen_meanings"] = {k: m[k] for k in ("n", "macro_f1", "macro_f1_ci", "accuracy", "accuracy_ci")}
     return out
+
+
+def _groups_across(
+    dataset: Dataset, X: np.ndarray, other: Dataset, X_other: np.ndarray, progress: Progress | None = None
+) -> tuple[Dataset, list[str]]:
+    """``dataset`` and the ``other`` file's groups, found on both files at once: (``dataset`` with its rows'
+    groups, the other file's rows' groups); a group shared by both holds a translation or copy across them."""
+    n = len(dataset.texts)
+    joint = find_groups(
+        np.vstack([X, X_other]), dataset.texts + other.texts, dataset.languages + other.languages, progress,
+        start=[f"a{g}" for g in dataset.groups] + [f"b{g}" for g in other.groups],
+    )  # fmt: skip
+    given = dataset.grouping is not None and dataset.grouping.source == "column"
+    column = dataset.grouping.column if given else None
+    grouping = Grouping(joint.groups[:n], "column" if given else "found", column, [p for p in joint.pairs if p[1] < n])
+    return replace(dataset, grouping=grouping), joint.groups[n:]
 
 
 TRANSFER = "cross-lingual transfer"
@@ -353,7 +371,8 @@ def train_stages(
         dataset = dataset.test_rows_trained_on()
     encoder = model if isinstance(model, Encoder) else load_encoder(model)
     X = embed(dataset.texts, model=encoder, progress=say).embeddings
-    dataset = with_found_groups(dataset, X, say)  # translations and copies share a split
+    if eval_dataset is None:
+        dataset = with_found_groups(dataset, X, say)  # translations and copies share a split
     train, val = dataset.indices("train"), dataset.indices("validation")
     if len(train) == 0:
         raise UserError("No rows are marked for training.")
@@ -365,7 +384,11 @@ def train_stages(
         X_eval, langs = X_eval.embeddings, eval_dataset.languages
         truth = match_classes(eval_dataset.labels, classifier.classes_)
         eval_routing = routing_languages(eval_dataset.texts, config)
-        eval_groups, transfer_groups, rows = eval_dataset.groups, None, None
+        # translations across the two files: a row of the evaluation file whose translation is trained on
+        dataset, eval_groups = _groups_across(dataset, X, eval_dataset, X_eval, say)
+        learnt = set(dataset.groups)
+        leaked = {k for k, g in enumerate(eval_groups) if g in learnt}
+        transfer_groups, rows = eval_groups, None
     else:
         test = dataset.indices("test")
         if len(test) == 0:
@@ -375,12 +398,13 @@ def train_stages(
         eval_routing = None if routing is None else routing[test]
         eval_groups = transfer_groups = [dataset.groups[i] for i in test]
         rows = [dataset.rows[i] for i in test]
+        learnt_rows = set(dataset.leaked_test_rows().tolist())
+        leaked = {k for k, i in enumerate(test) if i in learnt_rows}
     say(Step("measuring"))
     predicted = head.predict(X_eval, eval_routing).tolist()
     metrics = _metrics(classifier.classes_, predicted, truth, langs, eval_groups, config.seed)
     metrics["evaluated_on"] = "evaluation file" if eval_dataset is not None else "test split"
-    if eval_dataset is None:
-        metrics = _unseen_meanings(metrics, dataset, test, predicted, config.seed)
+    metrics = _unseen_meanings(metrics, leaked, truth, predicted, eval_groups, config.seed)
     training = {
         "rows": {s: len(dataset.indices(s)) for s in ("train", "validation", "test")},
         "best_epoch": head.history_.best_epoch,

@@ -159,8 +159,10 @@ def headline(result: TrainResult) -> str:
     if m.get("leaked_test_rows"):
         unseen = m.get("unseen_meanings")
         text += (
-            f"\n\n⚠️ **{m['leaked_test_rows']:,} of the {m['n']:,} test rows have a translation or near-copy among "
-            "the training rows** (your split column put them there), so the figure above is too kind."
+            f"\n\n⚠️ **{m['leaked_test_rows']:,} of the {m['n']:,} measured rows have a translation or near-copy "
+            "among the training rows** ("
+            + ("your split column put them there" if m["evaluated_on"] == "test split" else "the two files share them")
+            + "), so the figure above is too kind."
         )
         if unseen:
             text += (
