@@ -16,7 +16,10 @@
    trained with the product's defaults: the headline with the groups found, with the split the
    product used before (identical texts only), and with a split by the true meaning (``index_id``
    as the group column), each with its 95% interval. The same for ``assets/sample_parallel.csv``.
-3. **Planted label errors**: in the same SIB file, the topic of 3% of the rows changed in that one
+3. **Leaks said under a split column**: the same six SIB languages with the official split (by meaning:
+   no test row has a translation in training, so every test row reported as having one is a false
+   alarm) and with a seeded row-by-row split (most test rows have one): how many the product reports.
+4. **Planted label errors**: in the same SIB file, the topic of 3% of the rows changed in that one
    language only (seeded); precision, recall and F1 of the rows the product flags, with groups
    found and given, against the model-only search the product used before (confident learning on
    out-of-fold predictions of the training and validation rows, each row its own fold unit; today's
@@ -240,6 +243,46 @@ def honest(tmp: Path) -> list[str]:
     return [*lines, ""]
 
 
+def leaks(tmp: Path) -> list[str]:
+    from xlmr_demo.dataset import load_dataset, with_found_groups
+    from xlmr_demo.encoders import embed
+    from xlmr_demo.training import grouping_summary
+
+    rows = []
+    for folder in SIB_FILE_LANGUAGES:
+        for split in ("train", "dev", "test"):
+            with open(DATA / "sib" / folder / f"{split}.tsv", encoding="utf-8") as fh:
+                reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+                next(reader)
+                rows += [[idx, folder[:2], cat, text, split] for idx, cat, text in reader]
+    rng = np.random.default_rng(0)
+    shuffled = [[*r[:4], "test" if rng.random() < 0.2 else "train"] for r in rows]
+    lines = [
+        "## 3. Leaks said under a split column",
+        "",
+        "Six SIB languages, no group column, a split column. 'Truly leaked': test rows whose `index_id` has a",
+        "training or validation row. 'Said': what the product reports (`leaked_test_rows`).",
+        "",
+        "| split column | test rows | truly leaked | said | said and true | said, not true |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, table in (("official (by meaning)", rows), ("row by row, seeded", shuffled)):
+        path = write_csv(tmp / "sib_split.csv", [r[1:] for r in table], ["language", "category", "text", "split"])
+        dataset = load_dataset(path)
+        dataset = with_found_groups(dataset, embed(dataset.texts).embeddings)
+        said = set(dataset.leaked_test_rows().tolist())
+        ids = np.array([r[0] for r in table], dtype=object)
+        splits = np.asarray(dataset.splits)
+        learnt = set(ids[splits != "test"].tolist())
+        test = dataset.indices("test")
+        true = {int(i) for i in test if ids[i] in learnt}
+        assert grouping_summary(dataset)["leaked_test_rows"] == len(said)
+        lines.append(
+            f"| {name} | {len(test):,} | {len(true):,} | {len(said):,} | {len(said & true):,} | {len(said - true):,} |"
+        )
+    return [*lines, ""]
+
+
 def planted(tmp: Path) -> list[str]:
     from xlmr_demo.dataset import load_dataset, with_found_groups
     from xlmr_demo.encoders import embed
@@ -266,7 +309,7 @@ def planted(tmp: Path) -> list[str]:
         return f"{p:.3f} | {r:.3f} | {2 * p * r / max(1e-9, p + r):.3f} | {len(found):,} | {len(planted_here):,}"
 
     lines = [
-        "## 3. Planted label errors",
+        "## 4. Planted label errors",
         "",
         f"SIB, 6 languages ({len(sib):,} rows): the topic of {len(truth)} rows (3%, seeded) changed in that one",
         "language only. Flagged: the rows marked suspect. Planted: those among the rows searched.",
@@ -326,7 +369,7 @@ def main() -> None:
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        body = thresholds() + honest(Path(tmp)) + planted(Path(tmp))
+        body = thresholds() + honest(Path(tmp)) + leaks(Path(tmp)) + planted(Path(tmp))
     head = [
         "# Meaning groups: thresholds, honest figures, label errors",
         "",

@@ -288,8 +288,8 @@ def grouping_summary(dataset: Dataset, examples: int = 5) -> dict:
             "rows": [dataset.rows[i], dataset.rows[j]],
             "margin": round(m, 3),
         }
-        for i, j, m in grouping.pairs[:: max(1, len(grouping.pairs) // examples)][:examples]
-    ]  # spread over the margins found, from the surest down
+        for i, j, m in grouping.pairs[:examples]
+    ]  # the surest (pairs are sorted by margin)
     summary = {
         "source": grouping.source,
         "column": grouping.column,

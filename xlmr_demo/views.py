@@ -97,12 +97,18 @@ def grouping_words(g: dict, warn: bool = True) -> str:
         )
     elif g["source"] == "found":
         text = (
-            f"Meaning groups: **found from the embeddings**: {g['grouped_rows']:,} of {g['rows']:,} rows have a "
-            f"translation or near-copy here, in {g['groups']:,} groups ({kept}; a group column says it exactly)."
+            f"Meaning groups: **found from the embeddings**: {g['grouped_rows']:,} of {g['rows']:,} rows read as a "
+            f"translation or near-copy of another row, in {g['groups']:,} groups ({kept}"
+            + (
+                ": a wrong match costs nothing, a missed one would flatter the figures"
+                if "leaked_test_rows" not in g
+                else ""
+            )
+            + "; a group column says it exactly)."
         )
         if g["examples"]:
             text += (
-                " For example: "
+                " The surest: "
                 + "; ".join(
                     f"*{html.escape(cell(e['texts'][0], 60))}* ({html.escape(e['languages'][0])}) = "
                     f"*{html.escape(cell(e['texts'][1], 60))}* ({html.escape(e['languages'][1])})"
