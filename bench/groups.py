@@ -244,9 +244,8 @@ def honest(tmp: Path) -> list[str]:
 
 
 def leaks(tmp: Path) -> list[str]:
-    from xlmr_demo.dataset import load_dataset, with_found_groups
+    from xlmr_demo.dataset import grouping_summary, load_dataset, with_found_groups
     from xlmr_demo.encoders import embed
-    from xlmr_demo.training import grouping_summary
 
     rows = []
     for folder in SIB_FILE_LANGUAGES:

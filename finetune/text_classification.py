@@ -42,14 +42,14 @@ from transformers import AutoModel, AutoModelForSequenceClassification
 
 from xlmr_demo.classifier import Classifier, TunedClassifier
 from xlmr_demo.cli import run_cli
-from xlmr_demo.dataset import DataConfig, Dataset, load_dataset, with_found_groups
+from xlmr_demo.dataset import DataConfig, Dataset, grouping_summary, load_dataset, with_found_groups
 from xlmr_demo.encoders import Encoder, base_model_kwargs, embed, load_encoder, model_prompt
 from xlmr_demo.errors import UserError
 from xlmr_demo.heads import Head, HeadConfig, class_weights
 from xlmr_demo.metrics import classification_metrics, classification_report, mean_language_macro_f1
 from xlmr_demo.progress import Progress, Step
 from xlmr_demo.saved import write_finetuned_head
-from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head, grouping_summary
+from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head
 
 from .common import RESUME_HINT, Fitting, add_training_options, config_from, fit, load_model, run, save_pretrained
 from .loop import Example, FineTuneConfig, prepare_output, say

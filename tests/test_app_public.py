@@ -231,6 +231,12 @@ def test_the_new_inputs_refuse_hostile_values_and_leave_nothing(public_url, grad
     to_predict = write_csv(tmp_path / "new.csv", ["text"], [["Il neige."]])
     message = refusal(lambda: client.predict(handle_file(str(to_predict)), "exe", api_name="/predict_file"))
     assert "not in the list of choices" in message
+    # the group column: a name the page never offered, or the label column (one group per class)
+    columns = ("text", "topic", "language", "(none)")
+    message = refusal(lambda: client.predict(*columns, "../../etc/passwd", api_name="/check_data"))
+    assert "not in the list of choices" in message
+    message = refusal(lambda: client.predict(*columns, "topic", api_name="/check_data"))
+    assert "The group column 'topic' is also the label column" in message
     left = [Path(f).name for f in settled(gradio_cache)]  # the session (and its download) may be gone by now
     assert set(left) <= {"classifier.zip"}  # no corrected file, no upload
 

@@ -49,3 +49,9 @@ def test_missing_roles_are_refused_in_plain_words():
         detect_columns(table(text=TEXTS), "f.csv")
     with pytest.raises(UserError, match=r"f\.csv has no column that holds text"):
         detect_columns(table(id=["1", "2", "3"]), "f.csv", roles=("text",))
+
+
+def test_a_group_column_that_is_the_label_column_is_refused():
+    t = table(text=TEXTS, label=["x", "y", "x"], language=["en", "de", "fr"])
+    with pytest.raises(UserError, match="The group column 'label' is also the label column"):
+        detect_columns(t, "f.csv", ("text", "label", "language", "group"), label="label", group="label")

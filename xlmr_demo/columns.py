@@ -219,6 +219,13 @@ def detect_columns(
         languages = table.column(found["language"])
         recurring = (c for c in table.columns if c not in used and looks_like_group(table.column(c), languages))
         take("group", next(recurring, None))
+    group = found.get("group")
+    other = next((role for role in ("label", "language", "split") if group and found.get(role) == group), None)
+    if other:  # one group per label (or language, or split): nothing could be held out, or only by language
+        raise UserError(
+            f"The group column {group!r} is also the {other} column. A group column holds ids shared by the "
+            "translations or copies of one text (such as pair_id); choose another column, or none."
+        )
     return Columns(**found)
 
 

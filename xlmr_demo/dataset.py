@@ -311,6 +311,7 @@ def prepare_dataset(
         warnings=warnings,
         notes=notes,
         grouping=grouping,
+        config=config,
     )
     if purpose == "evaluate":
         return result
@@ -352,7 +353,6 @@ def prepare_dataset(
         result.splits_given = True
     else:
         result.splits = _assign_splits(labels, languages, grouping.groups, config)
-    result.config = config
     return result
 
 
@@ -369,6 +369,33 @@ def with_found_groups(dataset: Dataset, X: np.ndarray, progress: Progress | None
         dataset.labels, dataset.languages, grouping.groups, dataset.config
     )  # fmt: skip
     return replace(dataset, grouping=grouping, splits=splits)
+
+
+def grouping_summary(dataset: Dataset, examples: int = 5) -> dict:
+    """How the rows were grouped by meaning, for the report: source, counts and a few found pairs."""
+    grouping = dataset.grouping
+    if grouping is None:
+        return {"source": "none"}
+    pairs = [
+        {
+            "texts": [dataset.texts[i], dataset.texts[j]],
+            "languages": [dataset.languages[i], dataset.languages[j]],
+            "rows": [dataset.rows[i], dataset.rows[j]],
+            "margin": round(m, 3),
+        }
+        for i, j, m in grouping.pairs[:examples]
+    ]  # the surest (pairs are sorted by margin)
+    summary = {
+        "source": grouping.source,
+        "column": grouping.column,
+        "rows": len(dataset.texts),
+        "grouped_rows": grouping.grouped_rows,
+        "groups": grouping.multi_row_groups,
+        "examples": pairs,
+    }
+    if dataset.columns.split is not None:  # the user's split column, which may straddle groups
+        summary["leaked_test_rows"] = len(dataset.leaked_test_rows())
+    return summary
 
 
 def load_dataset(

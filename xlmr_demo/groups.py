@@ -29,6 +29,7 @@ UMSAB tweets in four languages, for same-topic rows that are not translations): 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,8 +42,8 @@ MARGIN_NEIGHBOURS = 4
 TRANSLATION_MARGIN = 1.02
 #: Margin above which mutual nearest neighbours in one language are near-copies (bench/results/groups.md).
 COPY_MARGIN = 1.06
-#: Rows compared at once: a block of this many rows against one language's rows stays within ~100 MB.
-BLOCK_ROWS = 2048
+#: Similarities held at once (float32): a block of rows against one language's rows stays within ~100 MB.
+BLOCK_CELLS = 25_000_000
 
 
 @dataclass
@@ -57,19 +58,17 @@ class Grouping:
     @property
     def grouped_rows(self) -> int:
         """Rows that share their group with at least one other row."""
-        sizes = _sizes(self.groups)
+        sizes = Counter(self.groups)
         return int(sum(sizes[g] > 1 for g in self.groups))
 
     @property
     def multi_row_groups(self) -> int:
-        return int(sum(n > 1 for n in _sizes(self.groups).values()))
+        return int(sum(n > 1 for n in Counter(self.groups).values()))
 
 
-def _sizes(groups: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for g in groups:
-        out[g] = out.get(g, 0) + 1
-    return out
+def group_codes(groups) -> np.ndarray:
+    """Group ids as integers 0..k-1, one per row (for bincount, fold splitting and resampling)."""
+    return np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)[1]
 
 
 def text_key(text: str) -> str:
@@ -98,8 +97,9 @@ def _neighbours(X: np.ndarray, rows: np.ndarray, targets: np.ndarray, k: int, sa
     mean_k = np.empty(len(rows), dtype=np.float32)
     T = X[targets]
     k = min(k, len(targets) - (1 if same else 0))
-    for start in range(0, len(rows), BLOCK_ROWS):
-        block = rows[start : start + BLOCK_ROWS]
+    step = max(1, BLOCK_CELLS // len(targets))
+    for start in range(0, len(rows), step):
+        block = rows[start : start + step]
         S = X[block] @ T.T
         if same:
             S[np.arange(len(block)), start + np.arange(len(block))] = -np.inf

@@ -105,18 +105,18 @@ def _mlp(dim: int, n_classes: int, hidden: int, dropout: float, generator=None):
             keep = torch.rand(x.shape, generator=generator) >= dropout
             return x * keep / (1 - dropout)
 
-    layers = nn.Sequential(
+    return nn.Sequential(
         _linear(dim, hidden, generator), nn.GELU(), SeededDropout(), _linear(hidden, n_classes, generator)
     )
-    return layers
 
 
 def _linear(dim: int, n_classes: int, generator=None):
-    """``nn.Linear(dim, n_classes)`` initialised as torch does (uniform in ±1/sqrt(dim)), from ``generator``."""
+    """``nn.Linear(dim, n_classes)`` initialised as torch does (uniform in ±1/sqrt(dim)) from ``generator``, or
+    left uninitialised without one (its weights are loaded or copied in): never from the global generator."""
     import torch
     from torch import nn
 
-    layer = nn.Linear(dim, n_classes)
+    layer = torch.nn.utils.skip_init(nn.Linear, dim, n_classes)
     if generator is not None:
         bound = 1 / dim**0.5
         with torch.no_grad():

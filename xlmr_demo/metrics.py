@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .groups import group_codes
+
 #: Bootstrap resamples behind every interval: the 2.5% and 97.5% percentiles move by about 0.005 between seeds.
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -95,15 +97,18 @@ def _interval(values: np.ndarray) -> list[float] | None:
 def _group_weights(groups: Sequence[str] | None, n: int, seed: int, resamples: int = RESAMPLES) -> np.ndarray:
     """(resamples, n) row weights: each resample draws the groups with replacement; a row weighs as often as its
     group was drawn."""
-    if groups is None:
-        codes = np.arange(n)
-    else:
-        _, codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    codes = np.arange(n) if groups is None else group_codes(groups)
     n_groups = int(codes.max()) + 1 if n else 0
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_groups, size=(resamples, n_groups)) if n_groups else np.zeros((resamples, 0), int)
-    drawn = np.stack([np.bincount(d, minlength=n_groups) for d in draws]) if n_groups else draws
+    if not n_groups:
+        return np.zeros((resamples, 0))
+    draws = np.random.default_rng(seed).integers(0, n_groups, size=(resamples, n_groups))  # with replacement
+    drawn = np.stack([np.bincount(d, minlength=n_groups) for d in draws])  # how often each group was drawn
     return drawn[:, codes].astype(np.float64)
+
+
+def _resampled_counts(cells: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """(resamples, k * k) confusion counts: ``cells`` (true * k + predicted) weighted by each resample's rows."""
+    return np.stack([np.bincount(cells, weights=w, minlength=k * k) for w in weights]).reshape(len(weights), k * k)
 
 
 def bootstrap_intervals(
@@ -116,11 +121,7 @@ def bootstrap_intervals(
     k = len(labels)
     t, p = _codes(list(y_true), labels), _codes(list(y_pred), labels)
     weights = _group_weights(groups, len(t), seed)
-    cells = t * k + p
-    counts = np.zeros((len(weights), k * k))
-    for b, w in enumerate(weights):
-        counts[b] = np.bincount(cells, weights=w, minlength=k * k)
-    accuracy, macro, f1 = _scores(counts, k)
+    accuracy, macro, f1 = _scores(_resampled_counts(t * k + p, weights, k), k)
     return {
         "accuracy": _interval(accuracy),
         "macro_f1": _interval(macro),
@@ -141,9 +142,8 @@ def paired_difference(
     scores = []
     for predicted in (before, after):
         cells = t * k + _codes(list(predicted), labels)
-        counts = np.stack([np.bincount(cells, weights=w, minlength=k * k) for w in weights])
         full = np.bincount(cells, minlength=k * k)[None, :].astype(np.float64)
-        scores.append((_scores(full, k)[1][0], _scores(counts, k)[1]))
+        scores.append((_scores(full, k)[1][0], _scores(_resampled_counts(cells, weights, k), k)[1]))
     difference = scores[1][0] - scores[0][0]
     ci = _interval(scores[1][1] - scores[0][1])
     return {"difference": _round(difference), "ci": ci, "clear": bool(ci is not None and (ci[0] > 0 or ci[1] < 0))}

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .classifier import BaseClassifier, Classifier
-from .dataset import Dataset, match_classes, with_found_groups
+from .dataset import Dataset, grouping_summary, match_classes, with_found_groups
 from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
-from .groups import Grouping, find_groups
+from .groups import Grouping, find_groups, group_codes
 from .heads import Head, HeadConfig, routing_languages
 from .metrics import classification_metrics
 from .progress import Progress, Step
@@ -146,11 +146,9 @@ def find_label_issues(
         return []
     proba, y, classes = found
     labels = np.asarray(dataset.labels, dtype=object)
-    _, group_codes = np.unique(np.asarray(dataset.groups, dtype=object).astype(str), return_inverse=True)
-    rows = np.arange(len(labels))
-    given = proba[rows, y]
+    given = proba[np.arange(len(labels)), y]
     model_suspect = confident_learning_suspects(proba, y)
-    grouped, group_suspect, group_says = _group_disagreement(labels, group_codes, given)
+    grouped, group_suspect, group_says = _group_disagreement(labels, group_codes(dataset.groups), given)
     suspect = np.where(grouped, group_suspect, model_suspect)
     evidence = [
         "translations and model" if g and m else "translations" if g else "model" if m and not grouped[i] else ""
@@ -189,15 +187,15 @@ def out_of_fold_probabilities(
     classes = sorted(set(labels.tolist()))
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[v] for v in labels])
-    _, group_codes = np.unique(np.asarray(dataset.groups, dtype=object).astype(str), return_inverse=True)
-    folds = min(folds, int(group_codes.max()) + 1, int(np.bincount(y).min()))
+    codes = group_codes(dataset.groups)
+    folds = min(folds, int(codes.max()) + 1, int(np.bincount(y).min()))
     if folds < 2 or len(classes) < 2:
         return None
     from sklearn.model_selection import StratifiedGroupKFold
 
     proba = np.zeros((len(labels), len(classes)))
     rng = np.random.default_rng(config.seed)
-    splits = StratifiedGroupKFold(folds, shuffle=True, random_state=config.seed).split(labels, y, group_codes)
+    splits = StratifiedGroupKFold(folds, shuffle=True, random_state=config.seed).split(labels, y, codes)
     for k, (fit_rows, held_rows) in enumerate(splits):
 
         def check(_: Step | None = None, k: int = k) -> None:  # also each epoch: a chance to stop
@@ -207,9 +205,9 @@ def out_of_fold_probabilities(
         check()
         # early stopping on a tenth of the fold's own groups: without it the heads overfit and every
         # out-of-fold probability is 0 or 1, which ranks nothing
-        fold_groups = np.unique(group_codes[fit_rows])
+        fold_groups = np.unique(codes[fit_rows])
         stopping = rng.permutation(fold_groups)[: max(1, len(fold_groups) // 10)]
-        stop = np.isin(group_codes[fit_rows], stopping)
+        stop = np.isin(codes[fit_rows], stopping)
         if len(set(y[fit_rows[~stop]].tolist())) < 2:
             stop[:] = False
         head = fit_head(X, labels, fit_rows[~stop], fit_rows[stop], config, progress=check)
@@ -242,8 +240,9 @@ def _group_disagreement(labels: np.ndarray, groups: np.ndarray, given: np.ndarra
     for rows in members.values():
         if len(rows) < 2:
             continue
+        counts = Counter(labels[rows].tolist())
         for i in rows:
-            others = Counter(labels[j] for j in rows if j != i)
+            others = counts - Counter([labels[i]])  # the group's labels but this row's (linear in the group)
             top, count = others.most_common(1)[0]
             grouped[i] = True
             says[i] = f"{top} ({count} of {len(rows) - 1})"
@@ -274,33 +273,6 @@ def evaluate(classifier: BaseClassifier, dataset: Dataset, progress: Progress | 
     metrics = _metrics(classifier.classes_, predicted, truth, dataset.languages, dataset.groups)
     metrics["evaluated_on"] = "evaluation file"
     return metrics
-
-
-def grouping_summary(dataset: Dataset, examples: int = 5) -> dict:
-    """How the rows were grouped by meaning, for the report: source, counts and a few found pairs."""
-    grouping = dataset.grouping
-    if grouping is None:
-        return {"source": "none"}
-    pairs = [
-        {
-            "texts": [dataset.texts[i], dataset.texts[j]],
-            "languages": [dataset.languages[i], dataset.languages[j]],
-            "rows": [dataset.rows[i], dataset.rows[j]],
-            "margin": round(m, 3),
-        }
-        for i, j, m in grouping.pairs[:examples]
-    ]  # the surest (pairs are sorted by margin)
-    summary = {
-        "source": grouping.source,
-        "column": grouping.column,
-        "rows": len(dataset.texts),
-        "grouped_rows": grouping.grouped_rows,
-        "groups": grouping.multi_row_groups,
-        "examples": pairs,
-    }
-    if dataset.columns.split is not None:  # the user's split column, which may straddle groups
-        summary["leaked_test_rows"] = len(dataset.leaked_test_rows())
-    return summary
 
 
 def _unseen_meanings(

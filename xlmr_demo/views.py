@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from .compare import Similarity
 from .corrections import KEEP, describe
-from .dataset import Dataset
+from .dataset import Dataset, grouping_summary
 from .maps import MAX_COLOURS, MapResult, Placement
 from .metrics import ci_text, mean_language_macro_f1, paired_difference
 from .plots import (
@@ -62,8 +62,6 @@ def preview(table: Table) -> tuple[list[str], list[list[str]]]:
 def dataset_report(dataset: Dataset, result: TrainResult | None = None) -> str:
     """Markdown: what was read, what was decided, what to check. After training (``result``), the split and
     the meaning groups are those training used, translations found from the embeddings included."""
-    from .training import grouping_summary
-
     m = dataset.columns
     split_counts = {s: len(dataset.indices(s)) for s in ("train", "validation", "test")}
     groups = grouping_summary(dataset)
@@ -88,7 +86,7 @@ def dataset_report(dataset: Dataset, result: TrainResult | None = None) -> str:
 
 def grouping_words(g: dict, warn: bool = True) -> str:
     """Markdown: how rows were grouped by meaning (translations, copies) and what that does to the split
-    (``g``: :func:`xlmr_demo.training.grouping_summary`)."""
+    (``g``: :func:`xlmr_demo.dataset.grouping_summary`)."""
     kept = "the split keeps each group on one side" if "leaked_test_rows" not in g else "your split column decides"
     if g["source"] == "column":
         text = (
