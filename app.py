@@ -37,15 +37,15 @@ from gradio.utils import NamedString, get_upload_folder
 from xlmr_demo import views
 from xlmr_demo.cache import cache_scope
 from xlmr_demo.compare import parse_sentences, similarity
-from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.errors import UserError
 from xlmr_demo.guard import Guard, visitor_address
 from xlmr_demo.limits import DEFAULT_MODELS, allowed_models, over_limit, public_mode
 from xlmr_demo.limits import current as current_limits
+from xlmr_demo.models import EMBEDDED_NAME
+from xlmr_demo.paths import cache_dir
 from xlmr_demo.progress import Pace, Step
 from xlmr_demo.sessions import Session, SessionStore
 from xlmr_demo.views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS, cell, table_rows
-from xlmr_demo.writers import cache_dir
 
 SAMPLE = Path(__file__).parent / "assets" / "sample_parallel.csv"
 EXAMPLE = """The cat is sleeping on the sofa.
@@ -629,7 +629,7 @@ def finetune(model: str, minutes: float, seed: float, request: gr.Request = None
     """ "Fine-tune the whole model": the encoder and the product's head trained together within ``minutes``,
     one job at a time for the whole server; shown in stages like :func:`train`, then beside the quick head."""
     from finetune.text_classification import finetune_stages
-    from xlmr_demo.classifier import TunedClassifier
+    from xlmr_demo.classifier import TunedWeightsClassifier
 
     budget, model, seed = finetune_minutes(minutes), _model(model), _seed(seed)
     quick: dict = {}
@@ -641,7 +641,7 @@ def finetune(model: str, minutes: float, seed: float, request: gr.Request = None
         return dataset
 
     def extra(result, archive: Path) -> dict:
-        tuned = isinstance(result.classifier, TunedClassifier)  # else fine-tuning kept its starting point
+        tuned = isinstance(result.classifier, TunedWeightsClassifier)  # else fine-tuning kept its starting point
         model_mb = _folder_mb(result.classifier.encoder.folder)
         note = views.tuned_download_note(archive.stat().st_size / 2**20, model_mb, tuned, current_limits().upload_mb)
         if "result" in quick:
@@ -759,14 +759,14 @@ def training_report(request: gr.Request = None) -> str:
 @user_errors
 def load_head(archive: str | None, request: gr.Request = None):
     """Use a classifier .zip downloaded from the Train tab (read in memory, never unpacked)."""
-    from xlmr_demo.classifier import TunedClassifier, load_archive
+    from xlmr_demo.classifier import TunedWeightsClassifier, load_archive
 
     if not archive:
         raise UserError("Choose a classifier .zip first.")
     with _consumed(archive), _task(request, "Loading the classifier") as (session, _):
         session.classifier = load_archive(archive)
         labels = ", ".join(cell(c, 40) for c in session.classifier.classes_[:30])
-    if isinstance(session.classifier, TunedClassifier):
+    if isinstance(session.classifier, TunedWeightsClassifier):
         return f"Loaded a fine-tuned classifier (base model {session.classifier.base.name}) for: {labels}."
     return f"Loaded a classifier for: {labels}."
 
@@ -842,7 +842,7 @@ def train_entities(
     """The Entities tab: fine-tune the whole model to find the entities of a tagged file (CoNLL/IOB2 or JSON
     Lines with spans) within ``minutes``, measured on held-out sentences and zero-shot on another language's file."""
     from finetune.corpora import read_corpus
-    from finetune.token_classification import entity_stages
+    from finetune.token_classification import finetune_entities
 
     if not path:
         raise UserError("Choose a file of sentences with their entities first.")
@@ -865,7 +865,7 @@ def train_entities(
                 update(step)
 
         session.entities = None
-        session.entities = entity_stages(corpus, other, model, budget, seed, progress=report)
+        session.entities = finetune_entities(corpus, other, model, budget, seed, progress=report)
         return session.entities
 
     live = LiveCurve("entity F1")
@@ -945,7 +945,7 @@ def embedding_map(
 @user_errors
 def compare_maps(method: str, dims: str, request: gr.Request = None, progress=gr.Progress()):
     """Explore's "Before and after fine-tuning": the test rows mapped by the model as it came and as fine-tuned."""
-    from xlmr_demo.classifier import TunedClassifier
+    from xlmr_demo.classifier import TunedWeightsClassifier
     from xlmr_demo.maps import before_after_maps
     from xlmr_demo.projection import ProjectionConfig
 
@@ -958,7 +958,7 @@ def compare_maps(method: str, dims: str, request: gr.Request = None, progress=gr
         if result is None or "fine_tuning" not in result.training or session.dataset is None:
             raise UserError("Fine-tune the whole model first (Train tab, How to train: Fine-tune the whole model).")
         tuned = result.classifier
-        if not isinstance(tuned, TunedClassifier):
+        if not isinstance(tuned, TunedWeightsClassifier):
             raise UserError("Fine-tuning kept its starting point (the model as it came), so both maps would be one.")
         return before_after_maps(session.dataset, tuned.base, tuned.encoder, config, progress=job.progress)
 

@@ -88,8 +88,8 @@ class Corpus:
 
 
 def xlmr_path(precision: str) -> tuple[EncodeFn, str]:
-    from xlmr_demo.embedded import EMBEDDED_NAME
     from xlmr_demo.encoders import Encoder, EncoderConfig, load_encoder
+    from xlmr_demo.models import EMBEDDED_NAME
 
     # load_encoder(EMBEDDED_NAME) is Encoder(EncoderConfig()) and the very instance embed() reuses
     enc = load_encoder(EMBEDDED_NAME) if precision == "auto" else Encoder(EncoderConfig(precision=precision))
@@ -351,8 +351,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="xlmr-bench-") as tmp:
         tmp_cache = Path(tmp) / "cache"
         os.environ["XLMR_DEMO_CACHE"] = str(tmp_cache)
-        from xlmr_demo.embedded import EMBEDDED_NAME, materialize
+        from xlmr_demo.embedded import materialize
         from xlmr_demo.encoders import load_encoder
+        from xlmr_demo.models import EMBEDDED_NAME
 
         print("\n".join(machine_facts()), file=sys.stderr)
         timing, folder = timed(materialize)

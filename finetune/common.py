@@ -13,9 +13,9 @@ import torch
 import transformers
 from transformers import AutoTokenizer
 
-from xlmr_demo.embedded import EMBEDDED_NAME
 from xlmr_demo.encoders import auto_precision, default_device, resolve_model_folder
 from xlmr_demo.errors import UserError
+from xlmr_demo.models import EMBEDDED_NAME
 from xlmr_demo.progress import Progress
 
 from .loop import Example, FineTuneConfig, FitResult, Measure, Trainer, finish, say

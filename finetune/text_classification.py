@@ -40,8 +40,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 from transformers import AutoModel, AutoModelForSequenceClassification
 
-from xlmr_demo.classifier import Classifier, TunedClassifier
-from xlmr_demo.cli import run_cli
+from xlmr_demo.classifier import Classifier, TunedWeightsClassifier
+from xlmr_demo.commands import run_cli
 from xlmr_demo.dataset import DataConfig, Dataset, grouping_summary, load_dataset, with_found_groups
 from xlmr_demo.encoders import Encoder, base_model_kwargs, embed, load_encoder, model_prompt
 from xlmr_demo.errors import UserError
@@ -280,7 +280,7 @@ def finetune_stages(
     with the settings of ``python -m finetune.text_classification --train FILE --max-minutes M``
     (:data:`DEFAULTS`), so both give the same figures on the same rows. Then, like
     :func:`xlmr_demo.training.train_stages`: the headline (a :class:`~xlmr_demo.training.TrainResult`
-    whose classifier is a :class:`~xlmr_demo.classifier.TunedClassifier`, or the starting head on the
+    whose classifier is a :class:`~xlmr_demo.classifier.TunedWeightsClassifier`, or the starting head on the
     frozen model when fine-tuning never beat it), then the cross-lingual transfer and the suspected
     label errors, measured with heads on the kept model's embeddings.
 
@@ -313,7 +313,7 @@ def finetune_stages(
             for name, tensor in job.fitting.model.state_dict().items()
             if name in metrics["trained"] and name.startswith(prefix)
         }
-        classifier = TunedClassifier(job.encoder, job.head, weights, config.max_length)
+        classifier = TunedWeightsClassifier(job.encoder, job.head, weights, config.max_length)
     del job  # the training copy of the network (with its float32 word embeddings): the classifier has its own
     measured = {k: v for k, v in metrics["evaluations"]["eval"].items() if k not in ("summary", "score", "predicted")}
     training = {

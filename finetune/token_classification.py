@@ -16,7 +16,7 @@ Reported: entity-level precision/recall/F1 per type, per language and micro-aver
 and a per-tag word-level report like the seed article's. Output: a standard Hugging Face folder that
 ``AutoModelForTokenClassification`` loads, plus ``metrics.json``.
 
-The app's Entities tab runs :func:`entity_stages` (in memory, within a time budget) and tags typed
+The app's Entities tab runs :func:`finetune_entities` (in memory, within a time budget) and tags typed
 text with its :class:`Tagger`.
 """
 
@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 from transformers import AutoModelForTokenClassification
 
-from xlmr_demo.cli import run_cli
+from xlmr_demo.commands import run_cli
 from xlmr_demo.encoders import Encoder, auto_precision, default_device, load_encoder
 from xlmr_demo.errors import UserError
 from xlmr_demo.progress import Progress
@@ -276,7 +276,7 @@ MIN_STEPS, MAX_EPOCHS = 300, 30
 MAX_MEASURED = 2_000  # sentences of each measured set (validation, test, another language's file)
 
 
-def entity_stages(
+def finetune_entities(
     corpus: Corpus, other: Corpus | None = None, model: str = "embedded", minutes: float = 5.0, seed: int = 0,
     progress: Progress | None = None,
 ) -> EntityResult:  # fmt: skip

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from xlmr_demo.writers import CACHE_ENV
+from xlmr_demo.paths import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

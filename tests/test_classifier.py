@@ -169,7 +169,7 @@ def test_predictions_as_excel_keep_every_cell_as_text(trained, tmp_path, monkeyp
     from openpyxl import load_workbook
 
     from xlmr_demo import writers
-    from xlmr_demo.readers import Table
+    from xlmr_demo.table import Table
 
     out = tmp_path / "pred.xlsx"
     predict_file(trained.classifier, TEST_DATA / "awkward" / "formulas.csv", out)
@@ -232,7 +232,7 @@ def test_a_guess_is_flagged_not_sure():
 
 def test_a_predicted_file_says_how_sure_it_is_and_why_cells_changed(trained):
     from xlmr_demo.predict import predict_table
-    from xlmr_demo.readers import Table
+    from xlmr_demo.table import Table
     from xlmr_demo.views import prediction_preview, prediction_summary
     from xlmr_demo.writers import neutralised_cells
 

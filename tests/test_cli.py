@@ -262,7 +262,7 @@ def test_kill_removes_the_half_written_output(tmp_path):
     script.write_text(
         "import argparse, os, signal, sys, time\n"
         "from pathlib import Path\n"
-        "from xlmr_demo.cli import run_cli\n"
+        "from xlmr_demo.commands import run_cli\n"
         "from xlmr_demo.writers import write_file_atomically\n"
         "def write(tmp):\n"
         "    tmp.write_text('half')\n"

@@ -6,7 +6,7 @@ import pytest
 
 from xlmr_demo.columns import Columns, detect_columns
 from xlmr_demo.errors import UserError
-from xlmr_demo.readers import Table
+from xlmr_demo.table import Table
 
 TEXTS = ["the rain kept falling all night", "a bowl of soup at the station", "snow on the tracks again"]
 

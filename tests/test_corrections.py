@@ -7,7 +7,7 @@ import pytest
 from xlmr_demo.corrections import REMOVE, corrected_dataset, corrected_table, describe, parse_decisions
 from xlmr_demo.dataset import prepare_dataset
 from xlmr_demo.errors import UserError
-from xlmr_demo.readers import Table
+from xlmr_demo.table import Table
 
 CLASSES = ["negative", "neutral", "positive"]
 

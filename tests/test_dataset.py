@@ -8,7 +8,7 @@ import pytest
 
 from xlmr_demo.dataset import DataConfig, load_dataset, prepare_dataset
 from xlmr_demo.errors import UserError
-from xlmr_demo.readers import Table
+from xlmr_demo.table import Table
 
 from .conftest import TEST_DATA
 

@@ -139,7 +139,7 @@ def test_sequence_classifier_is_a_standard_automodel_folder(sequence_run):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from xlmr_demo.classifier import FineTunedClassifier, load_classifier
+    from xlmr_demo.classifier import ModelFolderClassifier, load_classifier
 
     output, metrics = sequence_run
     model = AutoModelForSequenceClassification.from_pretrained(output).eval()
@@ -151,7 +151,7 @@ def test_sequence_classifier_is_a_standard_automodel_folder(sequence_run):
         batch = tokenizer(["query: " + t for t in texts], padding=True, return_tensors="pt")
         expected = torch.softmax(model(**batch).logits, -1).numpy()
     classifier = load_classifier(output)
-    assert isinstance(classifier, FineTunedClassifier) and classifier.classes_ == labels
+    assert isinstance(classifier, ModelFolderClassifier) and classifier.classes_ == labels
     np.testing.assert_allclose(classifier.predict_proba(texts), expected, atol=0.03)  # bf16 vs fp32 at most
 
 

@@ -11,7 +11,7 @@ from tests.conftest import sib, tatoeba, umsab, write_csv
 from xlmr_demo.columns import detect_columns
 from xlmr_demo.dataset import load_dataset, with_found_groups
 from xlmr_demo.groups import find_groups
-from xlmr_demo.readers import Table
+from xlmr_demo.table import Table
 
 SIB_LANGS = ("spa_Latn", "pol_Latn", "kor_Hang", "ukr_Cyrl")
 

@@ -261,7 +261,7 @@ def test_a_zip_that_lies_about_its_entry_count_is_caught_by_its_directory_size(t
 def test_thousands_of_labels_that_unicode_normalisation_would_blow_up_are_refused_first():
     """U+FDFA is one character that NFKC spells as 18: 50,000 such labels would be normalised to 90M characters."""
     from xlmr_demo.dataset import prepare_dataset
-    from xlmr_demo.readers import Table
+    from xlmr_demo.table import Table
 
     rows = [[f"text {i}", "\ufdfa" * 100 + str(i // 2), "ar"] for i in range(100_000)]  # each twice: not an ID
     table = Table(columns=["text", "label", "language"], rows=rows)

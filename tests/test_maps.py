@@ -14,7 +14,7 @@ from xlmr_demo.cli import main
 from xlmr_demo.errors import UserError
 from xlmr_demo.maps import build_map, load_map_data, map_data_from_table
 from xlmr_demo.projection import ProjectionConfig
-from xlmr_demo.readers import Table
+from xlmr_demo.table import Table
 from xlmr_demo.views import centroid_figure, map_figure, summary_lines
 
 from .conftest import ROOT, SAMPLE

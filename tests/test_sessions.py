@@ -10,8 +10,8 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.jobs import Job, Stopped
 from xlmr_demo.limits import Limits
 from xlmr_demo.progress import Step
-from xlmr_demo.readers import Table
 from xlmr_demo.sessions import SessionStore, table_bytes
+from xlmr_demo.table import Table
 
 
 def store(tmp_path, **bounds) -> SessionStore:

@@ -200,7 +200,7 @@ ENCODER_FILE = "encoder.safetensors"
 @pytest.fixture(scope="module")
 def tuned(trained):
     """A fine-tuned classifier as the app saves it: the real model with its last layer's weights moved a little."""
-    from xlmr_demo.classifier import TunedClassifier
+    from xlmr_demo.classifier import TunedWeightsClassifier
 
     base = trained.classifier.encoder
     state = base.model[0].auto_model.state_dict()
@@ -210,7 +210,7 @@ def tuned(trained):
         for name, value in state.items()
         if name.startswith("encoder.layer.11.")
     }
-    return TunedClassifier(base, trained.classifier.head, weights, 128)
+    return TunedWeightsClassifier(base, trained.classifier.head, weights, 128)
 
 
 @pytest.fixture(scope="module")

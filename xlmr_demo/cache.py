@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .limits import public_mode
-from .writers import cache_dir
+from .paths import cache_dir
 
 _CHUNK = 500  # keys per SELECT ... IN (...): below SQLite's bound-parameter limit
 

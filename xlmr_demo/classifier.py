@@ -5,9 +5,9 @@
   head folder or a .zip (:mod:`xlmr_demo.saved`); loading checks every setting and tensor before
   building anything (:func:`xlmr_demo.heads.check_saved`) and refuses a head made for a different
   encoder, or, in public mode, for a model the server does not offer.
-- :class:`TunedClassifier`: a head fine-tuned together with its encoder (the app's fine-tuning): saved
+- :class:`TunedWeightsClassifier`: a head fine-tuned together with its encoder (the app's fine-tuning): saved
   as a head archive plus the encoder weights fine-tuning changed, tied to the base encoder's fingerprint.
-- :class:`FineTunedClassifier`: a fine-tuned ``*ForSequenceClassification`` folder, whoever
+- :class:`ModelFolderClassifier`: a fine-tuned ``*ForSequenceClassification`` folder, whoever
   trained it. Texts get the same prompt as in training (the folder's "query" prompt) and are cut
   at the length used in training.
 
@@ -152,7 +152,7 @@ class Classifier(BaseClassifier):
         max_length = config.get("tuned_max_length")
         if not isinstance(max_length, int) or isinstance(max_length, bool):
             raise UserError(f"{name} holds a damaged classifier: its fine-tuned text length is not a number.")
-        tuned = TunedClassifier(encoder, head, weights, max_length)
+        tuned = TunedWeightsClassifier(encoder, head, weights, max_length)
         if tuned.encoder.fingerprint != config.get("tuned_fingerprint"):
             raise UserError(
                 f"{name} holds a damaged classifier: its fine-tuned weights are not the ones it was saved with."
@@ -160,7 +160,7 @@ class Classifier(BaseClassifier):
         return tuned
 
 
-class TunedClassifier(Classifier):
+class TunedWeightsClassifier(Classifier):
     """A head fine-tuned together with its encoder: the ``base`` encoder with ``weights`` (what fine-tuning
     changed, by name in its network's state dict; float16) put in, and the head on its embeddings.
 
@@ -188,7 +188,7 @@ class TunedClassifier(Classifier):
         return saved.head_files(config, self.head.tensors(), metrics, label_issues, self.weights)
 
 
-class FineTunedClassifier(BaseClassifier):
+class ModelFolderClassifier(BaseClassifier):
     """Predictions of a fine-tuned sequence-classification folder. The network loads on first use."""
 
     def __init__(self, folder: str | Path) -> None:
@@ -267,7 +267,7 @@ def load_classifier(folder: str | Path) -> BaseClassifier:
     - ``head.safetensors`` + ``config.json`` (xlmr_demo train): :meth:`Classifier.load`;
     - ``head.safetensors`` + ``head.json`` beside a model (``finetune.text_classification``): a
       :class:`Classifier` whose encoder is the folder itself;
-    - a ``*ForSequenceClassification`` model folder: :class:`FineTunedClassifier`.
+    - a ``*ForSequenceClassification`` model folder: :class:`ModelFolderClassifier`.
     """
     folder = Path(folder)
     if folder.is_file() and folder.suffix.lower() == ".zip":
@@ -276,5 +276,5 @@ def load_classifier(folder: str | Path) -> BaseClassifier:
         about, tensors = saved.read_finetuned_head(folder)
         return Classifier(load_encoder(str(folder)), Head.from_saved(about.get("head"), tensors))
     if folder.is_dir() and not (folder / saved.HEAD_FILE).is_file() and is_sequence_classifier(folder):
-        return FineTunedClassifier(folder)
+        return ModelFolderClassifier(folder)
     return Classifier.load(folder)

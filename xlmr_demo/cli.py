@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import sys
 import time
 from pathlib import Path
 
-from .embedded import EMBEDDED_NAME
+from .commands import run_cli
 from .errors import UserError
+from .models import EMBEDDED_NAME
 from .progress import Pace, Step, duration
-from .readers import rows_text
+from .table import rows_text
 from .writers import TABLE_SUFFIXES, output_file, output_folder, save_npy
 
-EXIT_USER_ERROR = 2
 CLASSIFIER_HELP = (
     "a classifier folder from 'train' or fine-tuned by finetune.text_classification, or a classifier .zip "
     "downloaded from the app's Train tab"
@@ -50,7 +49,7 @@ RAY_OPTIONS = ("address", "actors", "cpus_per_actor", "gpus_per_actor", "batch_r
 
 def _ray_options(args: argparse.Namespace):
     """The Ray options of ``--engine ray`` (None for the local engine, which refuses them and several inputs)."""
-    from .cluster import RayOptions
+    from .ray_engine import RayOptions
 
     given = {name: getattr(args, name) for name in RAY_OPTIONS if getattr(args, name) is not None}
     if args.engine == "ray":
@@ -64,7 +63,7 @@ def _ray_options(args: argparse.Namespace):
 
 def _run_on_ray(plan, options, verb: str, column_option: str) -> None:
     """Run a checked Ray job, saying what was decided and what was written."""
-    from .cluster import run
+    from .ray_engine import run
 
     if plan.detected:
         print(f"note: {verb} column {plan.text_column!r} (choose another with {column_option}).", file=sys.stderr)
@@ -84,7 +83,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
     options = _ray_options(args)
     if options is not None:
-        from .cluster import plan_embed
+        from .ray_engine import plan_embed
 
         plan = plan_embed(args.inputs, args.output, args.model, args.column, overwrite=args.overwrite)
         _run_on_ray(plan, options, "embedding", "--column")
@@ -251,7 +250,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     options = _ray_options(args)
     if options is not None:
-        from .cluster import plan_predict
+        from .ray_engine import plan_predict
 
         if args.text is not None or not args.inputs or not args.output:
             raise UserError("With --engine ray, give files to predict and --output (a folder, .parquet or .csv).")
@@ -313,7 +312,7 @@ def cmd_map(args: argparse.Namespace) -> None:
     config = ProjectionConfig(method=args.method or "auto", dims=args.dims, center_languages=args.center_languages)
     embeddings = None
     if options is not None:
-        from .cluster import embed_texts
+        from .ray_engine import embed_texts
 
         embeddings = embed_texts(data.texts, args.model, options, progress=_progress_printer())
     result = build_map(data, args.model, config, color=args.color, progress=_stage_printer(), embeddings=embeddings)
@@ -504,40 +503,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_options(p)
     p.set_defaults(run=cmd_map)
     return parser
-
-
-def run_cli(parser: argparse.ArgumentParser, argv: list[str] | None, interrupted: str = "interrupted") -> int:
-    """Parse ``argv`` and call the chosen ``run``; a :class:`UserError` becomes one ``error:`` line and status 2.
-
-    ``kill`` (SIGTERM) stops the command like Ctrl-C does, so that temporary files are removed.
-    """
-    args = parser.parse_args(argv)
-    previous = signal.getsignal(signal.SIGTERM)
-    in_main_thread = _in_main_thread()
-    if in_main_thread:
-        signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        args.run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"error: {interrupted}", file=sys.stderr)
-        return 130
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
-    return 0
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def main(argv: list[str] | None = None) -> int:

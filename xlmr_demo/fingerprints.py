@@ -14,7 +14,8 @@ import json
 import threading
 from pathlib import Path
 
-from .writers import cache_dir, write_file_atomically
+from .paths import cache_dir
+from .writers import write_file_atomically
 
 MEMO_FILE = "fingerprints.json"
 #: Files that can change what a folder's model computes: configs, vocabularies, weights.

@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 
-from .embedded import EMBEDDED_ALIASES, EMBEDDED_NAME
 from .errors import UserError
+from .models import EMBEDDED_ALIASES, EMBEDDED_NAME
 
 PUBLIC_ENV = "XLMR_DEMO_PUBLIC"
 MODELS_ENV = "XLMR_DEMO_MODELS"

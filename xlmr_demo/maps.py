@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from .columns import detect_columns
-from .embedded import EMBEDDED_NAME
 from .encoders import embed
 from .errors import UserError
 from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
+from .models import EMBEDDED_NAME
 from .progress import Progress
 from .projection import (
     TSNE_MAX_POINTS,
@@ -29,7 +29,8 @@ from .projection import (
     project,
     separability,
 )
-from .readers import Table, columns_text, read_table, short
+from .readers import read_table
+from .table import Table, columns_text, short
 from .writers import write_file_atomically, write_table
 
 MAX_COLOURS = 100  # one legend entry (and one trace) per value: beyond this, nobody reads the colours

@@ -10,7 +10,8 @@ from .classifier import BaseClassifier
 from .columns import detect_columns
 from .errors import UserError
 from .progress import Progress
-from .readers import Table, read_table
+from .readers import read_table
+from .table import Table
 from .writers import TABLE_SUFFIXES, output_file, write_table
 
 #: A prediction is "not sure" when its top label has less than this probability ...

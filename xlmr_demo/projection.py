@@ -29,8 +29,9 @@ import numpy as np
 
 from .errors import UserError
 from .limits import public_mode
+from .paths import cache_dir
 from .progress import Progress, ticking
-from .writers import cache_dir, write_file_atomically
+from .writers import write_file_atomically
 
 Method = Literal["auto", "umap", "tsne", "pca"]
 TSNE_MAX_POINTS = 5000  # 3D maps: above this, Barnes-Hut t-SNE takes minutes on 2 cores; UMAP stays within seconds

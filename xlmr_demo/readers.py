@@ -22,14 +22,13 @@ import struct
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import IO, TypeVar
 
 from . import limits as _limits
 from .errors import UserError
 from .limits import Limits, over_limit
+from .table import Table, columns_text, short
 
 DELIMITERS = ",;\t|"
 ZIP_ENTRY_BYTES = 1024  # a central-directory entry: 46 bytes, its name and extras; real ones are far smaller
@@ -40,48 +39,6 @@ SNIFF_CHARS = 65536  # the delimiter is chosen on the first 64K characters (at m
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass
-class Table:
-    """A rectangular table of optional strings with its column names, as read from a file."""
-
-    columns: list[str]
-    rows: list[list[str | None]]
-    notes: list[str] = field(default_factory=list)  # what the reader decided on the user's behalf
-
-    @cached_property
-    def _positions(self) -> dict[str, int]:
-        return {c: j for j, c in enumerate(self.columns)}
-
-    @cached_property
-    def _by_column(self) -> list[tuple[str | None, ...]]:
-        # one transpose in C, then every column() is a copy: column detection reads each column several times
-        return list(zip(*self.rows, strict=True)) if self.rows else [() for _ in self.columns]
-
-    def column(self, name: str) -> list[str | None]:
-        """The cells of column ``name``, top to bottom. Tables are not changed after reading."""
-        return list(self._by_column[self._positions[name]])
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def short(text: str, limit: int = 60) -> str:
-    """``text`` for a message: at most ``limit`` characters, cut with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def columns_text(columns: list[str], limit: int = 30) -> str:
-    """Column names for a message: "id, text, label" (the first ``limit``, long names cut, then how many more)."""
-    shown = ", ".join(map(short, columns[:limit]))
-    return shown + (f" and {len(columns) - limit:,} more" if len(columns) > limit else "")
-
-
-def rows_text(rows: list[int], limit: int = 8) -> str:
-    """Row numbers for a message: "3, 7, 9 and 12 more"."""
-    shown = ", ".join(map(str, rows[:limit]))
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
 def decode_bytes(raw: bytes, name: str, notes: list[str] | None = None) -> str:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from .classifier import BaseClassifier
     from .dataset import Dataset
     from .maps import MapResult
-    from .readers import Table
+    from .table import Table
     from .training import TrainResult
 
 OWNER_FILE = ".owner"

@@ -19,12 +19,12 @@ import numpy as np
 
 from .classifier import BaseClassifier, Classifier
 from .dataset import Dataset, grouping_summary, match_classes, with_found_groups
-from .embedded import EMBEDDED_NAME
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
 from .groups import Grouping, find_groups, group_codes
 from .heads import Head, HeadConfig, routing_languages
 from .metrics import classification_metrics
+from .models import EMBEDDED_NAME
 from .progress import Progress, Step
 
 MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone

@@ -32,7 +32,7 @@ from .plots import (
 )
 from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
 from .progress import Step, duration
-from .readers import Table
+from .table import Table
 from .training import LABEL_ERRORS, MIN_TRANSFER_ROWS, MIN_TRUSTED_ROWS, TRANSFER, TrainResult
 from .writers import output_file, write_file_atomically
 

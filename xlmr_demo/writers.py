@@ -1,4 +1,4 @@
-"""Writing files: where xlmr_demo keeps its on-disk state, outputs checked before work, atomic writes, tables as CSV."""
+"""Writing files: outputs checked before work, atomic writes, tables as CSV or Excel."""
 
 from __future__ import annotations
 
@@ -10,23 +10,8 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # writers sit below readers: the cache and the models are written before any table is read
-    from .readers import Table
-
-CACHE_ENV = "XLMR_DEMO_CACHE"
-
-
-def cache_dir() -> Path:
-    """The root of every cache (materialised models, embeddings).
-
-    ``$XLMR_DEMO_CACHE`` when set, else ``~/.cache/xlmr_demo``. Created on first use.
-    """
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "xlmr_demo")
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+from .table import Table
 
 
 def same_path(a: str | Path, b: str | Path) -> bool:

@@ -34,9 +34,9 @@ HEADER = ["text", "label", "language"]
 
 def worker_setup() -> None:
     """Every Ray worker's start: an embedding worker dies on its batch once the test arms it."""
-    from xlmr_demo import cluster
+    from xlmr_demo import ray_engine
 
-    embed_batch = cluster.Embedder.__call__
+    embed_batch = ray_engine.Embedder.__call__
 
     def dying_once(self, batch):
         try:
@@ -46,7 +46,7 @@ def worker_setup() -> None:
                 return embed_batch(self, batch)
         os._exit(1)
 
-    cluster.Embedder.__call__ = dying_once
+    ray_engine.Embedder.__call__ = dying_once
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_a_rerun_makes_only_the_missing_parts(embedded_folder, csv_files, tmp_pa
 def test_predict_equals_predict_table_cell_for_cell(ray_cluster, csv_files, chunks, trained, fp32, tmp_path, capsys):
     from xlmr_demo.classifier import Classifier
     from xlmr_demo.predict import predict_table
-    from xlmr_demo.readers import Table
+    from xlmr_demo.table import Table
 
     head = trained.classifier.save(tmp_path / "head")
     out = tmp_path / "predictions.csv"
@@ -286,8 +286,8 @@ def test_bad_jobs_are_refused_before_any_work(ray_cluster, tmp_path, capsys, fil
 
 
 def test_folders_and_globs_expand_in_order(tmp_path):
-    from xlmr_demo.cluster import expand_inputs
     from xlmr_demo.errors import UserError
+    from xlmr_demo.ray_engine import expand_inputs
 
     for name in ("b.csv", "a.csv", "_manifest.csv", ".hidden.csv", "notes.md", "c.CSV"):
         (tmp_path / name).write_text("text\nhi\n")

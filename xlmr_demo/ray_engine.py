@@ -41,7 +41,8 @@ import numpy as np
 
 from .errors import UserError
 from .progress import Progress, Step
-from .readers import SNIFF_CHARS, Table, columns_text, sniff_delimiter
+from .readers import SNIFF_CHARS, sniff_delimiter
+from .table import Table, columns_text
 from .writers import neutralise, output_file, output_folder, save_npy, write_file_atomically
 
 if TYPE_CHECKING:

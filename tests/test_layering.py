@@ -1,0 +1,41 @@
+"""The package's layering: no import circles, and primitives that load nothing heavy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tools.layout import import_cycles, import_graph
+
+from .conftest import ROOT
+
+
+def test_the_package_has_no_import_circle_not_even_through_type_only_or_deferred_imports():
+    graph = import_graph(ROOT)
+    assert {"xlmr_demo.readers", "xlmr_demo.table", "finetune.loop"} <= set(graph)
+    assert "xlmr_demo.table" in graph["xlmr_demo.writers"]  # the graph sees what it must
+    assert import_cycles(graph) == []
+
+
+def test_a_planted_circle_is_found():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+def test_fine_tuning_uses_the_library_not_the_command_line():
+    graph = import_graph(ROOT)
+    for module, deps in graph.items():
+        if module.startswith("finetune"):
+            assert "xlmr_demo.cli" not in deps, module
+
+
+@pytest.mark.parametrize(
+    "module", ["xlmr_demo.table", "xlmr_demo.paths", "xlmr_demo.models", "xlmr_demo.limits", "xlmr_demo.readers",
+               "xlmr_demo.writers", "xlmr_demo.columns", "xlmr_demo.progress"],
+)  # fmt: skip
+def test_primitives_load_nothing_heavy(module):
+    code = f"import sys, {module}; print(sorted(m for m in ('numpy', 'torch', 'gradio', 'pandas') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
