@@ -32,7 +32,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 
 from xlmr_demo.errors import UserError
 from xlmr_demo.jobs import Stopped
-from xlmr_demo.progress import Progress, Step
+from xlmr_demo.progress import Progress, TuningEvaluation, TuningStep
 from xlmr_demo.writers import write_file_atomically
 
 CHECKPOINT_DIR = "checkpoint"
@@ -504,10 +504,10 @@ class Trainer:
     ``time.monotonic()`` at which this run began (the budget counts from it, plus the time of earlier
     runs of the same job when resuming).
 
-    ``progress`` gets a :data:`STAGE` step after every optimiser step (details: ``train_loss``, the
-    step's loss, and ``epoch``, the epochs done) and every evaluation (``validation``, its score, and
-    ``epoch``). When it raises :class:`~xlmr_demo.jobs.Stopped` (a Stop button, a job's time limit) training ends there
-    and the best weights measured so far are kept, as when the budget ends.
+    ``progress`` gets a :class:`~xlmr_demo.progress.TuningStep` after every optimiser step and a
+    :class:`~xlmr_demo.progress.TuningEvaluation` after every evaluation. When it raises
+    :class:`~xlmr_demo.jobs.Stopped` (a Stop button, a job's time limit) training ends there and the
+    best weights measured so far are kept, as when the budget ends.
     """
 
     def __init__(
@@ -546,13 +546,13 @@ class Trainer:
     def elapsed(self) -> float:
         return self.earlier + time.monotonic() - self.started
 
-    def report(self, **details: float) -> None:
+    def report(self, step: TuningStep | TuningEvaluation) -> None:
         """Tell ``progress`` where training is; a :class:`Stopped` it raises halts training (kept in :attr:`halted`)."""
         if self.progress is None or self.halted:
             return
         total = self.state.scheduled_steps or self.planned
         try:
-            self.progress(Step(STAGE, self.state.global_step, total, details))
+            self.progress(replace(step, done=self.state.global_step, total=total))
         except Stopped as exc:
             self.halted = str(exc)
 
@@ -591,7 +591,7 @@ class Trainer:
             state.bad_epochs += 1
         state.history.append(record)
         self.eval_seconds = time.monotonic() - t0
-        self.report(validation=record["validation"], epoch=record["epoch"])
+        self.report(TuningEvaluation(STAGE, epoch=record["epoch"], validation=record["validation"]))
         loss = f"train loss {record['train_loss']:.4f}" if record["train_loss"] is not None else "before training"
         say(
             f"epoch {epoch_done:.2f}: {loss}, validation {record['validation']:.4f}"
@@ -633,7 +633,8 @@ class Trainer:
         self.train_seconds += time.monotonic() - t0
         self.train_examples += len(rows)
         self.steps_this_run += 1
-        self.report(train_loss=float(loss.detach()), epoch=round(state.global_step / self.steps_per_epoch, 4))
+        epoch = round(state.global_step / self.steps_per_epoch, 4)
+        self.report(TuningStep(STAGE, epoch=epoch, train_loss=float(loss.detach())))
         if self.steps_this_run == FIT_SCHEDULE_AFTER and self.budget < math.inf and not state.scheduled_steps:
             self.fit_schedule()
 

@@ -47,7 +47,7 @@ from xlmr_demo.encoders import Encoder, base_model_kwargs, embed, load_encoder, 
 from xlmr_demo.errors import UserError
 from xlmr_demo.heads import Head, HeadConfig, class_weights
 from xlmr_demo.metrics import classification_metrics, classification_report, mean_language_macro_f1
-from xlmr_demo.progress import Progress, Step
+from xlmr_demo.progress import Progress, Step, TuningStep
 from xlmr_demo.saved import write_finetuned_head
 from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head
 
@@ -284,8 +284,8 @@ def finetune_stages(
     frozen model when fine-tuning never beat it), then the cross-lingual transfer and the suspected
     label errors, measured with heads on the kept model's embeddings.
 
-    ``progress`` gets the embedding steps, then a ``fine-tuning`` step after every optimiser step
-    (details ``train_loss``) and every evaluation (``validation``, ``epoch``); a
+    ``progress`` gets the embedding steps, then a :class:`~xlmr_demo.progress.TuningStep` after every
+    optimiser step and a :class:`~xlmr_demo.progress.TuningEvaluation` after every evaluation; a
     :class:`~xlmr_demo.jobs.Stopped` it raises during fine-tuning keeps the best weights measured so far.
     """
     started = time.monotonic()
@@ -293,8 +293,8 @@ def finetune_stages(
     step_losses: list[list[float]] = []  # (epoch, loss) of every step: the curve the report draws
 
     def report(step: Step) -> None:
-        if "train_loss" in step.details:
-            step_losses.append([step.details["epoch"], round(step.details["train_loss"], 4)])
+        if isinstance(step, TuningStep):
+            step_losses.append([step.epoch, round(step.train_loss, 4)])
         if progress:
             progress(step)
 

@@ -9,20 +9,21 @@ import urllib.request
 import gradio as gr
 import pytest
 
-import app  # the repo root is on sys.path (pytest's pythonpath)
+from xlmr_demo import web
+from xlmr_demo.web import callbacks
 
 from .conftest import ROOT
 
 
 def test_compare_callback_returns_a_heatmap_and_the_closest_pairs(encoder):
-    figure, table = app.compare("Good night\nBonne nuit\nThe train is late", "embedded")
+    figure, table = callbacks.compare("Good night\nBonne nuit\nThe train is late", "embedded")
     assert figure.to_dict()["data"][0]["type"] == "heatmap"
     assert "| Good night | Bonne nuit |" in table or "| Bonne nuit | Good night |" in table
 
 
 def test_compare_callback_shows_user_errors_in_the_page():
     with pytest.raises(gr.Error, match="at least two sentences"):
-        app.compare("only one line", "embedded")
+        callbacks.compare("only one line", "embedded")
 
 
 #: What gradio_client users and bench/load.py call: renaming one breaks them.
@@ -33,7 +34,7 @@ API_NAMES = {
 
 
 def test_app_exposes_every_endpoint_under_a_stable_name():
-    demo = app.build_app()
+    demo = web.build_app()
     names = {dep["api_name"] for dep in demo.config["dependencies"] if dep.get("api_visibility") == "public"}
     assert names == API_NAMES
 

@@ -386,12 +386,13 @@ def test_a_stop_while_fine_tuning_keeps_the_best_weights_measured(model_dir):
     from xlmr_demo.classifier import Classifier
     from xlmr_demo.dataset import load_dataset
     from xlmr_demo.jobs import Stopped
+    from xlmr_demo.progress import TuningStep
     from xlmr_demo.training import LABEL_ERRORS, TRANSFER
 
     steps = []
 
     def progress(step) -> None:  # a person presses Stop after the third step, and the job stays stopped
-        if step.stage == "fine-tuning" and "train_loss" in step.details:
+        if isinstance(step, TuningStep):
             steps.append(step)
         if len(steps) >= 3:
             raise Stopped("Fine-tuning stopped.")

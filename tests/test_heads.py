@@ -119,7 +119,7 @@ def test_progress_is_reported_every_epoch():
     X, y = blobs(100)
     seen = []
     Head(HeadConfig(kind="mlp", max_epochs=7, patience=100)).fit(
-        X, y, X, y, progress=lambda s: seen.append((s.done, s.total, s.details["validation_loss"] is not None))
+        X, y, X, y, progress=lambda s: seen.append((s.done, s.total, s.validation_loss is not None))
     )
     assert seen == [(e, 7, True) for e in range(1, 8)]
 

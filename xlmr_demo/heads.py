@@ -29,7 +29,7 @@ from .errors import UserError
 from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import Limits, over_limit
 from .limits import current as current_limits
-from .progress import Progress, Step
+from .progress import Epoch, Progress, Step
 
 HeadKind = Literal["by_language", "mlp", "logreg"]
 KINDS = ("by_language", "mlp", "logreg")
@@ -179,8 +179,8 @@ class Head:
     ) -> Head:
         """Train on embeddings ``X`` (n, d) with labels ``y``; the MLP stops early on ``(X_val, y_val)`` if given.
 
-        ``progress`` gets a "training" step after each of the MLP's epochs, its details the epoch's
-        ``train_loss`` and ``validation_loss`` (None without validation rows), and a "training
+        ``progress`` gets an :class:`~xlmr_demo.progress.Epoch` after each of the MLP's epochs (its
+        ``train_loss`` and ``validation_loss``, None without validation rows), and a "training
         (logistic regression)" step every :data:`LOGREG_CHUNK` iterations of the logistic regression.
         ``languages``: each training row's language; a ``by_language`` head remembers those of at
         least :data:`MIN_LANGUAGE_SHARE` of the rows as the languages it was trained on.
@@ -267,8 +267,7 @@ class Head:
                     val_loss = float(loss_fn(net(validation[0]), validation[1]))
                 history.validation_loss.append(val_loss)
             if progress:
-                losses = {"train_loss": history.train_loss[-1], "validation_loss": val_loss}
-                progress(Step("training", epoch, epochs, losses))
+                progress(Epoch("training", epoch, epochs, history.train_loss[-1], val_loss))
             score = val_loss if val_loss is not None else history.train_loss[-1]
             if score < best_loss * (1 - MIN_IMPROVEMENT):
                 best_loss, waited, history.best_epoch = score, 0, epoch

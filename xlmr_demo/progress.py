@@ -9,11 +9,12 @@ fit) runs inside :func:`ticking`.
 from __future__ import annotations
 
 import contextvars
+import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,35 @@ class Step:
     stage: str  # what is being done, in words: "embedding", "training", "cross-lingual transfer", ...
     done: float = 0.0
     total: float = 1.0
-    # measurements of the unit just finished, e.g. an epoch's train_loss and validation_loss (None: not measured)
-    details: Mapping[str, float | None] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float:
         """Share of the stage done, in [0, 1]."""
         return min(1.0, max(0.0, self.done / self.total)) if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class Epoch(Step):
+    """A head's training epoch done, and its losses (``validation_loss`` None: no validation rows)."""
+
+    train_loss: float = math.nan
+    validation_loss: float | None = None
+
+
+@dataclass(frozen=True)
+class TuningStep(Step):
+    """Fine-tuning: one optimiser step done, ``epoch`` epochs in, with the loss of its batch."""
+
+    epoch: float = 0.0
+    train_loss: float = math.nan
+
+
+@dataclass(frozen=True)
+class TuningEvaluation(Step):
+    """Fine-tuning: the model measured ``epoch`` epochs in; ``validation`` is the score that picks the weights."""
+
+    epoch: float = 0.0
+    validation: float = math.nan
 
 
 Progress = Callable[[Step], None]

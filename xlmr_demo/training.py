@@ -47,6 +47,11 @@ class TrainResult:
     # the rows as trained: meaning groups found and split (retraining it, or fine-tuning it, keeps that split)
     dataset: Dataset | None = None
 
+    @property
+    def fine_tuned(self) -> bool:
+        """Whether the whole model was fine-tuned (else a head was trained on the frozen model)."""
+        return "fine_tuning" in self.training
+
 
 def fit_head(
     X, y, train, val, config: HeadConfig, progress: Progress | None = None, languages: np.ndarray | None = None

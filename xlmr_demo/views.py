@@ -31,7 +31,7 @@ from .plots import (
     transfer_heatmap,
 )
 from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
-from .progress import Step, duration
+from .progress import TuningEvaluation, TuningStep, duration
 from .table import Table
 from .training import LABEL_ERRORS, MIN_TRANSFER_ROWS, MIN_TRUSTED_ROWS, TRANSFER, TrainResult
 from .writers import output_file, write_file_atomically
@@ -416,9 +416,11 @@ def training_status(result: TrainResult, headline: float, elapsed: float, stoppe
     return f"**Done** in {duration(elapsed)} (the headline after {duration(headline)})."
 
 
-def finetune_status(scores: list[tuple[float, float]], step: Step, score: str = "macro-F1") -> str:
+def finetune_status(
+    scores: list[tuple[float, float]], step: TuningStep | TuningEvaluation, score: str = "macro-F1"
+) -> str:
     """Where fine-tuning is, in words: epochs done, the validation ``score`` of the last evaluation and the best."""
-    text = f"**Fine-tuning**: {step.details.get('epoch', 0):.2f} epochs done"
+    text = f"**Fine-tuning**: {step.epoch:.2f} epochs done"
     if scores:
         best_epoch, best = max(scores, key=lambda pair: pair[1])
         before = " (before fine-tuning)" if best_epoch == 0 else f" (epoch {best_epoch:g})"
