@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -18,7 +19,9 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.models import EMBEDDED_NAME
 from xlmr_demo.progress import Progress
 
-from .loop import Example, FineTuneConfig, FitResult, Measure, Trainer, finish, say
+from .loop import Example, FineTuneConfig, FitResult, Measure, Trainer, finish
+
+_log = logging.getLogger(__name__)
 
 
 def add_training_options(p: argparse.ArgumentParser, defaults: FineTuneConfig) -> None:
@@ -122,7 +125,7 @@ def fit(
     device = config.device or default_device()
     precision = auto_precision(device) if config.precision == "auto" else config.precision
     model.to(device)
-    say(
+    _log.info(
         f"fine-tuning on {device} ({precision}): {len(train):,} training and {len(validation):,} validation "
         f"examples, {config.epochs} epoch(s) of {-(-len(train) // config.batch_size)} steps"
     )

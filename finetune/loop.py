@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import shutil
 import sys
@@ -46,6 +47,8 @@ from xlmr_demo.errors import UserError
 from xlmr_demo.jobs import Stopped
 from xlmr_demo.progress import Progress, TuningEvaluation, TuningStep
 from xlmr_demo.writers import write_file_atomically
+
+_log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FORMAT = "xlmr_demo.finetune-checkpoint/2"  # 2: the optimiser through its state_dict
@@ -483,10 +486,6 @@ def copy_sentence_transformers_files(source: Path, target: Path) -> None:
 # -- the loop -------------------------------------------------------------------------------------------
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
@@ -540,7 +539,7 @@ class Trainer:
         if found is not None:
             tensors, self.state, optimizer_record = found
             self.best = restore(tensors, self.params, self.optimizer, optimizer_record)
-            say(f"resuming from the checkpoint at epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
+            _log.info(f"resuming from the checkpoint at epoch {self.state.epoch + 1}, step {self.state.step_in_epoch}")
         self.earlier = self.state.elapsed  # seconds spent in earlier runs of this job
 
     def elapsed(self) -> float:
@@ -581,7 +580,7 @@ class Trainer:
         for name, examples in self.evaluations.items():
             results[name] = self.measure(name, self.runner.logits(examples))
             record[name] = results[name]["score"]
-            say(results[name]["summary"])
+            _log.info(results[name]["summary"])
         improved = record["validation"] > state.best_score
         if improved:
             state.best_score, state.best_epoch, state.bad_epochs = record["validation"], epoch_done, 0
@@ -593,7 +592,7 @@ class Trainer:
         self.eval_seconds = time.monotonic() - t0
         self.report(TuningEvaluation(STAGE, epoch=record["epoch"], validation=record["validation"]))
         loss = f"train loss {record['train_loss']:.4f}" if record["train_loss"] is not None else "before training"
-        say(
+        _log.info(
             f"epoch {epoch_done:.2f}: {loss}, validation {record['validation']:.4f}"
             f"{' (best so far)' if improved else ''} [{_clock(self.elapsed())}]"
         )
@@ -610,7 +609,7 @@ class Trainer:
         )
         if end < self.planned:
             self.state.scheduled_steps = end
-            say(
+            _log.info(
                 f"note: the time budget allows about {end} of the {self.planned} planned steps; "
                 "the learning rate now decays to zero there"
             )
@@ -686,7 +685,7 @@ class Trainer:
 
         config, state = self.config, self.state
         if config.freeze_layers:
-            say(f"computing the output of the {config.freeze_layers} frozen layers once ...")
+            _log.info(f"computing the output of the {config.freeze_layers} frozen layers once ...")
             for examples in (self.train_set, self.validation, *self.evaluations.values()):
                 self.runner.precompute(examples)
         if baseline and not self.resumed:
@@ -718,7 +717,7 @@ class Trainer:
         with torch.no_grad():
             for n, p in self.params.items():
                 p.copy_(self.best[n])
-        say(f"stopped: {stopped}; keeping the weights after epoch {state.best_epoch:.2f} (best validation score)")
+        _log.info(f"stopped: {stopped}; keeping the weights after epoch {state.best_epoch:.2f} (best validation score)")
         best_metrics = self.best_metrics
         if not best_metrics:  # the best weights came from an earlier run of this job
             best_metrics = {"validation": self.measure("validation", self.runner.logits(self.validation))}

@@ -30,6 +30,7 @@ Either folder also holds ``metrics.json``, and the product reads both:
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -52,8 +53,10 @@ from xlmr_demo.saved import write_finetuned_head
 from xlmr_demo.training import LABEL_ERRORS, TRANSFER, TrainResult, diagnose, fit_head
 
 from .common import RESUME_HINT, Fitting, add_training_options, config_from, fit, load_model, run, save_pretrained
-from .loop import Example, FineTuneConfig, prepare_output, say
+from .loop import Example, FineTuneConfig, prepare_output
 from .pooled import PooledClassifier
+
+_log = logging.getLogger(__name__)
 
 TASK = "text-classification"
 # 2 epochs tied 3 on UMSAB validation macro-F1 (68.99 vs 69.00) in two-thirds of the time
@@ -106,7 +109,7 @@ def _head_model(data: Dataset, model: str, config: FineTuneConfig, progress: Pro
     """(network, tokenizer, save, folder, encoder, head): the product's classifier, to fine-tune end to end."""
     encoder = load_encoder(model)
     check_mean_pooling(encoder)
-    say("training the frozen-head classifier to start from ...")
+    _log.info("training the frozen-head classifier to start from ...")
     X = embed(data.texts, model=encoder, progress=progress).embeddings
     train = data.indices("train")
     head_config = HeadConfig(kind="mlp", seed=config.seed)  # fine-tuned end to end: one network for every language
@@ -167,7 +170,8 @@ def prepare(
         eval_rows = np.arange(len(held_out.texts))
     unseen = sorted(set(held_out.labels[i] for i in eval_rows) - set(labels))
     if unseen:
-        say(f"note: the measured rows have labels never seen in training ({', '.join(unseen)}); they count as errors")
+        unseen_text = ", ".join(unseen)
+        _log.info("note: the measured rows have labels never seen in training (%s); they count as errors", unseen_text)
     encoder = head = None
     if classifier == "head":
         network, tokenizer, save, folder, encoder, head = _head_model(data, model, config, progress)
@@ -181,7 +185,7 @@ def prepare(
     def examples(ds: Dataset, rows: np.ndarray, name: str) -> list[Example]:
         ids, cut = tokenize(tokenizer, [ds.texts[i] for i in rows], prompt, config.max_length)
         if cut:
-            say(f"note: {cut} {name} text(s) are longer than {config.max_length} tokens and were cut")
+            _log.info(f"note: {cut} {name} text(s) are longer than {config.max_length} tokens and were cut")
         return [Example(x, index.get(ds.labels[i], -1)) for x, i in zip(ids, rows, strict=True)]
 
     sets = {"validation": (data, val_rows), "eval": (held_out, eval_rows)}
@@ -250,7 +254,7 @@ def finetune(
             eval_path, DataConfig(seed=config.seed), purpose="evaluate", **columns, split_column=None
         )
     for note in data.warnings + data.notes + (held_out.warnings + held_out.notes if held_out else []):
-        say(f"note: {note}")
+        _log.info(f"note: {note}")
     sources = {"train": str(Path(train_path).resolve()), "eval": eval_path and str(Path(eval_path).resolve())}
     job = prepare(data, held_out, model, config, classifier, sources)
     return run(

@@ -23,6 +23,7 @@ text with its :class:`Tagger`.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from dataclasses import replace
@@ -39,9 +40,11 @@ from xlmr_demo.progress import Progress
 
 from .common import RESUME_HINT, Fitting, add_training_options, config_from, fit, load_model, run, save_pretrained
 from .corpora import Corpus, read_corpus, words_of
-from .loop import Example, FineTuneConfig, prepare_output, say
+from .loop import Example, FineTuneConfig, prepare_output
 from .loop import pad as pad_batch
 from .ner_metrics import entities, entity_report, entity_scores, token_report
+
+_log = logging.getLogger(__name__)
 
 TASK = "token-classification"
 VALIDATION_FRACTION = 0.1
@@ -105,7 +108,8 @@ def prepare(
     for name, corpus in measured.items():
         extra = sorted(set(corpus.types) - set(kinds))
         if extra:
-            say(f"note: {name} has entity types never seen in training ({', '.join(extra)}); they count as missed")
+            types = ", ".join(extra)
+            _log.info("note: %s has entity types never seen in training (%s); they count as missed", name, types)
     network, tokenizer, folder = load_model(
         AutoModelForTokenClassification,
         model,
@@ -122,7 +126,7 @@ def prepare(
     for name, (_, firsts) in aligned.items():
         lost = sum(f == -1 for s in firsts for f in s)
         if lost:
-            say(f"note: {lost} word(s) of {name} lie beyond {limit} sub-tokens; they are predicted O")
+            _log.info(f"note: {lost} word(s) of {name} lie beyond {limit} sub-tokens; they are predicted O")
 
     def measure(name: str, logits: list[np.ndarray]) -> dict:
         corpus, firsts = corpora[name], aligned[name][1]

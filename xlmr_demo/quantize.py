@@ -25,6 +25,14 @@ CALIBRATION = Path(__file__).with_name("calibration.txt")
 ALPHA = 0.7
 
 
+def int8_problem() -> str | None:
+    """Why int8 cannot run with this torch (None: it can). ``torch._int_mm`` (an int8 x int8 -> int32 matrix
+    product) is private, with no public equivalent in torch 2.x: an upgrade that drops it must fail loudly."""
+    if not callable(getattr(torch, "_int_mm", None)):
+        return f"this torch ({torch.__version__}) has no torch._int_mm, which int8 inference uses; choose fp32 or bf16"
+    return None
+
+
 def calibration_texts() -> list[str]:
     return [t for t in CALIBRATION.read_text(encoding="utf-8").splitlines() if t.strip()]
 
@@ -35,6 +43,9 @@ def quantize_int8(model, encode, alpha: float = ALPHA):
     ``encode(texts)`` runs the model on texts (the caller's own batching and prompt), once, to
     measure each linear layer's largest input per channel.
     """
+    problem = int8_problem()
+    if problem:
+        raise RuntimeError(problem)
     largest: dict[torch.nn.Linear, torch.Tensor] = {}
 
     def record(layer, inputs, output) -> None:
