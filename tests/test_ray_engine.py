@@ -36,7 +36,7 @@ def worker_setup() -> None:
     """Every Ray worker's start: an embedding worker dies on its batch once the test arms it."""
     from xlmr_demo import ray_engine
 
-    embed_batch = ray_engine.Embedder.__call__
+    embed_batch = ray_engine.Embedder.work
 
     def dying_once(self, batch):
         try:
@@ -46,7 +46,7 @@ def worker_setup() -> None:
                 return embed_batch(self, batch)
         os._exit(1)
 
-    ray_engine.Embedder.__call__ = dying_once
+    ray_engine.Embedder.work = dying_once
 
 
 @pytest.fixture(scope="module")

@@ -382,16 +382,61 @@ def _worker_precision(precision: str) -> None:
     os.environ[PRECISION_ENV] = precision
 
 
-class Embedder:
-    """A worker: one encoder, which adds the ``embedding`` column (null for a blank text) to each batch."""
+class Attempts:
+    """The job's ledger (a Ray actor): how many times each batch was started. Ray restarts a worker that died
+    and runs its batch again, without end; the workers ask here first, so a batch that killed a worker
+    :data:`RETRIES` + 1 times fails the job instead (Ray Data's own cap, ``map_batches(max_restarts=...)``,
+    goes in Ray 2.64)."""
 
-    def __init__(self, source: str, text_column: str, precision: str) -> None:
-        from .encoders import load_encoder
+    def __init__(self) -> None:
+        self.starts: dict[str, int] = {}
 
-        _worker_precision(precision)
-        self.encoder, self.text_column = load_encoder(source), text_column
+    def start(self, batch: str) -> int:
+        self.starts[batch] = self.starts.get(batch, 0) + 1
+        return self.starts[batch]
+
+
+def died_too_often() -> UserError:
+    return UserError(
+        f"A Ray worker died {RETRIES + 1} times on the same rows (often: out of memory). Try a smaller "
+        "--batch-rows, fewer --actors per machine, or machines with more memory."
+    )
+
+
+class Worker:
+    """A pool worker: ``work`` on each batch, unless the batch already killed a worker :data:`RETRIES` + 1 times."""
+
+    def __init__(self, text_column: str, attempts) -> None:
+        self.text_column, self.attempts = text_column, attempts
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        import hashlib
+
+        import ray
+
+        key = hashlib.sha256()  # the batch: its texts, and its file where Ray says it
+        first_path = batch.column(PATH).to_pylist()[:1] if PATH in batch.column_names else []
+        for value in (*first_path, *text_cells(batch.column(self.text_column))):
+            key.update(f"{value}\x1f".encode("utf-8", "surrogatepass"))
+        if ray.get(self.attempts.start.remote(key.hexdigest())) > RETRIES + 1:
+            raise died_too_often()
+        return self.work(batch)
+
+    def work(self, batch: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+
+class Embedder(Worker):
+    """A worker: one encoder, which adds the ``embedding`` column (null for a blank text) to each batch."""
+
+    def __init__(self, source: str, text_column: str, precision: str, attempts) -> None:
+        from .encoders import load_encoder
+
+        super().__init__(text_column, attempts)
+        _worker_precision(precision)
+        self.encoder = load_encoder(source)
+
+    def work(self, batch: pa.Table) -> pa.Table:
         import pyarrow as pa
 
         from .encoders import embed
@@ -407,16 +452,17 @@ class Embedder:
         return batch.append_column(EMBEDDING, column)
 
 
-class Predictor:
+class Predictor(Worker):
     """A worker: one classifier, which adds the columns ``predict_table`` adds to each batch."""
 
-    def __init__(self, source: str, text_column: str, precision: str) -> None:
+    def __init__(self, source: str, text_column: str, precision: str, attempts) -> None:
         from .classifier import load_classifier
 
+        super().__init__(text_column, attempts)
         _worker_precision(precision)
-        self.classifier, self.text_column = load_classifier(source), text_column
+        self.classifier = load_classifier(source)
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def work(self, batch: pa.Table) -> pa.Table:
         import pyarrow as pa
 
         from .cache import MemoryCache, cache_scope
@@ -494,10 +540,7 @@ def _worker_user_error(ray, exc: BaseException) -> UserError | None:
         first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         return UserError(f"Ray could not read the input files: {first[:300]}")
     if isinstance(exc, ray.exceptions.ActorDiedError):
-        return UserError(
-            f"A Ray worker died {RETRIES + 1} times on the same rows (often: out of memory). Try a smaller "
-            "--batch-rows, fewer --actors per machine, or machines with more memory."
-        )
+        return died_too_often()
     return None
 
 
@@ -530,19 +573,17 @@ def _results(
     Batches are cut so that every actor gets some: at most ``options.batch_rows`` rows, fewer on small data.
     """
     batch_rows = max(1, min(options.batch_rows, -(-rows // options.actors)))
+    attempts = ray.remote(num_cpus=0)(Attempts).remote()
     ds = ds.repartition(target_num_rows_per_block=batch_rows).map_batches(
         WORKERS[task],
-        fn_constructor_kwargs={"source": source, "text_column": text_column, "precision": precision},
+        fn_constructor_kwargs={"source": source, "text_column": text_column, "precision": precision,
+                               "attempts": attempts},
         batch_format="pyarrow",
         batch_size=batch_rows,
         compute=ray.data.ActorPoolStrategy(size=options.actors),
         num_cpus=cpus_per_actor(ray, options),
         num_gpus=options.gpus_per_actor,
-        # an actor that dies is restarted and its batch retried, twice: one that dies every time (out of
-        # memory) fails the job instead of retrying forever (Ray Data's default for actor pools)
-        max_restarts=RETRIES,
-        max_task_retries=RETRIES,
-    )
+    )  # an actor that dies is restarted and its batch run again; the Attempts ledger ends that after RETRIES
     return ds.iter_batches(batch_format="pyarrow", batch_size=None)
 
 
