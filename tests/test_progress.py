@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
 
@@ -35,13 +35,24 @@ def test_time_left_comes_from_the_stage_pace_since_its_first_report():
 def test_projections_that_report_nothing_still_move_the_progress():
     from xlmr_demo.jobs import Job, Stopped
 
-    seen = []
-    with ticking(seen.append, "projecting (UMAP)", 2.0, every=0.05):
-        time.sleep(0.4)
-    assert len(seen) >= 4 and seen[-1].done > seen[0].done and {s.stage for s in seen} == {"projecting (UMAP)"}
+    seen, enough = [], threading.Event()
+
+    def report(step) -> None:
+        seen.append(step)
+        if len(seen) >= 4:
+            enough.set()
+
+    with ticking(report, "projecting (UMAP)", 60.0, every=0.01):  # the work: until four ticks came
+        assert enough.wait(timeout=60)
+    assert seen[-1].done > seen[0].done and {s.stage for s in seen} == {"projecting (UMAP)"}
     assert all(s.fraction <= 0.95 for s in seen)
-    job = Job("Drawing the map")
+    job, ticked = Job("Drawing the map"), threading.Event()
     job.stop()
+
+    def stopped(step) -> None:
+        ticked.set()
+        job.progress(step)
+
     # a stop seen while ticking ends the work once the projection returns
-    with pytest.raises(Stopped), ticking(job.progress, "projecting (t-SNE)", 2.0, every=0.05):
-        time.sleep(0.2)
+    with pytest.raises(Stopped), ticking(stopped, "projecting (t-SNE)", 2.0, every=0.01):
+        assert ticked.wait(timeout=60)

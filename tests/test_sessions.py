@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from xlmr_demo.errors import UserError
@@ -14,8 +12,21 @@ from xlmr_demo.sessions import SessionStore, table_bytes
 from xlmr_demo.table import Table
 
 
-def store(tmp_path, **bounds) -> SessionStore:
-    return SessionStore(tmp_path / "sessions", limits=lambda: Limits(**bounds))
+class Clock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def store(tmp_path, clock=None, **bounds) -> SessionStore:
+    return SessionStore(tmp_path / "sessions", limits=lambda: Limits(**bounds), clock=clock or Clock())
 
 
 def test_a_visitor_runs_one_job_at_a_time_and_others_are_not_held_up(tmp_path):
@@ -42,20 +53,23 @@ def test_stop_ends_the_work_at_its_next_progress_report(tmp_path):
 
 
 def test_a_job_past_its_time_limit_stops_with_a_reason():
-    job = Job("Drawing the map", seconds=0.05)
+    job = Job("Drawing the map", seconds=60)
     job.check()
-    time.sleep(0.1)
-    with pytest.raises(Stopped, match="stopped after 0 seconds, the most one job may run on this server"):
+    job.started -= 61  # a minute and a second ago
+    with pytest.raises(Stopped, match="stopped after 60 seconds, the most one job may run on this server"):
         job.progress(Step("projecting", 0.5))
 
 
 def test_idle_sessions_go_with_their_files_and_say_why_when_they_come_back(tmp_path):
-    sessions = store(tmp_path, session_idle_minutes=1 / 600)  # 0.1 s
+    clock = Clock()
+    sessions = store(tmp_path, clock, session_idle_minutes=1)
     alice = sessions.get("alice")
     download = alice.new_file("classifier.zip")
     download.write_bytes(b"zip")
     busy, job = sessions.start("bob", "Training")
-    time.sleep(0.2)
+    clock.wait(59)
+    assert sessions.sweep() == []  # idle, but not yet for longer than a minute
+    clock.wait(2)
     assert sessions.sweep() == ["alice"]  # bob is running a job: never ended under him
     assert not download.exists() and not alice.folder.exists()
     assert sessions.get("alice").ended_because.startswith("it was idle for more than")
@@ -63,12 +77,13 @@ def test_idle_sessions_go_with_their_files_and_say_why_when_they_come_back(tmp_p
 
 
 def test_over_the_memory_budget_the_least_recently_used_sessions_go_first(tmp_path):
-    sessions = store(tmp_path, session_mb=1)
+    clock = Clock()
+    sessions = store(tmp_path, clock, session_mb=1)
     table = Table(columns=["text"], rows=[["x" * 1000] for _ in range(400)])  # ~0.4 MiB each
     assert 400_000 < table_bytes(table) < 450_000
     for name in ("old", "middle", "new"):
         sessions.get(name, client=f"{name}'s address").set_table(table, f"{name}.csv")
-        time.sleep(0.01)
+        clock.wait(1)
     assert sessions.sweep() == ["old"]
     assert "old" not in sessions and sessions.nbytes() <= 2**20
     assert sessions.get("old").ended_because == "the server needed its memory for other visitors"
@@ -76,12 +91,13 @@ def test_over_the_memory_budget_the_least_recently_used_sessions_go_first(tmp_pa
 
 def test_a_visitor_with_many_sessions_ends_their_own_not_others(tmp_path):
     """One address may hold half the budget: opening more sessions costs that visitor, not the others."""
-    sessions = store(tmp_path, session_mb=2)
+    clock = Clock()
+    sessions = store(tmp_path, clock, session_mb=2)
     table = Table(columns=["text"], rows=[["x" * 1000] for _ in range(400)])  # ~0.4 MiB each
     sessions.get("bystander", client="10.0.0.1").set_table(table, "mine.csv")
     for k in range(4):
+        clock.wait(1)
         sessions.get(f"attacker {k}", client="10.0.0.66").set_table(table, "big.csv")
-        time.sleep(0.01)
     sessions.sweep()  # each new session already swept: the attacker's oldest went as the next one came
     assert [s for s in ("bystander", *(f"attacker {k}" for k in range(4))) if s in sessions] == [
         "bystander", "attacker 2", "attacker 3"
@@ -95,11 +111,11 @@ def test_memory_is_counted_as_python_holds_it():
 
 
 def test_a_session_waiting_in_the_queue_is_not_idle(tmp_path):
-    waiting = {"alice": 1}
-    sessions = SessionStore(tmp_path / "s", limits=lambda: Limits(session_idle_minutes=1 / 600),
+    waiting, clock = {"alice": 1}, Clock()
+    sessions = SessionStore(tmp_path / "s", limits=lambda: Limits(session_idle_minutes=1), clock=clock,
                             waiting=lambda session_id: waiting.get(session_id, 0))  # fmt: skip
     sessions.get("alice")
-    time.sleep(0.2)
+    clock.wait(120)
     assert sessions.sweep() == []
     waiting["alice"] = 0
     assert sessions.sweep() == ["alice"]

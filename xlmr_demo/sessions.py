@@ -128,11 +128,12 @@ class SessionStore:
 
     def __init__(
         self, parent: Path | Callable[[], Path], limits: Callable[[], Limits] = current_limits,
-        waiting: Callable[[str], int] = lambda session_id: 0,
+        waiting: Callable[[str], int] = lambda session_id: 0, clock: Callable[[], float] = time.monotonic,
     ) -> None:  # fmt: skip
         """``waiting(session_id)``: how many of the session's requests wait in the web server's queue
-        (a session waiting for a worker is not idle, however long the wait)."""
+        (a session waiting for a worker is not idle, however long the wait). ``clock``: seconds, for idleness."""
         self.waiting = waiting
+        self.clock = clock
         self._parent = parent
         self._root: Path | None = None
         self._owner = None  # the open, locked file that marks root as this process's
@@ -179,7 +180,7 @@ class SessionStore:
                 because = self._ended.pop(session_id, None)
                 session = Session(id=session_id, folder=self.root / digest, client=client, ended_because=because)
                 self._sessions[session_id] = session
-            session.last_used = time.monotonic()
+            session.last_used = self.clock()
         self.sweep(keep=session_id)
         return session
 
@@ -207,7 +208,7 @@ class SessionStore:
         with self._lock:
             if session.job is job:
                 session.job = None
-            session.last_used = time.monotonic()
+            session.last_used = self.clock()
         self.sweep(keep=session.id)
 
     @contextmanager
@@ -265,7 +266,7 @@ class SessionStore:
         ended here.
         """
         bound = self._limits()
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             idle = sorted((s for s in self._sessions.values()
                            if s.job is None and s.id != keep and not self.waiting(s.id)),
