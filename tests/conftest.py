@@ -23,6 +23,32 @@ SAMPLE = ROOT / "assets" / "sample_parallel.csv"  # the product's own sample: 48
 TATOEBA_LANGS = ("deu", "fra", "spa", "cmn", "rus", "ara", "hin", "jpn")
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--slow", action="store_true",
+        help="also run the slow tests: real fine-tuning, browser walks, Ray, large maps, many users (CI runs them)",
+    )  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Without --slow, tests marked slow are left out (each has a fast stand-in in the default run)."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+def missing_shared_data(path: Path):
+    """A test that needs ``../shared/data`` and cannot find it: skipped on a laptop, failed in CI (``CI=true``),
+    where a missing folder would otherwise pass every test that reads it without running one."""
+    message = f"shared evaluation data not found at {path}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI must run the tests that read it)")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cache_root(tmp_path_factory) -> Path:
     """Every test session gets a fresh cache (so materialisation itself is tested) and no hub."""
@@ -51,7 +77,7 @@ def tatoeba(lang: str, n: int | None = None) -> tuple[list[str], list[str]]:
     """The first ``n`` (foreign, English) translation pairs of ../shared/data/tatoeba."""
     base = SHARED_DATA / "tatoeba"
     if not base.is_dir():
-        pytest.skip(f"shared evaluation data not found at {base}")
+        missing_shared_data(base)
     foreign = (base / f"tatoeba.{lang}-eng.{lang}").read_text(encoding="utf-8").splitlines()[:n]
     english = (base / f"tatoeba.{lang}-eng.eng").read_text(encoding="utf-8").splitlines()[:n]
     return foreign, english
@@ -64,7 +90,7 @@ def umsab(split: str, n: int) -> list[tuple[str, str, str]]:
     """The first ``n`` (text, label, language) rows of each UMSAB language's ``split`` file."""
     base = SHARED_DATA / "umsab"
     if not base.is_dir():
-        pytest.skip(f"shared evaluation data not found at {base}")
+        missing_shared_data(base)
     rows = []
     for folder, lang in UMSAB_LANGS.items():
         texts = (base / folder / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
@@ -109,14 +135,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving_app(**env: str):
-    """``python app.py`` running on a free port with ``env`` added, as a user starts it; its URL once it answers."""
+def serving_app(*command: str, **env: str):
+    """``python app.py`` (or ``python *command``) running on a free port with ``env`` added, as a user starts it;
+    its URL once it answers."""
+    command = command or ("app.py",)
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", **env}
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90  # generous: this checks that it serves, bench/ measures how fast
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a chatty server must never block on a full pipe
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             while True:
                 try:
@@ -126,7 +154,7 @@ def serving_app(**env: str):
                     if proc.poll() is not None or time.monotonic() > deadline:
                         log.seek(0)
                         output = log.read().decode(errors="replace") if proc.poll() is not None else "no answer"
-                        pytest.fail(f"python app.py did not serve {url}: {output}")
+                        pytest.fail(f"python {' '.join(command)} did not serve {url}: {output}")
                     time.sleep(0.25)
             yield url
         finally:
@@ -135,10 +163,44 @@ def serving_app(**env: str):
 
 
 @pytest.fixture(scope="module")
-def app_url(cache_root):
-    """The app as a user starts it on a laptop."""
-    with serving_app() as url:
+def app_hold(tmp_path_factory) -> Hold:
+    return Hold(tmp_path_factory.mktemp("hold"))
+
+
+@pytest.fixture(scope="module")
+def app_url(cache_root, app_hold):
+    """The app as a user starts it on a laptop (through tests/held_app.py: its jobs wait while a test holds them)."""
+    with serving_app("-m", "tests.held_app", **app_hold.env) as url:
         yield url
+
+
+class Hold:
+    """Jobs of a server started with ``tests/held_app.py`` wait at their next step while a hold is on."""
+
+    def __init__(self, folder: Path) -> None:
+        self.file = folder / "hold"
+        self.reached = folder / "hold.reached"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"XLMR_DEMO_TEST_HOLD": str(self.file)}
+
+    @contextlib.contextmanager
+    def on(self, stage: str = ""):
+        """Within: every job that reports progress (of ``stage``, if given) waits there; a Stop still ends it."""
+        self.reached.unlink(missing_ok=True)
+        self.file.write_text(stage, encoding="utf-8")
+        try:
+            yield self
+        finally:
+            self.file.unlink(missing_ok=True)
+
+    def wait_reached(self, within: float = 300) -> None:
+        """Until a job waits at the hold (polled: a slow machine only takes longer)."""
+        deadline = time.monotonic() + within
+        while not self.reached.exists():
+            assert time.monotonic() < deadline, "no job reached the hold"
+            time.sleep(0.02)
 
 
 def sib(languages: tuple[str, ...], n: int | None = None) -> list[tuple[str, str, str, str]]:
@@ -148,7 +210,7 @@ def sib(languages: tuple[str, ...], n: int | None = None) -> list[tuple[str, str
 
     base = SHARED_DATA / "sib"
     if not base.is_dir():
-        pytest.skip(f"shared evaluation data not found at {base}")
+        missing_shared_data(base)
     rows = []
     for folder in languages:
         with open(base / folder / "train.tsv", encoding="utf-8") as fh:

@@ -12,7 +12,7 @@ import pytest
 from xlmr_demo import web
 from xlmr_demo.web import callbacks
 
-from .conftest import ROOT
+from .conftest import ROOT, serving_app
 
 
 def test_compare_callback_returns_a_heatmap_and_the_closest_pairs(encoder):
@@ -39,8 +39,8 @@ def test_app_exposes_every_endpoint_under_a_stable_name():
     assert names == API_NAMES
 
 
-def test_python_app_py_serves_the_page(app_url):
-    with urllib.request.urlopen(app_url, timeout=10) as response:
+def test_python_app_py_serves_the_page(cache_root):
+    with serving_app() as url, urllib.request.urlopen(url, timeout=10) as response:  # as a user starts it
         assert response.status == 200
         assert b"gradio" in response.read().lower()
 

@@ -32,6 +32,7 @@ def one_user(url: str, k: int, folder) -> list[str]:
     return sorted(row[0] for row in report["data"])
 
 
+@pytest.mark.slow
 def test_six_concurrent_users_each_get_their_own_classifier(app_url, tmp_path):
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(lambda k: one_user(app_url, k, tmp_path), range(6)))
@@ -64,6 +65,7 @@ def sample_client(url: str):
     return client
 
 
+@pytest.mark.slow
 def test_one_seed_one_result_whether_trained_alone_or_two_at_once(app_url):
     """Heads seeded torch's global generator, which the other job's thread drew from: two trainings of the
     sample at once gave 1.000, the same training alone 0.990."""
@@ -95,12 +97,14 @@ def test_the_headline_arrives_before_the_diagnostics(app_url):
     assert final[ISSUES]["label"].startswith("Suspected label errors: none found")  # the sample is labelled right
 
 
-def test_stop_after_the_headline_keeps_the_classifier(app_url):
+def test_stop_after_the_headline_keeps_the_classifier(app_url, app_hold):
     from gradio_client.exceptions import AppError
 
     client = sample_client(app_url)
-    headline_output(client.submit("embedded", "by_language", 0, api_name="/train"))
-    said = client.predict(api_name="/stop")
+    with app_hold.on("cross-lingual transfer"):  # the first diagnostic waits: the stop comes while it runs
+        headline_output(client.submit("embedded", "by_language", 0, api_name="/train"))
+        app_hold.wait_reached()
+        said = client.predict(api_name="/stop")
     assert said.startswith("**Stopped.** Kept: the headline") and "Not computed: the" in said
     deadline = time.monotonic() + 30
     while True:  # the run ends at its next step; then the kept classifier answers
@@ -128,6 +132,7 @@ def test_predictions_download_as_excel(app_url, tmp_path):
     assert rows[3][1] == "weather"
 
 
+@pytest.mark.slow
 def test_label_errors_are_fixed_in_the_page_and_the_classifier_retrained(app_url, tmp_path):
     import csv
 

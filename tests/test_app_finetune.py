@@ -14,10 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import ROOT, umsab, write_csv
+from .conftest import ROOT, missing_shared_data, umsab, write_csv
 from .test_app_clients import COMPARISON, DOWNLOAD, HEADLINE, LOSS, PER_CLASS, STATUS, headline_output
 
 MB = 2**20
+pytestmark = pytest.mark.slow  # real fine-tuning through the app (tests/test_finetune.py stops one after 3 steps)
+# budgets long enough that every run here ends by its epochs, never by the clock: the same figures on any machine
+BUDGET = 30
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def tuned_run(app_url, umsab_split):
     """A quick head, then fine-tuning on the same rows: every output the page received, and the client."""
     client = data_client(app_url, umsab_split)
     quick = client.predict("embedded", "by_language", 0, api_name="/train")
-    job = client.submit("embedded", 2, 0, api_name="/finetune")
+    job = client.submit("embedded", BUDGET, 0, api_name="/finetune")
     final = job.result()
     return quick, job.outputs(), final, client
 
@@ -93,8 +96,8 @@ def test_the_page_gives_the_same_figure_as_the_command_line(tuned_run, umsab_spl
     _, _, final, _ = tuned_run
     out = tmp_path / "cli"
     done = subprocess.run(
-        [sys.executable, "-m", "finetune.text_classification", "--train", str(umsab_split), "--max-minutes", "2",
-         "--output", str(out)],
+        [sys.executable, "-m", "finetune.text_classification", "--train", str(umsab_split),
+         "--max-minutes", str(BUDGET), "--output", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -113,22 +116,18 @@ def test_before_and_after_maps_put_numbers_on_the_change(tuned_run):
     assert before["plot"] != after["plot"]  # two maps of the same texts, placed by two models
 
 
-def test_one_finetuning_job_at_a_time_the_next_waits_its_turn(app_url, umsab_split):
+def test_one_finetuning_job_at_a_time_the_next_waits_its_turn(app_url, app_hold, umsab_split):
     from gradio_client.utils import Status
 
-    first = data_client(app_url, umsab_split).submit("embedded", 1, 0, api_name="/finetune")
-    headline_deadline = time.monotonic() + 120
-    while not any(isinstance(o[STATUS], str) and "Fine-tuning" in o[STATUS] for o in first.outputs()):
-        assert time.monotonic() < headline_deadline
-        time.sleep(0.1)
-    second = data_client(app_url, umsab_split).submit("embedded", 1, 0, api_name="/finetune")
-    waited = []
-    while not first.done():
-        status = second.status()
-        if status.code == Status.IN_QUEUE:
-            waited.append(status.rank)
-        time.sleep(0.2)
-    assert waited and all(rank is not None for rank in waited)  # the page shows the place in the queue
+    with app_hold.on("fine-tuning"):  # the first job waits at its first step while the second comes
+        first = data_client(app_url, umsab_split).submit("embedded", 1, 0, api_name="/finetune")
+        app_hold.wait_reached()
+        second = data_client(app_url, umsab_split).submit("embedded", 1, 0, api_name="/finetune")
+        deadline = time.monotonic() + 120
+        while (status := second.status()).code != Status.IN_QUEUE or status.rank is None:
+            assert time.monotonic() < deadline and not first.done(), status
+            time.sleep(0.1)
+    # the page shows the place in the queue; once the first ends, the second runs
     headline_output(second, timeout=300)
     assert second.result()[STATUS].startswith("**Done** in ")
 
@@ -136,7 +135,7 @@ def test_one_finetuning_job_at_a_time_the_next_waits_its_turn(app_url, umsab_spl
 def wikiann_slice(language: str, split: str, n: int, target: Path) -> Path:
     path = ROOT.parent / "shared" / "data" / "wikiann" / language / split
     if not path.is_file():
-        pytest.skip(f"shared evaluation data not found at {path}")
+        missing_shared_data(path)
     target.write_text("\n\n".join(path.read_text(encoding="utf-8").split("\n\n")[:n]) + "\n", encoding="utf-8")
     return target
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SAMPLE, serving_app, umsab, write_csv
+from .conftest import ROOT, SAMPLE, Hold, serving_app, write_csv
 
 IDLE_SECONDS = 6  # uploads read go after a quarter of it, swept every half of it
 
@@ -23,15 +23,21 @@ def gradio_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def public_url(cache_root, gradio_cache):
+def hold(tmp_path_factory) -> Hold:
+    return Hold(tmp_path_factory.mktemp("hold"))
+
+
+@pytest.fixture(scope="module")
+def public_url(cache_root, gradio_cache, hold):
     env = {
+        **hold.env,
         "XLMR_DEMO_PUBLIC": "1",
         "GRADIO_TEMP_DIR": str(gradio_cache),
         "XLMR_DEMO_SESSION_IDLE_MINUTES": str(IDLE_SECONDS / 60),
         "XLMR_DEMO_VISITOR_REQUESTS": "1000",  # every test's visitor comes from 127.0.0.1
         "XLMR_DEMO_VISITOR_MB": "1000",
     }
-    with serving_app(**env) as url:
+    with serving_app("-m", "tests.held_app", **env) as url:  # app.py, whose jobs wait while a test holds them
         yield url
 
 
@@ -58,15 +64,12 @@ def settled(folder: Path, within: float = 3 * IDLE_SECONDS) -> list[str]:
     return files_in(folder)
 
 
-def running(job) -> None:
-    """Wait until a submitted job has left the queue (its status may pass PROCESSING between two looks)."""
-    from gradio_client.utils import Status
-
-    waiting = {Status.STARTING, Status.JOINING_QUEUE, Status.IN_QUEUE, Status.SENDING_DATA}
-    deadline = time.monotonic() + 60
-    while job.status().code in waiting and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not job.done(), "the job ended before the test could use it being busy"
+def emptied(folder: Path, within: float = 10 * IDLE_SECONDS) -> list[str]:
+    """The files under ``folder`` once they are gone, or after ``within`` seconds (polled)."""
+    deadline = time.monotonic() + within
+    while files_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return files_in(folder)
 
 
 def files_in(folder: Path) -> list[str]:
@@ -117,16 +120,17 @@ def test_two_visitors_sending_the_same_file_both_get_it_read(public_url):
     assert "384 rows" in notes
 
 
-def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url, gradio_cache, tmp_path):
+def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url, gradio_cache, hold, tmp_path):
     import httpx
     from gradio_client import handle_file
 
     client = visitor(public_url)
     client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
-    job = client.submit("auto", "2", "language", True, api_name="/embedding_map")
-    running(job)
-    busy = write_csv(tmp_path / "busy.csv", ["text", "label"], [["a", "x"], ["b", "y"]])
-    assert "still running" in refusal(lambda: client.predict(handle_file(str(busy)), api_name="/load_file"))
+    with hold.on():
+        job = client.submit("auto", "2", "language", True, api_name="/embedding_map")
+        hold.wait_reached()
+        busy = write_csv(tmp_path / "busy.csv", ["text", "label"], [["a", "x"], ["b", "y"]])
+        assert "still running" in refusal(lambda: client.predict(handle_file(str(busy)), api_name="/load_file"))
     job.result()
     assert settled(gradio_cache) == []  # the refused upload went, with the sample read before it
     unused = tmp_path / "never_used.csv"
@@ -134,8 +138,7 @@ def test_uploads_refused_for_a_busy_visitor_or_never_used_are_deleted(public_url
     with unused.open("rb") as fh:  # straight to Gradio's upload route, never given to any callback
         httpx.post(public_url + "gradio_api/upload", files={"files": fh}, timeout=30).raise_for_status()
     assert [Path(f).name for f in files_in(gradio_cache)] == ["never_used.csv"]
-    time.sleep(IDLE_SECONDS * 3)  # as long as a session may stay idle (and the sweep's interval)
-    assert files_in(gradio_cache) == []
+    assert emptied(gradio_cache) == []  # after as long as a session may stay idle (and the sweep's interval)
 
 
 def test_routes_that_write_a_visitors_state_to_disk_or_act_for_them_are_closed(public_url):
@@ -179,25 +182,23 @@ def test_a_visitor_trains_predicts_and_leaves_nothing_behind(public_url, gradio_
     assert table["headers"] == ["text", "predicted_label", "confidence", "certainty"] and len(table["data"]) == 2
     assert summary.startswith("Predicted **2 rows**") and "(such as `@user`) begin with an apostrophe" in summary
     assert sorted(Path(f).name for f in settled(gradio_cache)) == ["classifier.zip", "new_predictions.csv"]
-    time.sleep(IDLE_SECONDS * 3)  # the visitor left: their session goes, and its files with it
-    assert files_in(gradio_cache) == []
+    assert emptied(gradio_cache) == []  # the visitor left: after the idle time their session goes, with its files
 
 
-def test_a_visitor_holds_one_worker_and_stop_frees_it(public_url, tmp_path):
+def test_a_visitor_holds_one_worker_and_stop_frees_it(public_url, hold):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    rows = umsab("train", 400)  # 1,600 tweets: a map that takes several seconds
     client = visitor(public_url)
-    client.predict(handle_file(str(write_csv(tmp_path / "tweets.csv", ["text", "label", "language"], rows))),
-                   api_name="/load_file")  # fmt: skip
-    job = client.submit("auto", "2", "language", True, api_name="/embedding_map")
-    running(job)
-    message = refusal(lambda: client.predict("one\ntwo", "embedded", api_name="/compare"))
-    assert "Drawing the map is still running. Wait for it to finish, or press Stop" in message
-    other = visitor(public_url)  # another visitor is not held up
-    assert other.predict("one\ntwo", "embedded", api_name="/compare")[1].startswith("**Most similar pairs**")
-    assert client.predict(api_name="/stop") == "Stopping…"
+    client.predict(handle_file(str(SAMPLE)), api_name="/load_file")
+    with hold.on():  # the map waits at its next step until stopped
+        client.submit("auto", "2", "language", True, api_name="/embedding_map")
+        hold.wait_reached()
+        message = refusal(lambda: client.predict("one\ntwo", "embedded", api_name="/compare"))
+        assert "Drawing the map is still running. Wait for it to finish, or press Stop" in message
+        other = visitor(public_url)  # another visitor is not held up
+        assert other.predict("one\ntwo", "embedded", api_name="/compare")[1].startswith("**Most similar pairs**")
+        assert client.predict(api_name="/stop") == "Stopping…"
     freed = False
     stopped = time.monotonic()
     while not freed and time.monotonic() - stopped < 30:  # the map stops at its next batch, freeing the worker

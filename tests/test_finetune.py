@@ -18,7 +18,7 @@ from finetune import corpora, loop, ner_metrics, text_classification, token_clas
 from finetune.loop import FineTuneConfig
 from xlmr_demo.errors import UserError
 
-from .conftest import SAMPLE, SHARED_DATA
+from .conftest import SAMPLE, SHARED_DATA, missing_shared_data
 
 TRAIN_LANGS = ("en", "fr", "de", "es", "ru", "ar")  # zh and hi are only measured: zero-shot
 FAST = FineTuneConfig(epochs=3, lr=1e-4, batch_size=16, max_length=64, freeze_layers=8, seed=0)
@@ -61,6 +61,7 @@ def sequence_run(sample_files, tmp_path_factory, model_dir):
     return output, metrics
 
 
+@pytest.mark.slow
 def test_text_finetune_starts_from_the_frozen_head_and_transfers_zero_shot(text_run):
     _, metrics = text_run
     history = metrics["history"]
@@ -76,6 +77,7 @@ def test_text_finetune_starts_from_the_frozen_head_and_transfers_zero_shot(text_
     assert metrics["evaluations"]["validation"]["macro_f1"] == best["validation"]
 
 
+@pytest.mark.slow
 def test_saved_folder_holds_the_fine_tuned_epoch(umsab_files, tmp_path, model_dir):
     """On UMSAB tweets fine-tuning beats its frozen-head start on validation; the folder holds those weights.
 
@@ -100,6 +102,7 @@ def test_saved_folder_holds_the_fine_tuned_epoch(umsab_files, tmp_path, model_di
     assert again["macro_f1"] == pytest.approx(metrics["evaluations"]["eval"]["macro_f1"], abs=0.03)
 
 
+@pytest.mark.slow
 def test_a_new_sequence_head_learns_from_scratch(sequence_run):
     _, metrics = sequence_run
     history = metrics["history"]
@@ -108,6 +111,7 @@ def test_a_new_sequence_head_learns_from_scratch(sequence_run):
     assert metrics["best_epoch"] > 1 and metrics["evaluations"]["eval"]["macro_f1"] > 0.6  # chance: 0.17
 
 
+@pytest.mark.slow
 def test_text_output_is_the_products_classifier_on_a_standard_folder(text_run, sample_files):
     from transformers import AutoModel
 
@@ -135,6 +139,7 @@ def test_text_output_is_the_products_classifier_on_a_standard_folder(text_run, s
     assert result.classifier.encoder.folder == output and result.metrics["macro_f1"] > 0.6
 
 
+@pytest.mark.slow
 def test_sequence_classifier_is_a_standard_automodel_folder(sequence_run):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -155,6 +160,7 @@ def test_sequence_classifier_is_a_standard_automodel_folder(sequence_run):
     np.testing.assert_allclose(classifier.predict_proba(texts), expected, atol=0.03)  # bf16 vs fp32 at most
 
 
+@pytest.mark.slow
 def test_cli_predict_reads_a_finetuned_folder(text_run, capsys):
     from xlmr_demo.cli import main
 
@@ -177,6 +183,7 @@ def _interrupt_at(monkeypatch, epoch: int, step: int) -> None:
     monkeypatch.setattr(loop, "save_checkpoint", save_then_interrupt)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(sample_files, tmp_path, sequence_run, monkeypatch):
     """Interrupted mid-epoch and run again, it ends exactly as the uninterrupted run did (same seed)."""
     from safetensors.numpy import load_file
@@ -197,6 +204,7 @@ def test_interrupted_run_resumes_to_the_same_weights(sample_files, tmp_path, seq
         np.testing.assert_array_equal(tensor, after[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_cli_refuses_what_a_user_can_get_wrong(sample_files, tmp_path, text_run, capsys):
     train, test = sample_files
     cases = [
@@ -247,7 +255,7 @@ def test_resume_refuses_other_settings(sample_files, tmp_path, monkeypatch):
 
 def _wikiann_slice(path: Path, n: int, target: Path) -> Path:
     if not path.is_file():
-        pytest.skip(f"shared evaluation data not found at {path}")
+        missing_shared_data(path)
     sentences = path.read_text(encoding="utf-8").split("\n\n")[:n]
     target.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
     return target
@@ -266,6 +274,7 @@ def ner_run(tmp_path_factory, model_dir):
     return output, metrics, test
 
 
+@pytest.mark.slow
 def test_ner_finetune_learns_english_and_transfers_to_german(ner_run):
     _, metrics, _ = ner_run
     evaluations = metrics["evaluations"]
@@ -278,6 +287,7 @@ def test_ner_finetune_learns_english_and_transfers_to_german(ner_run):
     assert "B-PER" in evaluations["eval"]["token_report"] and "macro avg" in evaluations["eval"]["token_report"]
 
 
+@pytest.mark.slow
 def test_ner_scores_match_seqeval_on_the_real_predictions(ner_run):
     """Our entity scores equal seqeval's on the fine-tuned model's own predictions."""
     import torch
