@@ -14,7 +14,11 @@ from .conftest import ROOT, umsab, write_csv
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "_artifacts"
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")
+pytestmark = [  # browser walks (the map's page in Chromium, tests/test_maps.py, is the default run's stand-in)
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed"),
+    pytest.mark.slow,
+]
+WAIT = 600_000  # ms: how long a step may take before the walk gives up (it polls: a fast machine never waits)
 
 
 @pytest.fixture(scope="module")
@@ -36,33 +40,33 @@ def _tab(page, name: str) -> None:
 def test_sample_to_classifier_to_prediction_to_map(page):
     _tab(page, "1. Data")
     page.get_by_role("button", name="Use the sample data").click()
-    page.get_by_text("384 rows").first.wait_for(timeout=60_000)
+    page.get_by_text("384 rows").first.wait_for(timeout=WAIT)
     page.get_by_role("button", name="Check data").click()
     summary = page.locator("p", has_text="usable rows")
-    summary.wait_for(timeout=60_000)
+    summary.wait_for(timeout=WAIT)
     assert "6 classes, 8 languages" in summary.inner_text()
     assert "Labels: weather 64" in page.locator("p", has_text="Labels:").inner_text()
-    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=30_000)  # the label x language chart
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=WAIT)  # the label x language chart
     page.screenshot(path=str(ARTIFACTS / "tab-data.png"), full_page=True)
 
     _tab(page, "2. Train")
     page.get_by_role("button", name="Train", exact=True).click()
     headline = page.get_by_text(re.compile(r"Macro-F1 \d\.\d{3}"))
-    headline.wait_for(timeout=180_000)
+    headline.wait_for(timeout=WAIT)
     found = re.search(r"Macro-F1 (\d\.\d{3}) \((\d\.\d{3}) to (\d\.\d{3})\)", headline.inner_text())
     macro_f1, low, high = (float(v) for v in found.groups())
     # 6 clear topics, measured on 12 meanings no translation of which was trained on: good, with a wide range
     assert macro_f1 > 0.6 and low < macro_f1 < high
-    page.get_by_text("Done in").wait_for(timeout=120_000)  # the diagnostics follow the headline
-    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=30_000)
+    page.get_by_text("Done in").wait_for(timeout=WAIT)  # the diagnostics follow the headline
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "tab-train.png"), full_page=True)
     page.get_by_role("button", name="Make a report to share (HTML)").click()
-    page.locator("a[href*='report.html']").first.wait_for(timeout=60_000)  # the download link
+    page.locator("a[href*='report.html']").first.wait_for(timeout=WAIT)  # the download link
 
     _tab(page, "3. Predict")
     page.get_by_label("Text in any language").fill("Mañana lloverá todo el día y hará mucho frío.")
     page.get_by_role("button", name="Predict", exact=True).click()
-    page.locator("[data-testid=label-output-value] >> visible=true").first.wait_for(timeout=60_000)
+    page.locator("[data-testid=label-output-value] >> visible=true").first.wait_for(timeout=WAIT)
     assert page.locator("[data-testid=label-output-value] >> visible=true").first.inner_text().strip() == "weather"
     page.screenshot(path=str(ARTIFACTS / "tab-predict.png"), full_page=True)
 
@@ -70,19 +74,19 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     page.get_by_label("Colour by").click()  # a dropdown of the file's columns of categories
     page.get_by_role("option", name="topic").click()
     page.get_by_role("button", name="Draw the map").click()
-    page.get_by_text("translations are nearest neighbours").first.wait_for(timeout=180_000)
-    page.get_by_text("By topic, the map is strongly grouped").wait_for(timeout=30_000)
+    page.get_by_text("translations are nearest neighbours").first.wait_for(timeout=WAIT)
+    page.get_by_text("By topic, the map is strongly grouped").wait_for(timeout=WAIT)
     assert page.locator(".js-plotly-plot .scatterlayer .point").count() >= 384
     page.get_by_label("Place a text on the map").fill("Le train avait deux heures de retard à cause de la neige.")
     page.get_by_role("button", name="Place it").click()
-    page.get_by_text("your text").first.wait_for(timeout=60_000)
+    page.get_by_text("your text").first.wait_for(timeout=WAIT)
     # its nearest mapped texts are about travel
-    page.locator(".cell-wrap >> visible=true", has_text="travel").first.wait_for(timeout=30_000)
+    page.locator(".cell-wrap >> visible=true", has_text="travel").first.wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "tab-explore.png"), full_page=True)
 
     _tab(page, "Compare sentences")
     page.get_by_role("button", name="Compare", exact=True).click()
-    page.get_by_text("Most similar pairs").wait_for(timeout=60_000)
+    page.get_by_text("Most similar pairs").wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "tab-compare.png"), full_page=True)
 
 
@@ -90,13 +94,13 @@ def test_bad_files_show_readable_errors(page):
     awkward = ROOT / "tests" / "data" / "awkward"
     _tab(page, "1. Data")
     page.locator("input[type=file]").first.set_input_files(str(awkward / "one_class.csv"))
-    page.get_by_text("3 rows").first.wait_for(timeout=60_000)
+    page.get_by_text("3 rows").first.wait_for(timeout=WAIT)
     page.get_by_role("button", name="Check data").click()
-    page.get_by_text("only one class").first.wait_for(timeout=60_000)
+    page.get_by_text("only one class").first.wait_for(timeout=WAIT)
     for name, message in [("binary_junk.csv", "looks like a binary file"), ("ragged.csv", "row 3 has 4 fields")]:
         page.reload()  # a fresh session and an empty upload box
         page.locator("input[type=file]").first.set_input_files(str(awkward / name))
-        page.get_by_text(message).first.wait_for(timeout=60_000)
+        page.get_by_text(message).first.wait_for(timeout=WAIT)
     assert page.get_by_text("Traceback").count() == 0
 
 
@@ -109,7 +113,7 @@ def test_the_report_opens_offline_in_chromium(page, trained, tmp_path):
     offline.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
     try:
         offline.goto(report.as_uri())
-        offline.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+        offline.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=WAIT)
         assert offline.locator(".js-plotly-plot").count() == 4  # confusion, per language, transfer, loss
         assert offline.get_by_role("heading", name="Classifier report").is_visible()
         assert "Cross-lingual transfer" in offline.inner_text("body")
@@ -138,29 +142,29 @@ def test_a_product_manager_walks_through_a_messy_export(page, tmp_path):
     page.reload()  # a fresh session
     _tab(page, "1. Data")
     page.locator("input[type=file]").first.set_input_files(str(path))
-    page.locator(".cell-wrap >> visible=true", has_text="ticket_id").first.wait_for(timeout=60_000)
+    page.locator(".cell-wrap >> visible=true", has_text="ticket_id").first.wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "walk-1-upload.png"), full_page=True)
     assert page.get_by_label("Text column").input_value() == "comment"  # not the ID, not the date
     assert page.get_by_label("Label column").input_value() == "sentiment"
     page.get_by_role("button", name="Check data").click()
     summary = page.locator("p", has_text="usable rows")
-    summary.wait_for(timeout=60_000)
+    summary.wait_for(timeout=WAIT)
     assert f"{n} usable rows**, 3 classes" in summary.inner_html().replace("</strong>", "**")
     assert page.get_by_text("differ only in case").first.is_visible()  # "Negative" and "NEGATIVE" merged, said so
     page.screenshot(path=str(ARTIFACTS / "walk-2-check.png"), full_page=True)
 
     _tab(page, "2. Train")
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Headline ready").wait_for(timeout=180_000)
+    page.get_by_text("Headline ready").wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "walk-3-headline.png"), full_page=True)
-    page.get_by_text("Done in").wait_for(timeout=180_000)
+    page.get_by_text("Done in").wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "walk-4-diagnostics.png"), full_page=True)
 
     _tab(page, "3. Predict")
     page.get_by_label("Text in any language").fill("Je déteste attendre deux heures pour rien, service nul.")
     page.get_by_role("button", name="Predict", exact=True).click()
     answer = page.locator("[data-testid=label-output-value] >> visible=true").first
-    answer.wait_for(timeout=60_000)
+    answer.wait_for(timeout=WAIT)
     assert answer.inner_text().strip() == "negative"
     page.screenshot(path=str(ARTIFACTS / "walk-5-predict.png"), full_page=True)
     assert page.get_by_text("Traceback").count() == 0
@@ -176,27 +180,27 @@ def test_fine_tuning_and_entities_in_the_browser(page, tmp_path):
     page.reload()
     _tab(page, "1. Data")
     page.locator("input[type=file]").first.set_input_files(str(tweets))
-    page.locator(".cell-wrap >> visible=true", has_text="split").first.wait_for(timeout=60_000)
+    page.locator(".cell-wrap >> visible=true", has_text="split").first.wait_for(timeout=WAIT)
     _tab(page, "2. Train")
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Done in").wait_for(timeout=180_000)
+    page.get_by_text("Done in").wait_for(timeout=WAIT)
     page.get_by_label("Fine-tune the whole model (minutes)").check()
     budget = page.get_by_label("number input for Time budget (minutes)").locator("visible=true")
     budget.fill("2")
     budget.press("Enter")
     page.get_by_role("button", name="Fine-tune", exact=True).click()
-    page.get_by_text(re.compile(r"Fine-tuning: \d")).wait_for(timeout=180_000)  # the live status and curve
+    page.get_by_text(re.compile(r"Fine-tuning: \d")).wait_for(timeout=WAIT)  # the live status and curve
     page.screenshot(path=str(ARTIFACTS / "finetune-live.png"), full_page=True)
     comparison = page.get_by_text(re.compile(r"Fine-tuning (gained|lost|did not change) (\d\.\d{3} )?macro-F1"))
-    comparison.wait_for(timeout=300_000)
+    comparison.wait_for(timeout=WAIT)
     assert page.get_by_text(re.compile(r"download is [\d.]+ MB")).is_visible()
-    page.get_by_text("Done in").wait_for(timeout=180_000)
+    page.get_by_text("Done in").wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "tab-train-finetuned.png"), full_page=True)
 
     _tab(page, "4. Explore")
     page.get_by_text("Before and after fine-tuning").first.click()  # the accordion
     page.get_by_role("button", name="Map the test rows with both models").click()
-    page.get_by_text(re.compile(r"By label: .* before fine-tuning and")).wait_for(timeout=180_000)
+    page.get_by_text(re.compile(r"By label: .* before fine-tuning and")).wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "tab-explore-finetuned.png"), full_page=True)
 
     _tab(page, "5. Entities")
@@ -210,9 +214,9 @@ def test_fine_tuning_and_entities_in_the_browser(page, tmp_path):
     budget.fill("1")
     budget.press("Enter")
     page.get_by_role("button", name="Fine-tune for entities").click()
-    page.get_by_text(re.compile(r"Entity F1 \d\.\d{3}")).wait_for(timeout=300_000)
+    page.get_by_text(re.compile(r"Entity F1 \d\.\d{3}")).wait_for(timeout=WAIT)
     page.get_by_label("A sentence in any language").fill("Angela Merkel traf Emmanuel Macron in Paris.")
     page.get_by_role("button", name="Find entities").click()
-    page.locator("[data-testid=highlighted-text] >> visible=true", has_text="Macron").first.wait_for(timeout=60_000)
+    page.locator("[data-testid=highlighted-text] >> visible=true", has_text="Macron").first.wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "tab-entities.png"), full_page=True)
     assert page.get_by_text("Traceback").count() == 0

@@ -23,6 +23,7 @@ import pytest
 
 from xlmr_demo.cli import main
 from xlmr_demo.encoders import PRECISION_ENV, embed
+from xlmr_demo.errors import UserError
 from xlmr_demo.writers import neutralise
 
 from .conftest import ROOT, SAMPLE, umsab, write_csv
@@ -113,6 +114,7 @@ def embedded_folder(ray_cluster, csv_files, tmp_path_factory) -> tuple[Path, str
     return out, err.getvalue()
 
 
+@pytest.mark.slow
 def test_embed_writes_a_part_per_file_equal_to_embed_in_input_order(embedded_folder, chunks, fp32):
     out, err = embedded_folder
     assert "embedding column 'text'" in err and "242 row(s) of 3 file(s)" in err and "2 blank text(s)" in err
@@ -134,6 +136,7 @@ def test_embed_writes_a_part_per_file_equal_to_embed_in_input_order(embedded_fol
     assert [Path(i["path"]).name for i in manifest["inputs"]] == ["a.csv", "b c.csv", "d.csv"]
 
 
+@pytest.mark.slow
 def test_a_rerun_makes_only_the_missing_parts(embedded_folder, csv_files, tmp_path, capsys):
     out = tmp_path / "vectors"
     shutil.copytree(embedded_folder[0], out)  # times kept
@@ -159,6 +162,7 @@ def test_a_rerun_makes_only_the_missing_parts(embedded_folder, csv_files, tmp_pa
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*")} == after
 
 
+@pytest.mark.slow
 def test_predict_equals_predict_table_cell_for_cell(ray_cluster, csv_files, chunks, trained, fp32, tmp_path, capsys):
     from xlmr_demo.classifier import Classifier
     from xlmr_demo.predict import predict_table
@@ -188,6 +192,7 @@ def test_predict_equals_predict_table_cell_for_cell(ray_cluster, csv_files, chun
     assert len({r[3] for r in got[1:]} - {""}) == 3  # every label predicted somewhere
 
 
+@pytest.mark.slow
 def test_embed_a_parquet_file_into_npy_like_the_local_engine(ray_cluster, fp32, tmp_path, capsys):
     rows = umsab("test", 15)
     texts = [t for t, _, _ in rows]
@@ -207,6 +212,7 @@ def test_embed_a_parquet_file_into_npy_like_the_local_engine(ray_cluster, fp32, 
     np.testing.assert_allclose(on_ray, np.load(tmp_path / "local.npy"), atol=3e-3)  # locally: bf16 where native
 
 
+@pytest.mark.slow
 def test_map_on_ray_survives_a_worker_that_dies(ray_cluster, tmp_path, capsys, monkeypatch):
     import xlmr_demo.maps
 
@@ -227,6 +233,7 @@ def test_map_on_ray_survives_a_worker_that_dies(ray_cluster, tmp_path, capsys, m
     assert "<html" in out.read_text(encoding="utf-8")[:1000].lower()
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_on_every_try_fails_the_job_instead_of_waiting_forever(ray_cluster, tmp_path, capsys):
     data = write_csv(tmp_path / "a.csv", ["text"], [["fine"], [DIE_ALWAYS], ["also fine"]])
     code, err = run(capsys, "embed", "--engine", "ray", str(data), "-o", str(tmp_path / "out"))
@@ -234,6 +241,7 @@ def test_a_worker_that_dies_on_every_try_fails_the_job_instead_of_waiting_foreve
     assert not list((tmp_path / "out").glob("part-*.parquet"))
 
 
+@pytest.mark.slow
 def test_a_file_ray_cannot_parse_is_one_error_line(ray_cluster, tmp_path, capsys):
     """The columns are checked on a file's first rows; a broken row further on fails in Ray's reader."""
     rows = "".join(f"text {i},x\n" for i in range(3000))
@@ -242,6 +250,7 @@ def test_a_file_ray_cannot_parse_is_one_error_line(ray_cluster, tmp_path, capsys
     assert code == 2 and err.splitlines()[-1].startswith("error: a.csv could not be read as CSV: "), err
 
 
+@pytest.mark.slow
 def test_a_workers_user_error_is_one_error_line(ray_cluster, csv_files, tmp_path, capsys):
     """A model folder whose weights are missing passes the checks (they do not load it) and fails in the workers."""
     model = tmp_path / "model"
@@ -253,6 +262,7 @@ def test_a_workers_user_error_is_one_error_line(ray_cluster, csv_files, tmp_path
     assert list(out.glob("part-*")) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("files", "extra", "message"),
     [
@@ -322,3 +332,24 @@ def test_the_local_engine_refuses_ray_options_and_several_inputs(tmp_path, capsy
     code, err = run(capsys, "embed", str(source), str(source), "-o", str(tmp_path / "o.npy"))
     assert code == 2 and "Several inputs need --engine ray" in err
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_a_job_is_planned_and_resumed_without_starting_ray(csv_files, tmp_path, model_dir):
+    """The default run's stand-in for the Ray tests above: what --engine ray would do, decided before Ray starts."""
+    import ray
+
+    from xlmr_demo import ray_engine
+
+    out = tmp_path / "vectors"
+    plan = ray_engine.plan_embed(csv_files, out, "embedded")
+    assert not ray.is_initialized()
+    assert (plan.format, plan.text_column, plan.detected) == ("csv", "text", True)
+    assert plan.todo == [0, 1, 2] and not plan.resume
+    assert plan.files == [p.resolve() for p in csv_files] and plan.rows == 242
+    ray_engine._start_parts(plan)  # as run() does, then one file's part is finished
+    ray_engine.part_path(plan.parts, 1).write_bytes(b"finished")
+    again = ray_engine.plan_embed(csv_files, out, "embedded")
+    assert again.resume and again.todo == [0, 2] and again.skipped == 1 and again.rows == 170
+    with pytest.raises(UserError, match="holds the parts of another job"):
+        ray_engine.plan_embed(csv_files, out, "embedded", text_column="label")
+    assert not ray.is_initialized()
