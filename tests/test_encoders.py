@@ -56,18 +56,6 @@ def test_long_texts_are_truncated_and_counted(encoder):
     np.testing.assert_allclose(np.linalg.norm(vectors[1]), 1.0, atol=1e-5)
 
 
-def test_token_states_expose_each_token_of_the_prompted_text(encoder):
-    states = encoder.encode_tokens(["Hello world", "Привет, мир!"])
-    first = states[0]
-    assert first.tokens[0] == "<s>" and first.tokens[-1] == "</s>"
-    assert "▁world" in first.tokens
-    assert first.hidden.shape == (len(first.tokens), 384) and first.hidden.dtype == np.float32
-    assert states[1].tokens[1:4] == ["▁que", "ry", ":"]  # the model's "query: " convention
-    # mean of the token states is the sentence embedding
-    pooled = states[0].hidden.mean(axis=0)
-    np.testing.assert_allclose(pooled / np.linalg.norm(pooled), encoder.encode(["Hello world"])[0], atol=2e-3)
-
-
 def test_a_plain_transformers_folder_gets_mean_pooling(model_dir, tmp_path, encoder):
     """Without sentence-transformers files the XLM-R convention applies: masked mean pooling, no prompt."""
     plain = tmp_path / "plain"

@@ -39,3 +39,11 @@ def test_primitives_load_nothing_heavy(module):
     code = f"import sys, {module}; print(sorted(m for m in ('numpy', 'torch', 'gradio', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_readme_module_map_is_drawn_from_the_code():
+    from tools.layout import MAP_END, MAP_START, module_map
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    drawn = readme[readme.index(MAP_START) : readme.index(MAP_END) + len(MAP_END)]
+    assert drawn == module_map(ROOT), "the module map is stale: run python tools/layout.py"

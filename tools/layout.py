@@ -74,3 +74,49 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in order:
             visit(node)
     return sorted(cycles)
+
+
+def summary(path: Path) -> str:
+    """The first sentence of a module's docstring, on one line ("" if it has none)."""
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
+MAP_START = "<!-- module map: drawn from the code by `python tools/layout.py`; tests/test_layering.py checks it -->"
+MAP_END = "<!-- end of the module map -->"
+
+
+def module_map(root: Path) -> str:
+    """The README's module map: every module of the project, what it is (its docstring's first sentence),
+    and which of the project's modules it imports."""
+    graph = import_graph(root)
+    rows = ["| module | what it is | imports (of ours) |", "| --- | --- | --- |"]
+    for module, path in modules(root).items():
+        if path.name == "__main__.py":
+            continue
+        deps = ", ".join(sorted(d.removeprefix("xlmr_demo.") for d in graph[module])) or "nothing"
+        rows.append(f"| `{path.relative_to(root)}` | {summary(path).replace('|', '/')} | {deps} |")
+    return "\n".join([MAP_START, *rows, MAP_END])
+
+
+def write_module_map(readme: Path, root: Path) -> bool:
+    """Put the current module map into ``readme`` (between its markers); whether it changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(MAP_START), text.index(MAP_END) + len(MAP_END)
+    new = text[:start] + module_map(root) + text[end:]
+    readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    cycles = import_cycles(import_graph(root))
+    for cycle in cycles:
+        print("import circle:", " <-> ".join(cycle), file=sys.stderr)
+    changed = write_module_map(root / "README.md", root)
+    print("README.md: module map " + ("updated" if changed else "already current"))
+    sys.exit(1 if cycles else 0)

@@ -1,5 +1,7 @@
-"""Running a command-line program: a :class:`UserError` becomes one ``error:`` line and exit status 2,
-and the library's log (fine-tuning's notes and epochs) goes to standard error as plain lines.
+"""Running a command-line program: a user's error as one ``error:`` line and status 2, the log on stderr.
+
+A :class:`UserError` becomes one ``error:`` line and exit status 2, and the library's log
+(fine-tuning's notes and epochs) goes to standard error as plain lines.
 
 Shared by ``python -m xlmr_demo`` and the ``finetune/`` programs, which need this and none of the CLI.
 Library code only logs: in the app nothing attaches a handler, so a visitor's labels never reach the

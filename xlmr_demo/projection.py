@@ -2,16 +2,13 @@
 
 The promise of the map is "a sentence and its translations sit together". How well a map keeps
 that is measured by :func:`neighbour_rate`: the share of points whose nearest point *in another
-language* is their own translation. Measured by ``bench/projection.py`` on Tatoeba (figures in
-``bench/results/projection.md``): on 2,000 points (English + deu/fra/cmn/ara) the full
-384-dimensional embeddings score 75.4%, 81.6% once each language's mean is removed; a default
-umap-learn map keeps 10.2%. On 20,000 points (all eight Tatoeba languages and UMSAB tweets) the
-full dimensions score 62.3% (73.6% centred); t-SNE on centred vectors keeps 65.1% (104% of the
-first, 88% of the second), UMAP 26.7-36.6%, and placing most points into a map fitted on a sample
-9.5-25.6%, so every point is fitted.
+language* is their own translation. ``bench/projection.py`` measures it on Tatoeba, 2,000 and 20,000
+points (``bench/results/projection.md``): centring each language raises it in full dimensions and
+far more on maps; t-SNE on centred vectors keeps about as many translations as the full dimensions,
+UMAP and maps fitted on a sample far fewer, so every point is fitted.
 The defaults come from that measurement: remove language identity (centre each language), then
 t-SNE. 2D maps use openTSNE (Barnes-Hut below 10,000 points; FFT-accelerated and linear in the
-number of points above: 20,000 points in about 40 s on 2 cores); 3D maps use scikit-learn's
+number of points above, ``bench/results/scale.md``); 3D maps use scikit-learn's
 Barnes-Hut t-SNE up to :data:`TSNE_MAX_POINTS` points (openTSNE's FFT method draws only 2D) and UMAP
 with small neighbourhoods above.
 """
@@ -44,12 +41,12 @@ class ProjectionConfig:
 
     method: Method = "auto"  # auto: t-SNE (in 3D: up to TSNE_MAX_POINTS points, UMAP above)
     dims: Literal[2, 3] = 2
-    # centring: translation-neighbour rate +6.2 points in full dims, +25.8 on t-SNE maps (bench/results/projection.md)
+    # centring: more translation neighbours in full dims, far more on t-SNE maps (bench/results/projection.md)
     center_languages: bool = True
     # the settings below: "Settings tried" in bench/results/projection.md (centred Tatoeba, 2,000 points)
-    perplexity: float = 30.0  # t-SNE; 5, 10 and 30 all keep about 75% of translations
-    # UMAP: 15 neighbours (umap-learn's default) keep 31.0% of translations, 5 keep 49.9%, 3 keep 58.7%
-    # (and ran faster on 20,000 texts there): a candidate default once larger maps are measured
+    perplexity: float = 30.0  # t-SNE; 5, 10 and 30 keep about as many translations
+    # UMAP: fewer neighbours than umap-learn's default 15 keep more translations (3 the most, and faster on
+    # 20,000 texts): a candidate default once larger maps are measured
     n_neighbors: int = 5
     min_dist: float = 0.0  # UMAP; 0.0 beat 0.1 at every n_neighbors tried
     seed: int = 0

@@ -1,5 +1,7 @@
-"""The web app: the page (:mod:`.page`, one function per tab) over callbacks (:mod:`.callbacks`,
-:mod:`.training`) that take and return plain data, each visitor's one job at a time (:mod:`.runner`).
+"""The web app (``python app.py``): the page over callbacks that take and return plain data.
+
+:mod:`.page` builds the page, one function per tab; :mod:`.callbacks` and :mod:`.training` are the
+callbacks; :mod:`.runner` runs each visitor's one job at a time.
 
 Heavy imports (torch, transformers, umap) load in a background thread after the page is up, so the app
 starts in seconds. Each browser or API session has its own data, classifier and files on the server

@@ -1,5 +1,7 @@
-"""The callbacks of the Data, Predict, Explore, Entities and Compare tabs: plain functions of the
-page's inputs (and the visitor's session) that return what the page shows."""
+"""The callbacks of the Data, Predict, Explore, Entities and Compare tabs.
+
+Plain functions of the page's inputs (and the visitor's session) that return what the page shows.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""What each callback shows, by output: one NamedTuple per action, its fields in the order the page
-wires its components (a field left at :data:`SKIP` leaves that output as it is)."""
+"""What each callback shows, by output: one NamedTuple per action.
+
+Its fields are in the order the page wires its components; a field left at :data:`SKIP` leaves that
+output as it is.
+"""
 
 from __future__ import annotations
 

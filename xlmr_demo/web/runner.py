@@ -1,5 +1,7 @@
-"""The session's one job: work in a thread, its updates streamed to the page, stopped when the page
-stops listening (Stop, a closed tab, a client's cancel)."""
+"""The session's one job: work in a thread, its updates streamed to the page.
+
+The job is stopped when the page stops listening (Stop, a closed tab, a client's cancel).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The Train tab's callbacks: a head on the frozen model, the whole model fine-tuned, a retrain
-with corrections, each shown stage by stage as it exists (headline first), with Stop."""
+"""The Train tab's callbacks: a quick head, the whole model fine-tuned, a retrain with corrections.
+
+Each is shown stage by stage as it exists (the headline first), with Stop.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Who is asking, and what they are shown: each visitor's session, their address, their inputs
-checked, and errors as the page shows them (a :class:`UserError`'s message; anything else logged
-behind a plain sentence; in public mode no server folder in a message and nothing a visitor sent in
-the log)."""
+"""Who is asking, and what they are shown: each visitor's session and address, inputs checked, errors in words.
+
+A :class:`UserError` is shown as its message; anything else is logged behind a plain sentence. In
+public mode no server folder appears in a message and nothing a visitor sent reaches the log.
+"""
 
 from __future__ import annotations
 
