@@ -47,3 +47,12 @@ def test_the_readme_module_map_is_drawn_from_the_code():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     drawn = readme[readme.index(MAP_START) : readme.index(MAP_END) + len(MAP_END)]
     assert drawn == module_map(ROOT), "the module map is stale: run python tools/layout.py"
+
+
+def test_every_package_folder_is_installed():
+    import tomllib
+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for pkg in ("xlmr_demo", "finetune")
+             for p in (ROOT / pkg).rglob("__init__.py")}  # fmt: skip
+    assert declared == found
