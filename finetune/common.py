@@ -67,6 +67,7 @@ def config_from(args: argparse.Namespace) -> FineTuneConfig:
 def load_model(model_class, model: str, seed: int, **kwargs):
     """(model, tokenizer, folder): ``model_class`` from the embedded model, a folder or a hub id, seeded."""
     folder = resolve_model_folder(model)
+    verbosity = transformers.utils.logging.get_verbosity()
     transformers.utils.logging.set_verbosity_error()  # the new head's "newly initialized" notice is expected
     transformers.utils.logging.disable_progress_bar()
     torch.manual_seed(seed)  # the new head's initial weights
@@ -75,6 +76,8 @@ def load_model(model_class, model: str, seed: int, **kwargs):
         network = model_class.from_pretrained(folder, **kwargs)
     except (OSError, ValueError) as exc:
         raise UserError(f"Could not load model {model!r} for fine-tuning: {exc}") from exc
+    finally:  # quiet for this load only: the server's later warnings still show
+        transformers.utils.logging.set_verbosity(verbosity)
     if not tokenizer.is_fast:
         raise UserError(f"Model {model!r} has no fast tokenizer (tokenizer.json), which fine-tuning needs.")
     return network, tokenizer, folder

@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import struct
+import traceback
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -626,7 +627,12 @@ def read_table(path: str | Path, bound: Limits | None = None) -> Table:
         raise
     except (RecursionError, MemoryError, OSError, ValueError, TypeError, KeyError, IndexError, EOFError) as exc:
         # a reader failing on a user's file is a problem with the file: say so, keep the details in the log
-        _log.warning("could not read %s", name, exc_info=True)
+        # (in public mode which reader failed and where, not the file's name or what it held)
+        if _limits.public_mode():
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            _log.warning("could not read an upload: %s in\n%s", type(exc).__name__, frames)
+        else:
+            _log.warning("could not read %s", name, exc_info=True)
         raise UserError(
             f"{name} could not be read ({type(exc).__name__}); check that it is a valid {suffix} file."
         ) from exc
