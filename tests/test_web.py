@@ -1,0 +1,42 @@
+"""The web package in process: callbacks' input checks and error handling, without a server or a browser."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+import pytest
+
+from xlmr_demo.errors import UserError
+from xlmr_demo.web import callbacks
+from xlmr_demo.web.visitors import user_errors
+
+
+def test_an_api_caller_sending_a_list_for_text_gets_a_message_not_a_crash():
+    with pytest.raises(gr.Error, match="Expected text for sentences, not list"):
+        callbacks.compare(["Good night", "Bonne nuit"], "embedded")
+
+
+def test_a_users_error_is_their_message_and_leaves_no_traceback_in_the_log():
+    @user_errors
+    def refuse(text: str):
+        raise UserError(f"The column {text!r} is empty.")
+
+    with pytest.raises(gr.Error) as shown:
+        refuse("Ventes Q3")
+    assert shown.value.message == "The column 'Ventes Q3' is empty." and not shown.value.print_exception
+    assert shown.value.duration is None  # it stays on the page until read
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_an_unexpected_error_is_logged_and_in_public_mode_without_what_the_visitor_sent(public, monkeypatch, caplog):
+    monkeypatch.setenv("XLMR_DEMO_PUBLIC", "1" if public else "0")
+
+    @user_errors
+    def crash(text: str):
+        raise RuntimeError(f"cannot handle {text}")
+
+    with caplog.at_level(logging.ERROR), pytest.raises(gr.Error, match="Something went wrong on the server"):
+        crash("my customer's complaint")
+    assert "RuntimeError" in caplog.text and "crash" in caplog.text  # what failed, and where
+    assert ("my customer's complaint" in caplog.text) is not public
