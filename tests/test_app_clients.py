@@ -117,6 +117,7 @@ def test_stop_after_the_headline_keeps_the_classifier(app_url, app_hold):
     assert probabilities["label"] == "weather"
 
 
+@pytest.mark.slow  # Excel output is also tested in process (test_cli, test_readers)
 def test_predictions_download_as_excel(app_url, tmp_path):
     from gradio_client import handle_file
     from openpyxl import load_workbook
