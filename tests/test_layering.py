@@ -56,3 +56,14 @@ def test_every_package_folder_is_installed():
     found = {".".join(p.parent.relative_to(ROOT).parts) for pkg in ("xlmr_demo", "finetune")
              for p in (ROOT / pkg).rglob("__init__.py")}  # fmt: skip
     assert declared == found
+
+
+def test_missing_shared_data_skips_on_a_laptop_and_fails_in_ci(monkeypatch, tmp_path):
+    from .conftest import missing_shared_data
+
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        missing_shared_data(tmp_path / "absent")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the tests that read it"):
+        missing_shared_data(tmp_path / "absent")
