@@ -1,4 +1,5 @@
-"""The package's layering: no import circles, and primitives that load nothing heavy."""
+"""The project's structure: no import circles, primitives that load nothing heavy, what is installed,
+the README's module map, and how the suite treats missing data."""
 
 from __future__ import annotations
 
