@@ -406,8 +406,9 @@ def died_too_often() -> UserError:
 class Worker:
     """A pool worker: ``work`` on each batch, unless the batch already killed a worker :data:`RETRIES` + 1 times."""
 
-    def __init__(self, text_column: str, attempts) -> None:
+    def __init__(self, text_column: str, precision: str, attempts) -> None:
         self.text_column, self.attempts = text_column, attempts
+        _worker_precision(precision)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         import hashlib
@@ -432,8 +433,7 @@ class Embedder(Worker):
     def __init__(self, source: str, text_column: str, precision: str, attempts) -> None:
         from .encoders import load_encoder
 
-        super().__init__(text_column, attempts)
-        _worker_precision(precision)
+        super().__init__(text_column, precision, attempts)
         self.encoder = load_encoder(source)
 
     def work(self, batch: pa.Table) -> pa.Table:
@@ -458,8 +458,7 @@ class Predictor(Worker):
     def __init__(self, source: str, text_column: str, precision: str, attempts) -> None:
         from .classifier import load_classifier
 
-        super().__init__(text_column, attempts)
-        _worker_precision(precision)
+        super().__init__(text_column, precision, attempts)
         self.classifier = load_classifier(source)
 
     def work(self, batch: pa.Table) -> pa.Table:

@@ -60,10 +60,20 @@ def _model_dropdown(public: bool, **kwargs) -> gr.Dropdown:
     return gr.Dropdown(model_choices(), value=EMBEDDED_NAME, allow_custom_value=not public, label="Model", **kwargs)
 
 
-def _longest_budget() -> int:
-    """The longest fine-tuning budget the page offers: the server's cap, if lower than the range's end."""
+def _budget_slider(info: str, visible: bool = True) -> gr.Slider:
+    """The fine-tuning budget: the page's range, up to the server's cap if lower."""
     cap = current_limits().finetune_minutes
-    return int(min(training.MINUTES[1], cap)) if cap else training.MINUTES[1]
+    longest = int(min(training.MINUTES[1], cap)) if cap else training.MINUTES[1]
+    return gr.Slider(
+        training.MINUTES[0], longest, value=min(5, longest), step=1, label="Time budget (minutes)", info=info,
+        visible=visible,
+    )  # fmt: skip
+
+
+def _go_and_stop(label: str) -> tuple[gr.Button, gr.Button]:
+    """A job's button and its Stop, side by side."""
+    with gr.Row():
+        return gr.Button(label, variant="primary", scale=3), gr.Button("Stop", variant="stop", scale=1)
 
 
 def data_tab() -> Tab:
@@ -104,7 +114,6 @@ def train_tab(public: bool) -> Tab:
             info="Best of both: the neural network for the languages in your file, "
             "logistic regression (which carries over better) for any other language.",
         )  # fmt: skip
-    longest = _longest_budget()
     with gr.Row():
         how = gr.Radio(
             [("Quick: a head on the frozen model (seconds)", "quick"),
@@ -113,10 +122,7 @@ def train_tab(public: bool) -> Tab:
             info="Fine-tuning trains every layer of the model on your rows: often a few points better, "
             "and one job at a time on this server.",
         )  # fmt: skip
-        minutes = gr.Slider(
-            training.MINUTES[0], longest, value=min(5, longest), step=1, label="Time budget (minutes)",
-            info="fine-tuning stops in time to measure and keep its best weights", visible=False,
-        )  # fmt: skip
+        minutes = _budget_slider("fine-tuning stops in time to measure and keep its best weights", visible=False)
     with gr.Accordion("Advanced", open=False):
         seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed (same seed, same result)")
     with gr.Row():
@@ -202,9 +208,7 @@ def explore_tab() -> Tab:
         [], value=[], multiselect=True, label="Languages to show",
         info="none chosen: every language (the list fills once a file is read or a map drawn)",
     )  # fmt: skip
-    with gr.Row():
-        button = gr.Button("Draw the map", variant="primary", scale=3)
-        stop = gr.Button("Stop", variant="stop", scale=1)
+    button, stop = _go_and_stop("Draw the map")
     findings = gr.Markdown()
     map_plot = gr.Plot(label="Embedding map")
     gr.Markdown(views.EXPLANATIONS["map"])
@@ -240,14 +244,8 @@ def entities_tab(public: bool) -> Tab:
         other = upload_box("Optional: another language's file, measured zero-shot")
     with gr.Row():
         model = _model_dropdown(public)
-        longest = _longest_budget()
-        minutes = gr.Slider(
-            training.MINUTES[0], longest, value=min(5, longest), step=1, label="Time budget (minutes)",
-            info="one fine-tuning job at a time on this server",
-        )  # fmt: skip
-    with gr.Row():
-        button = gr.Button("Fine-tune for entities", variant="primary", scale=3)
-        stop = gr.Button("Stop", variant="stop", scale=1)
+        minutes = _budget_slider("one fine-tuning job at a time on this server")
+    button, stop = _go_and_stop("Fine-tune for entities")
     headline = gr.Markdown()
     status = gr.Markdown()
     with gr.Row():
