@@ -193,6 +193,7 @@ def test_label_errors_are_fixed_in_the_page_and_the_classifier_retrained(app_url
     assert all(kept[rows[r[0] - 1][text]] == guess(r) for r in found if r[0] != gone[0])  # the first round stays
 
 
+@pytest.mark.slow  # in process: tests/test_web.py
 def test_a_new_check_forgets_the_results_of_the_old_data(app_url):
     from gradio_client.exceptions import AppError
 

@@ -40,3 +40,22 @@ def test_an_unexpected_error_is_logged_and_in_public_mode_without_what_the_visit
         crash("my customer's complaint")
     assert "RuntimeError" in caplog.text and "crash" in caplog.text  # what failed, and where
     assert ("my customer's complaint" in caplog.text) is not public
+
+
+def test_a_new_check_forgets_the_old_results_but_keeps_the_classifier_for_predictions():
+    from xlmr_demo.web import training
+    from xlmr_demo.web.runner import end_session
+    from xlmr_demo.web.visitors import LOCAL_SESSION, SESSIONS
+
+    session = SESSIONS.get(LOCAL_SESSION)
+    try:
+        callbacks.load_sample()
+        classifier = object()
+        session.result, session.classifier = object(), classifier  # as a finished training leaves them
+        report, _ = callbacks.check_data("text", "pair_id", "language", "(none)")  # other labels now
+        assert "usable rows" in report
+        assert session.result is None and session.classifier is classifier
+        with pytest.raises(gr.Error, match="Train a classifier first"):
+            training.training_report()
+    finally:
+        end_session()
