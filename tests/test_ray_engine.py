@@ -39,12 +39,12 @@ def worker_setup() -> None:
 
     embed_batch = ray_engine.Embedder.work
 
-    def dying_once(self, batch):
+    def dying_once(self, batch, cells):
         try:
             os.remove(os.environ[DIE_ONCE])
         except FileNotFoundError:
-            if DIE_ALWAYS not in batch.column(self.text_column).to_pylist():
-                return embed_batch(self, batch)
+            if DIE_ALWAYS not in cells:
+                return embed_batch(self, batch, cells)
         os._exit(1)
 
     ray_engine.Embedder.work = dying_once

@@ -59,3 +59,20 @@ def test_a_new_check_forgets_the_old_results_but_keeps_the_classifier_for_predic
             training.training_report()
     finally:
         end_session()
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_a_file_that_breaks_a_reader_is_logged_without_its_name_in_public_mode(public, monkeypatch, caplog, tmp_path):
+    from xlmr_demo import readers
+
+    def fails(path, name, *args):  # a reader's unforeseen failure on what the file holds
+        raise ValueError(f"cannot parse {path.read_text()!r}")
+
+    monkeypatch.setenv("XLMR_DEMO_PUBLIC", "1" if public else "0")
+    monkeypatch.setattr(readers, "_read_delimited", fails)
+    broken = tmp_path / "acme_customers.csv"
+    broken.write_text("text\nour secret price list\n")
+    with caplog.at_level(logging.WARNING), pytest.raises(UserError, match="could not be read"):
+        readers.read_table(broken)
+    assert "could not read" in caplog.text and "ValueError" in caplog.text and "fails" in caplog.text
+    assert ("acme_customers" in caplog.text) is not public and ("secret price" in caplog.text) is not public

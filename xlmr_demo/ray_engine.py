@@ -415,15 +415,17 @@ class Worker:
 
         import ray
 
+        cells = text_cells(batch.column(self.text_column))
         key = hashlib.sha256()  # the batch: its texts, and its file where Ray says it
         first_path = batch.column(PATH).to_pylist()[:1] if PATH in batch.column_names else []
-        for value in (*first_path, *text_cells(batch.column(self.text_column))):
+        for value in (*first_path, *cells):
             key.update(f"{value}\x1f".encode("utf-8", "surrogatepass"))
         if ray.get(self.attempts.start.remote(key.hexdigest())) > RETRIES + 1:
             raise died_too_often()
-        return self.work(batch)
+        return self.work(batch, cells)
 
-    def work(self, batch: pa.Table) -> pa.Table:
+    def work(self, batch: pa.Table, cells: list[str | None]) -> pa.Table:
+        """``batch`` with this worker's columns added; ``cells``: its texts (None where blank)."""
         raise NotImplementedError
 
 
@@ -436,12 +438,11 @@ class Embedder(Worker):
         super().__init__(text_column, precision, attempts)
         self.encoder = load_encoder(source)
 
-    def work(self, batch: pa.Table) -> pa.Table:
+    def work(self, batch: pa.Table, cells: list[str | None]) -> pa.Table:
         import pyarrow as pa
 
         from .encoders import embed
 
-        cells = text_cells(batch.column(self.text_column))
         rows = [i for i, c in enumerate(cells) if c is not None]
         vectors = embed([cells[i] for i in rows], model=self.encoder, cache=False).embeddings
         full = np.zeros((len(cells), vectors.shape[1]), dtype=np.float32)
@@ -461,7 +462,7 @@ class Predictor(Worker):
         super().__init__(text_column, precision, attempts)
         self.classifier = load_classifier(source)
 
-    def work(self, batch: pa.Table) -> pa.Table:
+    def work(self, batch: pa.Table, cells: list[str | None]) -> pa.Table:
         import pyarrow as pa
 
         from .cache import MemoryCache, cache_scope
@@ -469,7 +470,7 @@ class Predictor(Worker):
 
         taken = [c for c in batch.column_names if c != PATH]
         with cache_scope(MemoryCache()):  # this batch's own: no worker writes the disk cache
-            found = prediction_cells(self.classifier, text_cells(batch.column(self.text_column)), taken)
+            found = prediction_cells(self.classifier, cells, taken)
         for j, name in enumerate(found.names):
             batch = batch.append_column(name, pa.array([row[j] for row in found.rows], pa.string()))
         return batch

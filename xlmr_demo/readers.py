@@ -19,7 +19,6 @@ import io
 import json
 import logging
 import struct
-import traceback
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from . import limits as _limits
-from .errors import UserError
+from .errors import UserError, failure_site
 from .limits import Limits, over_limit
 from .table import Table, columns_text, short
 
@@ -629,8 +628,7 @@ def read_table(path: str | Path, bound: Limits | None = None) -> Table:
         # a reader failing on a user's file is a problem with the file: say so, keep the details in the log
         # (in public mode which reader failed and where, not the file's name or what it held)
         if _limits.public_mode():
-            frames = "".join(traceback.format_tb(exc.__traceback__))
-            _log.warning("could not read an upload: %s in\n%s", type(exc).__name__, frames)
+            _log.warning("could not read an upload: %s", failure_site(exc))
         else:
             _log.warning("could not read %s", name, exc_info=True)
         raise UserError(

@@ -23,12 +23,14 @@ from gradio import queueing
 from gradio.data_classes import PredictBody
 from gradio.utils import NamedString
 
+UPLOAD_HOOK = "gradio.File._process_single_file (uploads would leave an empty copy in Gradio's cache)"
+
 
 def problems(demo: gr.Blocks | None = None) -> list[str]:
     """What this Gradio lacks of what the app uses (empty: all there); ``demo``: a queued app to check too."""
     missing = []
     if not callable(getattr(gr.File, "_process_single_file", None)):
-        missing.append("gradio.File._process_single_file (uploads would leave an empty copy in Gradio's cache)")
+        missing.append(UPLOAD_HOOK)
     if "session_hash" not in inspect.signature(queueing.Event.__init__).parameters:
         missing.append("gradio.queueing.Event(session_hash=...) (the per-session queue limit)")
     if "data" not in PredictBody.model_fields:
@@ -38,9 +40,9 @@ def problems(demo: gr.Blocks | None = None) -> list[str]:
     return missing
 
 
-def require(demo: gr.Blocks | None = None) -> None:
-    """Stop here, naming what is missing, if this Gradio lacks a part the app uses."""
-    missing = problems(demo)
+def require(demo: gr.Blocks | None = None, missing: list[str] | None = None) -> None:
+    """Stop here, naming what is missing, if this Gradio lacks a part the app uses (``missing``: as found)."""
+    missing = problems(demo) if missing is None else missing
     if missing:
         raise RuntimeError(
             f"This Gradio ({gr.__version__}) lacks what xlmr_demo relies on: {'; '.join(missing)}. "
@@ -60,6 +62,7 @@ def keep_upload_path(box: gr.File) -> gr.File:
     removes it. (A subclass would do the same, but Gradio writes a .pyi stub beside any module that
     defines a component class.)
     """
-    require()
+    if not callable(getattr(box, "_process_single_file", None)):
+        require(missing=[UPLOAD_HOOK])
     box._process_single_file = lambda f: NamedString(f.path)
     return box

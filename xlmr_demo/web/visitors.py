@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 import tempfile
-import traceback
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from ..errors import UserError
+from ..errors import UserError, failure_site
 from ..guard import visitor_address
 from ..limits import public_mode
 from ..models import EMBEDDED_NAME
@@ -53,9 +52,8 @@ def shown(message: str) -> str:
 
 
 def _unexpected(exc: Exception) -> gr.Error:
-    if public_mode():  # where and what failed, not the message: it may quote what a visitor sent
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        _log.error("unexpected %s in a callback\n%s", type(exc).__name__, frames)
+    if public_mode():
+        _log.error("unexpected %s in a callback", failure_site(exc))
     else:
         _log.exception("unexpected error in a callback", exc_info=exc)
     return gr.Error("Something went wrong on the server (the error was logged). Try again, or with another file.")
