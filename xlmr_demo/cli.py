@@ -1,4 +1,5 @@
-"""Command line: ``python -m xlmr_demo {embed,train,predict,evaluate,map} ...`` (``--help`` on each).
+"""Command line: ``python -m xlmr_demo {embed,train,predict,evaluate,map,tokens,layers,fill-mask} ...`` (``--help``
+on each).
 
 User errors print one ``error: ...`` line on stderr and exit with status 2. Outputs are checked
 before any work starts: an output that is also an input is refused, and an existing one is
@@ -9,6 +10,7 @@ on every exit, Ctrl-C and ``kill`` included.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -19,7 +21,7 @@ from .errors import UserError
 from .models import EMBEDDED_NAME
 from .progress import Pace, Step, duration
 from .table import rows_text
-from .writers import TABLE_SUFFIXES, output_file, output_folder, save_npy
+from .writers import TABLE_SUFFIXES, output_file, output_folder, save_npy, write_file_atomically
 
 CLASSIFIER_HELP = (
     "a classifier folder from 'train' or fine-tuned by finetune.text_classification, or a classifier .zip "
@@ -324,6 +326,83 @@ def cmd_map(args: argparse.Namespace) -> None:
     print(f"wrote {output}" + (f" and {args.coords}" if args.coords else ""), file=sys.stderr)
 
 
+def _write_json(path: Path | None, payload: dict) -> None:
+    if path is not None:
+        write_file_atomically(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False)))
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("**", "").replace("ℹ️ ", "note: ")
+
+
+def cmd_tokens(args: argparse.Namespace) -> None:
+    from .inside_views import READING_HEADERS, pieces_summary, reading_rows, reading_words
+    from .maps import load_map_data
+    from .tokens import pieces, reading
+
+    if (args.data is None) == (args.text is None):
+        raise UserError("Give a file of texts, or one --text (not both).")
+    if args.text is not None:
+        print(_plain(pieces_summary(pieces(args.text, args.model))).replace("`", ""))
+        return
+    output = output_file(args.output, (".json",), "--output", inputs=[args.data], overwrite=args.overwrite) if (
+        args.output) else None  # fmt: skip
+    data = load_map_data(args.data, text_column=args.text_column, language_column=args.language_column)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    found = reading(data.texts, data.languages, args.model, progress=_stage_printer())
+    print("\t".join(READING_HEADERS))
+    for row in reading_rows(found):
+        print("\t".join(map(str, row)))
+    print("\n" + _plain(reading_words(found)), file=sys.stderr)
+    _write_json(output, found.to_json())
+
+
+def cmd_layers(args: argparse.Namespace) -> None:
+    from .inside_views import layer_words
+    from .layers import layer_name, layer_sweep, translation_groups
+    from .maps import load_map_data
+
+    inputs = [args.data]
+    output = output_file(args.output, (".json",), "--output", inputs=inputs, overwrite=args.overwrite) if (
+        args.output) else None  # fmt: skip
+    data = load_map_data(
+        args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.group_column
+    )
+    progress = _stage_printer()
+    sweeps = {}
+    if args.before:  # the same translations for both models: the fine-tuned one's sentence vectors find them
+        from .encoders import load_encoder
+
+        groups = translation_groups(data, load_encoder(args.model), progress)
+        sweeps["before"] = layer_sweep(data, args.before, progress, groups=groups)
+        sweeps["after"] = layer_sweep(data, args.model, progress, groups=groups)
+    else:
+        sweeps[args.model] = layer_sweep(data, args.model, progress)
+    for title, sweep in sweeps.items():
+        languages = list(sweep.per_language_queries)
+        print("\t".join(["model", "layer", "all", "95% range", "averages out", *languages]))
+        for s in sweep.scores:
+            ci = f"{s.ci[0]:.3f}-{s.ci[1]:.3f}" if s.ci else ""
+            per = [f"{s.per_language.get(lang, float('nan')):.3f}" for lang in languages]
+            print("\t".join([title, layer_name(s.layer), f"{s.accuracy:.3f}", ci, f"{s.centred:.3f}", *per]))
+    print("\n" + _plain(layer_words(sweeps)), file=sys.stderr)
+    if len(sweeps) == 1:
+        _write_json(output, next(iter(sweeps.values())).to_json())
+    else:
+        _write_json(output, {title: sweep.to_json() for title, sweep in sweeps.items()})
+
+
+def cmd_fill_mask(args: argparse.Namespace) -> None:
+    from .fill_mask import fill_mask
+
+    filled = fill_mask(args.text, args.model, args.top)
+    print(filled.best)
+    for n, guesses in enumerate(filled.blanks, 1):
+        print(f"blank {n}: " + ", ".join(f"{g.text} ({g.probability:.1%})" for g in guesses))
+
+
 def _add_column_options(p: argparse.ArgumentParser, split: bool = False) -> None:
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--label-column", help="column holding the labels (default: detected)")
@@ -502,6 +581,55 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overwrite(p)
     _add_engine_options(p)
     p.set_defaults(run=cmd_map)
+
+    p = sub.add_parser(
+        "tokens",
+        help="how the model reads text: its pieces, per language (pieces per word, rows cut at its limit)",
+        description="With DATA: per language, pieces per word and per 100 characters, rows longer than the model "
+        "reads, unknown characters (a tab-separated table on stdout, the explanation on stderr). With --text: that "
+        "text's pieces.",
+    )
+    p.add_argument("data", nargs="?", help="CSV, TSV, Excel, JSON Lines or Parquet file of texts")
+    p.add_argument("--text", help="show how the model cuts this one text instead")
+    p.add_argument("--output", "-o", help="also write the figures as JSON to this file")
+    p.add_argument("--text-column", help="column holding the texts (default: detected)")
+    p.add_argument("--language-column", help="column holding language codes (default: detected per row)")
+    p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
+    _add_overwrite(p)
+    p.set_defaults(run=cmd_tokens)
+
+    p = sub.add_parser(
+        "layers",
+        help="where languages meet: translation retrieval at every layer of the model",
+        description="For the rows of DATA that have a translation in another language (a group column, or found "
+        "by the model), how often each row's most similar row in another language is its translation, at every "
+        "layer from the word embeddings up (mean-pooled hidden states). A table on stdout; --output writes JSON.",
+    )
+    p.add_argument("data")
+    p.add_argument("--output", "-o", help="the .json to write: one entry per layer, overall and per language")
+    p.add_argument(
+        "--group-column", "--pair-column", dest="group_column",
+        help="column of ids shared by a text and its translations (default: detected; else found by the model)",
+    )  # fmt: skip
+    p.add_argument("--text-column", help="column holding the texts (default: detected)")
+    p.add_argument("--language-column", help="column holding language codes (default: detected)")
+    p.add_argument(
+        "--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder (fine-tuned too)"
+    )
+    p.add_argument("--before", help="also measure this model (e.g. the one --model was fine-tuned from), side by side")
+    _add_overwrite(p)
+    p.set_defaults(run=cmd_layers)
+
+    p = sub.add_parser(
+        "fill-mask",
+        help="the model's guesses for a hidden word: type <mask> where it is",
+        description="Masked language modelling, XLM-R's pre-training task: the top guesses for each <mask> of "
+        "TEXT. Needs a model that keeps its masked-LM head (xlm-roberta-base; not the embedded model).",
+    )
+    p.add_argument("text")
+    p.add_argument("--model", default="xlm-roberta-base", help="a Hugging Face id or folder with a masked-LM head")
+    p.add_argument("--top", type=at_least(1), default=5, help="guesses per blank (5)")
+    p.set_defaults(run=cmd_fill_mask)
     return parser
 
 

@@ -389,27 +389,40 @@ class Encoder:
             self._piece_chars = longest_piece(self.tokenizer)
         return [cut_text(self.tokenizer, t, self.max_length, self._piece_chars) for t in texts]
 
-    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
-        """Token counts of ``prompt + text`` (special tokens included), shape (n,).
+    def token_ids(self, texts: Sequence[str]):
+        """Yield ``(start, ids)`` over chunks of ``texts``: the pieces of ``prompt + text`` (special tokens
+        included) of the texts from ``start`` on, as the model would get them before the length limit.
 
-        Exact up to :data:`CUT_MARGIN` tokens past :attr:`max_length`; a longer text counts as
-        "longer than that", since only its beginning is ever read (:meth:`cut`).
+        Exact up to :data:`CUT_MARGIN` tokens past :attr:`max_length`: a longer text is tokenised as its
+        prefix from :meth:`cut`, since only its beginning is ever read.
         """
         cut = self.cut(texts)
-        lengths = np.zeros(len(cut), dtype=np.int64)
         for start in range(0, len(cut), TOKENIZE_CHUNK):
             chunk = [self.prompt + t for t in cut[start : start + TOKENIZE_CHUNK]]
-            ids = self.tokenizer(chunk, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-            lengths[start : start + len(chunk)] = [len(row) for row in ids]
-        # a text cut short was longer than the model reads, even where its prefix normalised to little
-        shortened = np.fromiter((len(c) < len(t) for c, t in zip(cut, texts, strict=True)), bool, len(cut))
+            yield start, self.tokenizer(chunk, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """Token counts of ``prompt + text`` (special tokens included), shape (n,), from :meth:`token_ids`;
+        a text longer than its :meth:`cut` prefix counts as longer than :attr:`max_length`."""
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        for start, ids in self.token_ids(texts):
+            lengths[start : start + len(ids)] = [len(row) for row in ids]
+        return self.overflowing(texts, lengths)
+
+    def overflowing(self, texts: Sequence[str], lengths: np.ndarray) -> np.ndarray:
+        """``lengths`` with each text that :meth:`cut` shortened counted as longer than the model reads, even where
+        its prefix normalised to little."""
+        if self._piece_chars is None:
+            self._piece_chars = longest_piece(self.tokenizer)
+        limit = (self.max_length + CUT_MARGIN) * self._piece_chars  # cut_text never shortens a text this short
+        shortened = np.fromiter((len(t) > limit for t in texts), bool, len(texts))
         lengths[shortened] = np.maximum(lengths[shortened], self.max_length + 1)
         return lengths
 
-    def _batches(self, texts: Sequence[str], stats: EncodeStats):
-        """Yield (row indices, model outputs) over batches of similar length, longest first."""
-        import torch
-
+    def batches(self, texts: Sequence[str], stats: EncodeStats):
+        """Yield ``(row indices, features)`` over batches of similar length, longest first: the model's inputs
+        (tokenised ``prompt + text``, cut at :attr:`max_length`, on its device), for the caller to run the
+        network on under ``torch.inference_mode()``. ``stats`` gets the untruncated lengths."""
         if not texts:
             return
         lengths = self.token_lengths(texts)
@@ -417,12 +430,10 @@ class Encoder:
         stats.lengths, stats.max_length = lengths, self.max_length
         order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
         bs = self.config.batch_size
-        with torch.inference_mode():
-            for start in range(0, len(order), bs):
-                rows = order[start : start + bs]
-                features = self.model.preprocess([self.prompt + texts[i] for i in rows])
-                features = {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in features.items()}
-                yield rows, self.model.forward(features)
+        for start in range(0, len(order), bs):
+            rows = order[start : start + bs]
+            features = self.model.preprocess([self.prompt + texts[i] for i in rows])
+            yield rows, {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in features.items()}
 
     def encode(
         self, texts: Sequence[str], progress: Progress | None = None, stats: EncodeStats | None = None
@@ -438,9 +449,10 @@ class Encoder:
         stats = stats if stats is not None else EncodeStats()
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         done = 0
-        for rows, features in self._batches(texts, stats):
-            emb = torch.nn.functional.normalize(features["sentence_embedding"].float(), p=2, dim=1)
-            out[rows] = emb.cpu().numpy()
+        for rows, features in self.batches(texts, stats):
+            with torch.inference_mode():
+                embedded = self.model.forward(features)["sentence_embedding"]
+            out[rows] = torch.nn.functional.normalize(embedded.float(), p=2, dim=1).cpu().numpy()
             done += len(rows)
             if progress:
                 progress(Step("embedding", done, len(texts)))

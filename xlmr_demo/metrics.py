@@ -149,6 +149,23 @@ def paired_difference(
     return {"difference": _round(difference), "ci": ci, "clear": bool(ci is not None and (ci[0] > 0 or ci[1] < 0))}
 
 
+def share_interval(hits: np.ndarray, groups: Sequence[str] | None = None, seed: int = 0) -> list[float] | None:
+    """95% percentile-bootstrap interval of the share of true ``hits`` (one per row), resampling the rows'
+    meaning ``groups`` with replacement (each row its own group when None), seeded; None without rows."""
+    hits = np.asarray(hits, dtype=np.float64)
+    if not len(hits):
+        return None
+    codes = np.arange(len(hits)) if groups is None else group_codes(groups)
+    n_groups = int(codes.max()) + 1
+    group_hits, group_rows = np.bincount(codes, hits, n_groups), np.bincount(codes, minlength=n_groups)
+    rng = np.random.default_rng(seed)
+    shares = []
+    for start in range(0, RESAMPLES, 100):  # 100 resamples at a time: bounded memory on large files
+        draws = rng.integers(0, n_groups, size=(min(100, RESAMPLES - start), n_groups))
+        shares.append(group_hits[draws].sum(axis=1) / group_rows[draws].sum(axis=1))
+    return _interval(np.concatenate(shares))
+
+
 def ci_text(value: float, ci: list[float] | None) -> str:
     """A figure and how sure it is, as a page says it: "0.842 (0.811 to 0.870)"."""
     return f"{value:.3f}" if not ci else f"{value:.3f} ({ci[0]:.3f} to {ci[1]:.3f})"

@@ -78,3 +78,19 @@ class EntityViews(NamedTuple):
     languages: object = SKIP
     curve: object = SKIP
     report: object = SKIP
+
+
+class ReadingViews(NamedTuple):
+    """What reading a file's rows as the model does shows, by output."""
+
+    words: object = SKIP
+    figure: object = SKIP
+    table: object = SKIP
+
+
+class LayerViews(NamedTuple):
+    """What the layer-by-layer measurement shows, by output."""
+
+    words: object = SKIP
+    figure: object = SKIP
+    table: object = SKIP

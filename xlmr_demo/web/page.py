@@ -6,13 +6,22 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from .. import views
+from .. import inside_views, views
 from ..limits import DEFAULT_MODELS, allowed_models, public_mode
 from ..limits import current as current_limits
 from ..models import EMBEDDED_NAME
 from ..views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS
-from . import callbacks, training
-from .outputs import EntityViews, FilePredictionViews, FileViews, MapViews, TrainViews, TuningMapViews
+from . import callbacks, inside, training
+from .outputs import (
+    EntityViews,
+    FilePredictionViews,
+    FileViews,
+    LayerViews,
+    MapViews,
+    ReadingViews,
+    TrainViews,
+    TuningMapViews,
+)
 from .runner import end_session, stop_job
 from .uploads import upload_box
 
@@ -284,6 +293,69 @@ def compare_tab(public: bool) -> Tab:
     return Tab(**locals())
 
 
+PIECES_EXAMPLE = (  # written for this app
+    "The cat is sleeping on the sofa. Die Katze schläft auf dem Sofa. बिल्ली सोफ़े पर सो रही है। 猫がソファで寝ている。"
+)
+FILL_EXAMPLES = [  # written for this app
+    "Paris is the <mask> of France.",
+    "Berlin ist die <mask> von Deutschland.",
+    "Мы пили <mask> с лимоном.",
+    "El perro está <mask> en el jardín.",
+]
+
+
+def inside_tab(public: bool) -> Tab:
+    gr.Markdown(
+        "What the model does with your text: the pieces it cuts it into, the depth at which languages meet, and "
+        "the fill-the-blank game it learnt its languages from."
+    )
+    model = _model_dropdown(public, info="for the pieces and the layers")
+    gr.Markdown("### How the model reads text")
+    with gr.Row():
+        text = gr.Textbox(label="Any text, in any language", value=PIECES_EXAMPLE, lines=2, scale=3)
+        pieces_button = gr.Button("Show the pieces", scale=1)
+    pieces = gr.HighlightedText(
+        label="The model's pieces", color_map=inside_views.PIECE_COLOURS, combine_adjacent=False, show_legend=True
+    )
+    pieces_info = gr.Markdown()
+    gr.Markdown(inside_views.EXPLANATIONS["pieces"])
+    read_button, read_stop = _go_and_stop("Read every row of the loaded file (or the sample), per language")
+    reading_words = gr.Markdown()
+    reading_plot = gr.Plot(label="Per language")
+    reading_table = gr.Dataframe(
+        label="Per language", headers=inside_views.READING_HEADERS, interactive=False, wrap=True
+    )
+    gr.Markdown(inside_views.EXPLANATIONS["reading"])
+    gr.Markdown("### Where languages meet, layer by layer")
+    with_tuned = gr.Checkbox(
+        value=False, label="The model fine-tuned in the Train tab, beside the one it started from",
+        info="untick: the model chosen above",
+    )  # fmt: skip
+    layers_button, layers_stop = _go_and_stop("Measure every layer on the loaded file (or the sample)")
+    layer_words = gr.Markdown()
+    layer_plot = gr.Plot(label="Translation found, layer by layer")
+    gr.Markdown(inside_views.EXPLANATIONS["layers"])
+    layer_table = gr.Dataframe(label="Per language pair and layer", interactive=False, wrap=True)
+    gr.Markdown("### Fill the blank")
+    gr.Markdown(inside_views.EXPLANATIONS["fill_mask"])
+    with gr.Row():
+        with gr.Column(scale=3):
+            mask_text = gr.Textbox(label="A sentence with <mask>", value=FILL_EXAMPLES[0])
+            gr.Examples(FILL_EXAMPLES, inputs=mask_text)
+        with gr.Column(scale=2):
+            choices = model_choices()
+            mask_model = gr.Dropdown(
+                choices, value="xlm-roberta-base" if "xlm-roberta-base" in choices else choices[0],
+                allow_custom_value=not public, label="Model with a fill-the-blank head",
+                info="xlm-roberta-base needs a network the first time; the embedded model has no such head",
+            )  # fmt: skip
+            fill_button = gr.Button("Guess", variant="primary")
+    with gr.Row():
+        guesses = gr.Label(label="Guesses for the first blank", num_top_classes=5)
+        filled = gr.Markdown()
+    return Tab(**locals())
+
+
 HEAVY_QUEUE = {"concurrency_id": HEAVY, "concurrency_limit": 2}
 # one fine-tuning job at a time for the whole server: the others wait in the queue, their place shown
 FINE_TUNING_QUEUE = {"concurrency_id": training.FINE_TUNING, "concurrency_limit": 1}
@@ -368,6 +440,21 @@ def _entities_events(n: Tab, seed: gr.Number) -> None:
     n.find.click(callbacks.find_entities, [n.text], [n.found], api_name="entities")
 
 
+def _inside_events(i: Tab) -> None:
+    i.pieces_button.click(inside.show_pieces, [i.text, i.model], [i.pieces, i.pieces_info], api_name="pieces")
+    reading = i.read_button.click(
+        inside.read_rows, [i.model], list(ReadingViews(i.reading_words, i.reading_plot, i.reading_table)),
+        api_name="read_rows", show_progress_on=[i.reading_words], **HEAVY_QUEUE,
+    )  # fmt: skip
+    i.read_stop.click(stop_job, None, i.reading_words, cancels=[reading], api_name=False, queue=False)
+    measuring = i.layers_button.click(
+        inside.measure_layers, [i.model, i.with_tuned], list(LayerViews(i.layer_words, i.layer_plot, i.layer_table)),
+        api_name="layers", show_progress_on=[i.layer_words], **HEAVY_QUEUE,
+    )  # fmt: skip
+    i.layers_stop.click(stop_job, None, i.layer_words, cancels=[measuring], api_name=False, queue=False)
+    i.fill_button.click(inside.fill_blank, [i.mask_text, i.mask_model], [i.guesses, i.filled], api_name="fill_mask")
+
+
 def build_app() -> gr.Blocks:
     """The whole page, its events wired; ``python app.py`` queues and launches it (:func:`xlmr_demo.web.launch`)."""
     public = public_mode()
@@ -392,11 +479,14 @@ def build_app() -> gr.Blocks:
             entities = entities_tab(public)
         with gr.Tab("Compare sentences"):
             compare = compare_tab(public)
+        with gr.Tab("Inside the model"):
+            inside_model = inside_tab(public)
         _data_events(data, explore)
         _train_events(train, data)
         _predict_events(predict)
         _explore_events(explore)
         _entities_events(entities, train.seed)
+        _inside_events(inside_model)
         compare.button.click(
             callbacks.compare, [compare.sentences, compare.model], [compare.heatmap, compare.pairs], api_name="compare"
         )

@@ -1,0 +1,277 @@
+"""Words, tables and pictures of the "Inside the model" tab (and the ``tokens``/``layers`` commands).
+
+Plain data in (:mod:`xlmr_demo.tokens`, :mod:`xlmr_demo.layers`, :mod:`xlmr_demo.fill_mask`), what a
+page shows out: Markdown, table rows, Plotly figures. The words explain the figures to someone who has
+never heard of a tokenizer.
+"""
+
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+
+from .fill_mask import Filled
+from .layers import LayerSweep, layer_name
+from .plots import PALETTE
+from .tokens import Pieces, Reading
+from .views import cell
+
+PIPE, ESCAPED_PIPE = "|", "\\|"  # a guess may be a pipe: it must not end a Markdown table cell
+PIECE_COLOURS = {"starts a word": "#9ecae1", "inside a word": "#fdd0a2", "unknown": "#fb6a4a"}
+
+EXPLANATIONS = {
+    "pieces": (
+        "The model never sees letters or words: it sees **pieces** from a vocabulary of about 250,000 shared by "
+        "a hundred languages. Blue pieces begin a word; orange ones continue it. A word the vocabulary holds "
+        "whole is one piece; a rarer word is spelled out in several. Red: a character the vocabulary lacks, "
+        "which the model cannot read at all."
+    ),
+    "reading": (
+        "**Pieces per word** (fertility): how finely the model cuts each language's words. The vocabulary was "
+        "learnt from text in every language at once, so languages with more training text, or an alphabet "
+        "shared with many others, got more whole words in it. **Rows cut**: the model reads a fixed number of "
+        "pieces per row and drops the rest, so a language cut into more pieces loses more of a long row."
+    ),
+    "layers": (
+        "Each line: how often a row's most similar row **in another language** is its translation, at each "
+        "depth of the model (the word embeddings, then each layer). Low layers know which pieces a text has; "
+        "higher ones what it means, which is where languages meet. Shaded: the 95% range of the overall figure. "
+        "Dotted: the same with each language's average vector taken out (a shift shared by every sentence of a "
+        "language hides meaning from a plain comparison but not from this one)."
+    ),
+    "fill_mask": (
+        "XLM-R learnt its hundred languages by guessing hidden pieces of text (masked language modelling). "
+        "Type a sentence in any language with `<mask>` where a word is hidden, and see the model's guesses: "
+        "the task it was pre-trained on, live. Blanks are guessed one at a time, each as if it were the only one."
+    ),
+}
+
+
+def piece_segments(found: Pieces) -> list[tuple[str, str | None]]:
+    """The text for a highlighted-text box: each piece marked by what it is."""
+    return found.segments()
+
+
+def pieces_summary(found: Pieces) -> str:
+    n = len(found.pieces)
+    words = f" for {found.words:,} word(s) ({n / found.words:.2f} pieces per word)" if found.words else ""
+    cut = ""
+    room = found.max_length - found.overhead
+    if n > room:
+        cut = f" **The model reads only the first {room:,} of them**: the rest of the text is cut."
+    unknown = sum(p.kind == "unknown" for p in found.pieces)
+    lacking = f" {unknown} piece(s) stand for characters the vocabulary lacks (red)." if unknown else ""
+    listing = " · ".join(f"`{cell(p.piece, 30)}`" for p in found.pieces[:200])
+    more = f" … ({n - 200:,} more)" if n > 200 else ""
+    return (
+        f"**{n:,} pieces**{words}, plus {found.overhead} the model adds to every text (its prompt and the start "
+        f"and end markers); it reads at most {found.max_length:,} in all.{cut}{lacking}\n\n{listing}{more}"
+    )
+
+
+def _name(code: str) -> str:
+    return html.escape(cell(code, 30))
+
+
+READING_HEADERS = [
+    "language", "rows", "pieces per word", "pieces per 100 characters", "words read of a long row", "rows cut",
+    "unknown characters",
+]  # fmt: skip
+
+
+def reading_rows(found: Reading) -> list[list]:
+    rows = []
+    for r in found.languages:
+        per_word = f"{r.tokens_per_word:.2f}" if r.tokens_per_word else "— (no spaces between words)"
+        read = found.words_read(r)
+        rows.append([
+            cell(r.language, 30), r.rows, per_word, f"{r.tokens_per_100_characters:.1f}",
+            f"about {read:,}" if read else "—", f"{r.cut_share:.1%} ({r.cut_rows:,})", f"{r.unknown_share:.2%}",
+        ])  # fmt: skip
+    return rows
+
+
+def reading_words(found: Reading) -> str:
+    """Why some languages cost more and lose more, in plain words, from this file's own figures."""
+    langs = found.languages
+    room = found.max_length - found.overhead
+    lines = [
+        f"The model ({cell(found.model, 60)}) cuts text into pieces from a vocabulary of {found.vocabulary:,} "
+        f"shared by all its languages, and reads at most {room:,} pieces of a row (after its {found.overhead} "
+        "own)."
+    ]
+    worded = sorted((r for r in langs if r.tokens_per_word), key=lambda r: r.tokens_per_word)
+    if len(worded) >= 2 and worded[-1].tokens_per_word > 1.15 * worded[0].tokens_per_word:
+        cheap, costly = worded[0], worded[-1]
+        lines.append(
+            f"**{_name(costly.language)} words are cut into {costly.tokens_per_word:.2f} pieces on average, "
+            f"{_name(cheap.language)} words into {cheap.tokens_per_word:.2f}.** The vocabulary was learnt from "
+            "text in every language at once; languages with more of that text, or an alphabet many languages "
+            "share, got more whole words in it, and the others are spelled out in smaller pieces. So the model "
+            f"reads about {found.words_read(cheap):,} words of a long {_name(cheap.language)} row but only about "
+            f"{found.words_read(costly):,} of a {_name(costly.language)} one before it stops."
+        )
+    cut = [r for r in langs if r.cut_rows]
+    if cut:
+        most = max(cut, key=lambda r: r.cut_share)
+        least = min(langs, key=lambda r: r.cut_share)
+        lines.append(
+            f"**{most.cut_share:.1%} of the {_name(most.language)} rows are longer than the model reads** "
+            f"({most.cut_rows:,} of {most.rows:,}), against {least.cut_share:.1%} of the {_name(least.language)} "
+            "rows: their ends are never seen, for training, maps and predictions alike. Long rows in a language "
+            "with many pieces per word reach the limit first."
+        )
+    else:
+        lines.append("No row is cut: every row fits in what the model reads.")
+    unknown = [r for r in langs if r.unknown_share >= 0.01]
+    if unknown:
+        worst = max(unknown, key=lambda r: r.unknown_share)
+        lines.append(
+            f"{worst.unknown_share:.1%} of the {_name(worst.language)} pieces stand for characters the vocabulary "
+            "lacks: the model reads them all as one and the same unknown piece."
+        )
+    if any(r.tokens_per_word is None for r in langs):
+        lines.append(
+            "Languages written without spaces between words (Chinese, Japanese, Thai, ...) have no words to "
+            "count: compare them by pieces per 100 characters."
+        )
+    return "\n\n".join(lines)
+
+
+def reading_figure(found: Reading) -> go.Figure:
+    """Pieces per word (per 100 characters where a language has no spaces) and rows cut, per language."""
+    from plotly.subplots import make_subplots
+
+    langs = found.languages
+    names = [_name(r.language) for r in langs]
+    fig = make_subplots(
+        rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.08,
+        subplot_titles=("Pieces per word (▨: per 100 characters / 10)", "Rows cut at the model's limit"),
+    )  # fmt: skip
+    per_word = [r.tokens_per_word if r.tokens_per_word else r.tokens_per_100_characters / 10 for r in langs]
+    fig.add_trace(
+        go.Bar(
+            x=per_word, y=names, orientation="h", marker_color=PALETTE[0], texttemplate="%{x:.2f}",
+            marker_pattern_shape=["" if r.tokens_per_word else "/" for r in langs], showlegend=False,
+            hovertemplate="%{y}: %{x:.2f}<extra></extra>",
+        ), 1, 1,
+    )  # fmt: skip
+    fig.add_trace(
+        go.Bar(
+            x=[r.cut_share for r in langs], y=names, orientation="h", marker_color=PALETTE[1],
+            texttemplate="%{x:.1%}", showlegend=False, hovertemplate="%{y}: %{x:.1%} of rows cut<extra></extra>",
+        ), 1, 2,
+    )  # fmt: skip
+    fig.update_xaxes(tickformat=".0%", row=1, col=2, rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=max(280, 34 * len(langs) + 120), margin={"t": 60, "b": 20})
+    return fig
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}" if value < 0.995 else f"{value:.1%}"
+
+
+def layer_words(sweeps: dict[str, LayerSweep]) -> str:
+    """The headline: at which depth the file's languages line up, and how sure that is."""
+    lines = []
+    for title, sweep in sweeps.items():
+        best, up, first = sweep.best, sweep.lined_up(), sweep.scores[0]
+        top = len(sweep.scores) - 1
+        ci = f" (95% range {_percent(up.ci[0])}–{_percent(up.ci[1])})" if up.ci else ""
+        subject = f"{title}: the languages" if len(sweeps) > 1 else "The languages"
+        lines.append(
+            f"**{subject} of this file line up at {layer_name(up.layer)} of {top}**: from there a "
+            f"row's most similar row in another language is its translation {_percent(up.accuracy)} of the time"
+            f"{ci}, up from {_percent(first.accuracy)} at the word embeddings; the best depth is "
+            f"{layer_name(best.layer)} ({_percent(best.accuracy)}) and the last layer, the model's sentence "
+            f"vector, gives {_percent(sweep.scores[-1].accuracy)}. Measured on {sweep.queries:,} lookups among "
+            f"{sweep.rows:,} rows."
+        )
+        pairs = best.per_pair
+        if len(pairs) > 1:
+            worst = min(pairs, key=pairs.get)
+            lines.append(
+                f"Hardest pair at {layer_name(best.layer)}: {_name(worst)} ({_percent(pairs[worst])}, "
+                f"{sweep.per_pair_queries[worst]:,} lookups)."
+            )
+        if first.centred > first.accuracy + 0.1:
+            lines.append(
+                f"With each language's average vector taken out, the word embeddings already find "
+                f"{_percent(first.centred)}: much of what the low layers miss is a shift shared by every sentence "
+                "of a language, not missing meaning."
+            )
+        lines.extend(f"ℹ️ {cell(n, 300)}" for n in dict.fromkeys(sweep.notes))
+    return "\n\n".join(lines)
+
+
+def layer_figure(sweeps: dict[str, LayerSweep]) -> go.Figure:
+    """Translation retrieval per layer: overall (with its 95% band), per language, centred; one model or two."""
+    fig = go.Figure()
+    for index, (title, sweep) in enumerate(sweeps.items()):
+        x = [layer_name(s.layer) for s in sweep.scores]
+        colour = PALETTE[index % len(PALETTE)]
+        prefix = f"{title}: " if len(sweeps) > 1 else ""
+        lows = [s.ci[0] if s.ci else s.accuracy for s in sweep.scores]
+        highs = [s.ci[1] if s.ci else s.accuracy for s in sweep.scores]
+        fig.add_trace(go.Scatter(
+            x=x + x[::-1], y=highs + lows[::-1], fill="toself", fillcolor=colour, opacity=0.15, line_width=0,
+            hoverinfo="skip", showlegend=False,
+        ))  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=x, y=[s.accuracy for s in sweep.scores], name=f"{prefix}all languages", mode="lines+markers",
+            line={"color": colour, "width": 4}, hovertemplate="%{x}: %{y:.1%}<extra>all languages</extra>",
+        ))  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=x, y=[s.centred for s in sweep.scores], name=f"{prefix}language averages taken out",
+            mode="lines", line={"color": colour, "width": 2, "dash": "dot"},
+            hovertemplate="%{x}: %{y:.1%}<extra>averages taken out</extra>",
+        ))  # fmt: skip
+        if index == 0 and len(sweep.per_language_queries) <= 12:
+            for n, lang in enumerate(sweep.per_language_queries):
+                fig.add_trace(go.Scatter(
+                    x=x, y=[s.per_language.get(lang) for s in sweep.scores], name=_name(lang), mode="lines",
+                    line={"color": PALETTE[(n + 2) % len(PALETTE)], "width": 1}, visible="legendonly" if len(
+                        sweep.per_language_queries) > 6 else True,
+                    hovertemplate=f"%{{x}}: %{{y:.1%}}<extra>from {_name(lang)}</extra>",
+                ))  # fmt: skip
+    fig.update_layout(
+        title="How often a row's nearest row in another language is its translation, layer by layer",
+        height=460, legend={"orientation": "h", "y": -0.2}, margin={"t": 60},
+    )  # fmt: skip
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title="translation found")
+    fig.update_xaxes(title="depth in the model")
+    return fig
+
+
+def layer_headers(sweeps: dict[str, LayerSweep]) -> list[str]:
+    first = next(iter(sweeps.values()))
+    model = ["model"] if len(sweeps) > 1 else []
+    return [*model, "languages", "lookups", *(layer_name(s.layer) for s in first.scores)]
+
+
+def layer_rows(sweeps: dict[str, LayerSweep]) -> list[list]:
+    """One row per language pair (and one for all languages), one column per depth."""
+    rows = []
+    for title, sweep in sweeps.items():
+        model = [title] if len(sweeps) > 1 else []
+        rows.append([*model, "all", sweep.queries, *(f"{s.accuracy:.1%}" for s in sweep.scores)])
+        for pair, n in sweep.per_pair_queries.items():
+            rows.append([*model, cell(pair, 60), n, *(f"{s.per_pair[pair]:.1%}" for s in sweep.scores)])
+    return rows
+
+
+def fill_label(filled: Filled) -> dict[str, float]:
+    """The first blank's guesses, for a label box."""
+    return {g.text or "(space)": g.probability for g in filled.blanks[0]}
+
+
+def fill_words(filled: Filled) -> str:
+    lines = [f"**{html.escape(cell(filled.best, 500))}**"]
+    if len(filled.blanks) > 1:
+        lines.append("| blank | guesses (probability) |\n|---|---|")
+        for n, guesses in enumerate(filled.blanks, 1):
+            shown = ", ".join(f"{html.escape(cell(g.text, 30))} ({g.probability:.1%})" for g in guesses)
+            lines.append(f"| {n} | {shown.replace(PIPE, ESCAPED_PIPE)} |")
+    return "\n".join(lines[:1]) + ("\n\n" + "\n".join(lines[1:]) if len(lines) > 1 else "")
