@@ -101,3 +101,14 @@ def test_a_paired_difference_says_whether_it_is_larger_than_the_noise():
     one_more[k] = truth[k]  # one row more right: within the noise
     d = paired_difference(truth, predicted, one_more, groups)
     assert d["difference"] > 0 and not d["clear"] and d["ci"][0] <= 0 <= d["ci"][1]
+
+
+def test_a_share_interval_holds_the_share_and_widens_when_rows_come_in_meaning_groups():
+    from xlmr_demo.metrics import share_interval
+
+    hits = np.repeat(np.random.default_rng(0).random(100) < 0.7, 4)  # each meaning four times, as translations
+    alone = share_interval(hits)
+    grouped = share_interval(hits, [str(i // 4) for i in range(400)])
+    assert alone[0] < hits.mean() < alone[1] and grouped[0] < hits.mean() < grouped[1]
+    assert grouped[1] - grouped[0] > 1.6 * (alone[1] - alone[0])  # 100 independent meanings, not 400 rows
+    assert share_interval(np.zeros(0)) is None

@@ -17,8 +17,8 @@ from functools import lru_cache
 
 from .encoders import resolve_model_folder
 from .errors import UserError
+from .limits import check_model, over_limit
 from .limits import current as current_limits
-from .limits import over_limit
 from .models import EMBEDDED_ALIASES
 
 #: How a user may write a blank: XLM-R's spelling and BERT's, in any case.
@@ -108,6 +108,7 @@ def fill_mask(text: str, model: str = "xlm-roberta-base", top: int = TOP) -> Fil
     limit = current_limits().cell_chars
     if len(text) > limit:
         raise over_limit(f"The text has {len(text):,} characters; the limit is {limit:,}.", "cell_chars")
+    check_model(model)  # before the cache: a model loaded earlier is no more allowed than any other
     masked = masked_model(model)
     tokenizer = masked.tokenizer
     encoded = tokenizer(BLANK.sub(tokenizer.mask_token, text), return_tensors="pt", truncation=False)

@@ -83,8 +83,11 @@ def _encoder(model: str | Encoder) -> Encoder:
 
 
 def overhead(encoder: Encoder) -> int:
-    """Pieces the encoder adds to every text (its prompt, the start and end markers)."""
-    return len(encoder.tokenizer(encoder.prompt, add_special_tokens=True)["input_ids"])
+    """Pieces the encoder adds to every text (its prompt, the start and end markers): the prompt's last piece may
+    join the text's first ("query: " ends in a word mark), so it is counted with a one-letter text."""
+    tokenizer = encoder.tokenizer
+    with_prompt = tokenizer(encoder.prompt + "a", add_special_tokens=True)["input_ids"]
+    return len(with_prompt) - len(tokenizer("a", add_special_tokens=False)["input_ids"])
 
 
 def pieces(text: str, model: str | Encoder = EMBEDDED_NAME) -> Pieces:

@@ -1,0 +1,203 @@
+"""Inside the model: its pieces per language, where languages meet layer by layer, and fill the blank.
+
+Real model (the embedded one), real data (Tatoeba, the sample); the fill-the-blank head is a tiny model
+built here, since the embedded model has none and tests never download one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xlmr_demo.errors import UserError
+from xlmr_demo.layers import layer_sweep, layer_vectors
+from xlmr_demo.maps import MapData
+from xlmr_demo.tokens import pieces, reading
+
+from .conftest import tatoeba, write_csv
+
+
+def parallel(languages: tuple[str, ...], n: int) -> MapData:
+    """Tatoeba's first ``n`` pairs of each language with English, a group per pair."""
+    texts, langs, groups = [], [], []
+    for lang in languages:
+        foreign, english = tatoeba(lang, n)
+        texts += foreign + english
+        langs += [lang] * n + ["eng"] * n
+        groups += [f"{lang}{i}" for i in range(n)] * 2
+    return MapData(texts, langs, groups)
+
+
+def test_pieces_cover_the_text_mark_word_starts_and_name_what_the_vocabulary_lacks(encoder):
+    text = "Die Katze schläft. 猫が寝ている。 ᚠ"
+    found = pieces(text, encoder)
+    assert "".join(chars for chars, _ in found.segments()) == text  # nothing lost, nothing doubled
+    kinds = {p.piece: p.kind for p in found.pieces}
+    assert kinds["▁Die"] == "starts a word" and kinds["ze"] == "inside a word"
+    assert [p.text for p in found.pieces if p.kind == "unknown"] == ["ᚠ"]  # a rune: not in XLM-R's vocabulary
+    assert found.overhead == 5 and found.max_length == 512  # "▁que", "ry", ":" and the start and end markers
+    assert pieces("猫が寝ている。", encoder).words is None  # no spaces between words: no words to count
+    with pytest.raises(UserError, match="Type a text"):
+        pieces("  ", encoder)
+
+
+def test_a_hindi_row_is_cut_sooner_than_its_english_translation_and_the_encoder_cuts_the_same_rows(encoder):
+    from xlmr_demo.encoders import embed
+
+    hindi, english = tatoeba("hin")
+    k = 52  # sentences a row: ~460 English pieces and ~540 Hindi ones, around the model's 506
+    rows = [(" ".join(hindi[i : i + k]), " ".join(english[i : i + k])) for i in range(0, len(hindi) - k, k)]
+    texts = [h for h, _ in rows] + [e for _, e in rows]
+    langs = ["hi"] * len(rows) + ["en"] * len(rows)
+    found = {r.language: r for r in reading(texts, langs, encoder).languages}
+    hi, en = found["hi"], found["en"]
+    assert hi.tokens > 1.1 * en.tokens  # the same meaning costs Hindi more pieces
+    assert hi.cut_share > en.cut_share + 0.3
+    assert hi.tokens_per_word > en.tokens_per_word
+    truncated = embed(texts, encoder, cache=False).truncated_rows  # what embedding for training or maps cuts
+    assert hi.cut_rows == sum(i < len(rows) for i in truncated) and en.cut_rows == len(truncated) - hi.cut_rows
+
+
+def test_the_last_layer_is_the_models_own_sentence_vector(encoder):
+    from xlmr_demo.encoders import embed
+
+    texts = ["The cat sleeps.", "Le chat dort sur le canapé depuis ce matin.", "猫が寝ている。"]
+    vectors = layer_vectors(encoder, texts)
+    assert vectors.shape == (13, 3, 384)
+    own = embed(texts, encoder, cache=False).embeddings
+    assert np.min(np.sum(vectors[-1] * own, axis=1)) > 0.999  # mean pooling of the last layer, same prompt
+
+
+def test_translations_line_up_in_the_higher_layers_and_not_by_chance(encoder):
+    data = parallel(("deu", "hin"), 100)
+    sweep = layer_sweep(data, encoder)
+    first, last = sweep.scores[0], sweep.scores[-1]
+    assert len(sweep.scores) == 13 and sweep.grouping == "column" and sweep.queries == 400
+    assert first.accuracy < 0.5 < 0.9 < last.accuracy
+    assert last.ci[0] <= last.accuracy <= last.ci[1] and last.ci[1] - last.ci[0] < 0.15
+    assert set(last.per_pair) == {"deu – eng", "eng – hin"} and set(last.per_language) == {"deu", "eng", "hin"}
+    assert 0 < sweep.lined_up().layer < 12
+    shuffled = list(np.random.default_rng(0).permutation(data.groups))  # every "translation" a stranger
+    wrong = layer_sweep(MapData(data.texts, data.languages, shuffled), encoder)
+    assert max(s.accuracy for s in wrong.scores) < 0.1
+
+
+def test_without_a_group_column_translations_are_found_and_the_result_says_what_that_means(encoder):
+    data = parallel(("fra",), 80)
+    sweep = layer_sweep(MapData(data.texts, data.languages), encoder)
+    assert sweep.grouping == "found" and any("by construction" in n for n in sweep.notes)
+    assert sweep.scores[0].accuracy < sweep.scores[-1].accuracy
+
+
+def test_a_file_in_one_language_has_nothing_to_line_up(encoder):
+    _, english = tatoeba("deu", 30)
+    with pytest.raises(UserError, match="nothing to line up"):
+        layer_sweep(MapData(english, ["en"] * 30, [str(i) for i in range(30)]), encoder)
+
+
+def test_a_file_larger_than_a_sweep_holds_is_sampled_translations_kept_together(encoder, monkeypatch):
+    import xlmr_demo.layers as layers
+
+    monkeypatch.setattr(layers, "LAYER_CELLS", 13 * 384 * 60)  # 60 rows
+    sweep = layer_sweep(parallel(("spa",), 100), encoder)
+    assert sweep.rows == 60 and sweep.queries == 60  # 30 whole pairs: each row finds its one translation
+    assert any("random 60 of the 200 rows" in n for n in sweep.notes)
+
+
+def test_public_mode_bounds_the_sweep_like_a_map(encoder, monkeypatch):
+    from xlmr_demo.layers import max_rows
+
+    monkeypatch.setenv("XLMR_DEMO_PUBLIC", "1")
+    assert max_rows(encoder) == 10_000  # the map's cap: fewer than every layer's vectors would allow
+    monkeypatch.setenv("XLMR_DEMO_MAX_MAP_POINTS", "40")
+    assert layer_sweep(parallel(("rus",), 50), encoder).rows == 40
+
+
+@pytest.fixture(scope="module")
+def tiny_masked_model(tmp_path_factory, model_dir):
+    """A two-layer XLM-R masked-LM with the embedded model's vocabulary whose head favours "▁capital"."""
+    import torch
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    folder = tmp_path_factory.mktemp("tiny-mlm")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=514, pad_token_id=1,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = XLMRobertaForMaskedLM(config)
+    with torch.no_grad():
+        model.lm_head.bias[tokenizer.convert_tokens_to_ids("▁capital")] = 20.0
+        model.lm_head.bias[tokenizer.convert_tokens_to_ids("▁city")] = 19.0
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_fill_mask_gives_each_blank_its_guesses_best_first(tiny_masked_model):
+    from xlmr_demo.fill_mask import fill_mask
+
+    filled = fill_mask("Paris is the <mask> of France. Berlin ist die [MASK] Deutschlands.", tiny_masked_model)
+    assert filled.best == "Paris is the capital of France. Berlin ist die capital Deutschlands."
+    for guesses in filled.blanks:
+        assert [g.text for g in guesses[:2]] == ["capital", "city"] and len(guesses) == 5
+        probabilities = [g.probability for g in guesses]
+        assert probabilities == sorted(probabilities, reverse=True) and 0.6 < probabilities[0] < 0.8  # e / (1 + e)
+
+
+def test_fill_mask_refuses_in_words(tiny_masked_model, model_dir, monkeypatch):
+    from xlmr_demo.fill_mask import MAX_BLANKS, fill_mask
+
+    with pytest.raises(UserError, match=r"embedded model .* cannot fill blanks"):
+        fill_mask("a <mask> b", "embedded")
+    with pytest.raises(UserError, match="cannot fill blanks: it was trained further"):
+        fill_mask("a <mask> b", str(model_dir))  # the same weights as a folder: no head in it
+    with pytest.raises(UserError, match="Put <mask> where"):
+        fill_mask("no blank here", tiny_masked_model)
+    with pytest.raises(UserError, match="up to 5"):
+        fill_mask("<mask> " * (MAX_BLANKS + 1), tiny_masked_model)
+    monkeypatch.setenv("XLMR_DEMO_PUBLIC", "1")
+    with pytest.raises(UserError, match="This server offers these models"):
+        fill_mask("a <mask> b", tiny_masked_model)  # a server folder is never a public visitor's choice
+
+
+def test_the_command_line_writes_the_layer_curve_and_the_reading(tmp_path, capsys, encoder):
+    from xlmr_demo.cli import main
+
+    data = parallel(("cmn",), 60)
+    rows = zip(data.texts, data.languages, data.groups, strict=True)
+    path = write_csv(tmp_path / "pairs.csv", ["text", "language", "pair_id"], rows)
+    assert main(["layers", str(path), "--output", str(tmp_path / "layers.json")]) == 0
+    curve = json.loads((tmp_path / "layers.json").read_text())
+    assert [e["name"] for e in curve["layers"]][:2] == ["embeddings", "layer 1"] and len(curve["layers"]) == 13
+    assert set(curve["layers"][-1]["per_language"]) == {"cmn", "eng"} and curve["grouping"] == "column"
+    out = capsys.readouterr()
+    assert "line up at layer" in out.err and out.out.splitlines()[0].startswith("model\tlayer\tall")
+    assert main(["tokens", str(path), "--output", str(tmp_path / "reading.json")]) == 0
+    read = json.loads((tmp_path / "reading.json").read_text())
+    assert {r["language"]: r["tokens_per_word"] for r in read["languages"]}["cmn"] is None
+    assert main(["fill-mask", "a <mask> b", "--model", "embedded"]) == 2
+    assert "error: The embedded model" in capsys.readouterr().err
+
+
+def test_the_tab_on_the_sample_and_its_refusals():
+    import gradio as gr
+
+    from xlmr_demo.web import inside
+    from xlmr_demo.web.runner import end_session
+
+    end_session()  # no file loaded, nothing trained: the sample, and nothing fine-tuned
+
+    segments, summary = inside.show_pieces("Die Katze schläft", "embedded")
+    assert [s for s, kind in segments if kind] == ["Die", "Kat", "ze", "sch", "lä", "ft"] and "**6 pieces**" in summary
+    shown = list(inside.read_rows("embedded", progress=lambda *a, **k: None))[-1]
+    assert len(shown.table["data"]) == 8 and "pieces" in shown.words  # the sample's eight languages
+    shown = list(inside.measure_layers("embedded", False, progress=lambda *a, **k: None))[-1]
+    assert "line up at layer" in shown.words and shown.table["data"][0][0] == "all"
+    with pytest.raises(gr.Error, match="Fine-tune the whole model first"):
+        list(inside.measure_layers("embedded", True, progress=lambda *a, **k: None))
+    with pytest.raises(gr.Error, match="Expected text for text"):
+        inside.show_pieces(["a", "b"], "embedded")
