@@ -90,6 +90,25 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     page.screenshot(path=str(ARTIFACTS / "tab-compare.png"), full_page=True)
 
 
+def test_inside_the_model_tab_explains_pieces_layers_and_blanks(page):
+    page.reload()  # a fresh session: the sample's rows
+    _tab(page, "Inside the model")
+    page.get_by_role("button", name="Show the pieces").click()
+    page.get_by_text("the model adds to every text").first.wait_for(timeout=WAIT)  # the count under the pieces
+    page.get_by_role("button", name=re.compile("Read every row")).click()
+    page.get_by_text(re.compile(r"words are cut into \d\.\d\d pieces on average")).wait_for(timeout=WAIT)
+    page.get_by_role("button", name=re.compile("Measure every layer")).click()
+    headline = page.get_by_text(re.compile(r"The languages of this file line up at layer \d+ of 12"))
+    headline.wait_for(timeout=WAIT)
+    assert page.locator(".js-plotly-plot:visible").count() >= 2  # pieces per language, and the layer curve
+    page.get_by_label("Model with a fill-the-blank head").fill("embedded")
+    page.get_by_label("Model with a fill-the-blank head").press("Enter")
+    page.get_by_role("button", name="Guess").click()
+    page.get_by_text("cannot fill blanks").first.wait_for(timeout=WAIT)  # said in words, not a crash
+    assert page.get_by_text("Traceback").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "tab-inside.png"), full_page=True)
+
+
 def test_bad_files_show_readable_errors(page):
     awkward = ROOT / "tests" / "data" / "awkward"
     _tab(page, "1. Data")

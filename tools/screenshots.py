@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TABS = ("data", "train", "train-finetuned", "predict", "explore", "explore-finetuned", "entities", "compare")
+TABS = ("data", "train", "train-finetuned", "predict", "explore", "explore-finetuned", "entities", "compare", "inside")
 WALK = ("1-upload", "2-check", "3-headline", "4-diagnostics", "5-predict")
 
 
 def main() -> None:
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_e2e.py"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "--slow", "tests/test_e2e.py"], cwd=ROOT, check=True)
     for name in [f"tab-{tab}.png" for tab in TABS] + [f"walk-{step}.png" for step in WALK] + ["finetune-live.png"]:
         shutil.copyfile(ROOT / "tests" / "_artifacts" / name, ROOT / "assets" / name)
         print(f"assets/{name}")
