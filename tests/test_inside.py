@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from xlmr_demo.errors import UserError
+from xlmr_demo.inside_views import reading_words
 from xlmr_demo.layers import layer_sweep, layer_vectors
 from xlmr_demo.maps import MapData
 from xlmr_demo.tokens import pieces, reading
@@ -39,6 +40,8 @@ def test_pieces_cover_the_text_mark_word_starts_and_name_what_the_vocabulary_lac
     assert [p.text for p in found.pieces if p.kind == "unknown"] == ["ᚠ"]  # a rune: not in XLM-R's vocabulary
     assert found.overhead == 5 and found.max_length == 512  # "▁que", "ry", ":" and the start and end markers
     assert pieces("猫が寝ている。", encoder).words is None  # no spaces between words: no words to count
+    long = pieces("Katzenklo " * 1000, encoder)  # a page shows the first pieces of a long paste, and says so
+    assert len(long.pieces) > 2000 and long.segments(10)[-1] == (f" … and {len(long.pieces) - 10:,} more pieces", None)
     with pytest.raises(UserError, match="Type a text"):
         pieces("  ", encoder)
 
@@ -58,6 +61,11 @@ def test_a_hindi_row_is_cut_sooner_than_its_english_translation_and_the_encoder_
     assert hi.tokens_per_word > en.tokens_per_word
     truncated = embed(texts, encoder, cache=False).truncated_rows  # what embedding for training or maps cuts
     assert hi.cut_rows == sum(i < len(rows) for i in truncated) and en.cut_rows == len(truncated) - hi.cut_rows
+    same = reading(texts, langs, encoder, groups=[str(i) for i in range(len(rows))] * 2)  # row i: one meaning
+    assert same.reference == "en" and {r.language: r.relative_cost for r in same.languages}["hi"] > 1.1
+    words = reading_words(same)  # why, in plain words, from these figures
+    assert f"**For the same meanings, hi needs {hi.tokens / en.tokens:.2f} times the pieces en needs**" in words
+    assert f"{hi.cut_share:.1%} of the hi rows are longer than the model reads" in words
 
 
 def test_the_last_layer_is_the_models_own_sentence_vector(encoder):
@@ -89,6 +97,22 @@ def test_without_a_group_column_translations_are_found_and_the_result_says_what_
     sweep = layer_sweep(MapData(data.texts, data.languages), encoder)
     assert sweep.grouping == "found" and any("by construction" in n for n in sweep.notes)
     assert sweep.scores[0].accuracy < sweep.scores[-1].accuracy
+
+
+def fine_tuned_in_the_last_layer(encoder):
+    """Weights that flatten the last layer's output (its LayerNorm's scale zeroed: every piece's vector becomes
+    the same bias), as if fine-tuning had changed that layer only, and ruinously."""
+    name = "encoder.layer.11.output.LayerNorm.weight"
+    return {name: np.zeros(tuple(encoder.model[0].auto_model.state_dict()[name].shape), np.float32)}
+
+
+def test_a_model_changed_in_its_last_layer_differs_there_only(encoder):
+    data = parallel(("deu",), 100)
+    before = layer_sweep(data, encoder)
+    tuned = encoder.fine_tuned(fine_tuned_in_the_last_layer(encoder))
+    after = layer_sweep(data, tuned, groups=(data.groups, "column"))
+    assert [s.accuracy for s in after.scores[:12]] == [s.accuracy for s in before.scores[:12]]
+    assert before.scores[12].accuracy > 0.9 > 0.1 > after.scores[12].accuracy
 
 
 def test_a_file_in_one_language_has_nothing_to_line_up(encoder):
@@ -199,5 +223,29 @@ def test_the_tab_on_the_sample_and_its_refusals():
     assert "line up at layer" in shown.words and shown.table["data"][0][0] == "all"
     with pytest.raises(gr.Error, match="Fine-tune the whole model first"):
         list(inside.measure_layers("embedded", True, progress=lambda *a, **k: None))
+    with pytest.raises(gr.Error, match="the limit is 100,000"):
+        inside.show_pieces("x" * 100_001, "embedded")
     with pytest.raises(gr.Error, match="Expected text for text"):
         inside.show_pieces(["a", "b"], "embedded")
+
+
+def test_the_tab_sets_the_fine_tuned_model_beside_the_one_it_started_from(trained, encoder):
+    from types import SimpleNamespace
+
+    from xlmr_demo.classifier import TunedWeightsClassifier
+    from xlmr_demo.web import inside
+    from xlmr_demo.web.runner import end_session
+    from xlmr_demo.web.visitors import LOCAL_SESSION, SESSIONS
+
+    end_session()
+    tuned = TunedWeightsClassifier(encoder, trained.classifier.head, fine_tuned_in_the_last_layer(encoder), 512)
+    SESSIONS.get(LOCAL_SESSION).result = SimpleNamespace(fine_tuned=True, classifier=tuned)
+    try:
+        shown = list(inside.measure_layers("embedded", True, progress=lambda *a, **k: None))[-1]
+    finally:
+        end_session()
+    assert shown.words.startswith("**as it came: the languages") and "**fine-tuned: the languages" in shown.words
+    models = [row[0] for row in shown.table["data"]]
+    assert shown.table["headers"][:2] == ["model", "languages"] and {"as it came", "fine-tuned"} == set(models)
+    firsts = [row for row in shown.table["data"] if row[1] == "all"]
+    assert firsts[0][3:-1] == firsts[1][3:-1] and firsts[0][-1] != firsts[1][-1]  # only the last layer moved

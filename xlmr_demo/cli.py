@@ -337,7 +337,7 @@ def _plain(markdown: str) -> str:
 
 
 def cmd_tokens(args: argparse.Namespace) -> None:
-    from .inside_views import READING_HEADERS, pieces_summary, reading_rows, reading_words
+    from .inside_views import pieces_summary, reading_headers, reading_rows, reading_words
     from .maps import load_map_data
     from .tokens import pieces, reading
 
@@ -348,11 +348,13 @@ def cmd_tokens(args: argparse.Namespace) -> None:
         return
     output = output_file(args.output, (".json",), "--output", inputs=[args.data], overwrite=args.overwrite) if (
         args.output) else None  # fmt: skip
-    data = load_map_data(args.data, text_column=args.text_column, language_column=args.language_column)
+    data = load_map_data(
+        args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.group_column
+    )
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
-    found = reading(data.texts, data.languages, args.model, progress=_stage_printer())
-    print("\t".join(READING_HEADERS))
+    found = reading(data.texts, data.languages, args.model, _stage_printer(), data.groups)
+    print("\t".join(reading_headers(found)))
     for row in reading_rows(found):
         print("\t".join(map(str, row)))
     print("\n" + _plain(reading_words(found)), file=sys.stderr)
@@ -592,6 +594,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?", help="CSV, TSV, Excel, JSON Lines or Parquet file of texts")
     p.add_argument("--text", help="show how the model cuts this one text instead")
     p.add_argument("--output", "-o", help="also write the figures as JSON to this file")
+    p.add_argument(
+        "--group-column", "--pair-column", dest="group_column",
+        help="column of ids shared by a text and its translations (default: detected): each language's pieces for "
+        "the same meanings are compared with English's",
+    )  # fmt: skip
     p.add_argument("--text-column", help="column holding the texts (default: detected)")
     p.add_argument("--language-column", help="column holding language codes (default: detected per row)")
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")

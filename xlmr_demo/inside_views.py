@@ -48,9 +48,13 @@ EXPLANATIONS = {
 }
 
 
+#: Pieces a page highlights: a 100,000-character paste is ~30,000 pieces, more than a browser shows usefully.
+SHOWN_PIECES = 2_000
+
+
 def piece_segments(found: Pieces) -> list[tuple[str, str | None]]:
-    """The text for a highlighted-text box: each piece marked by what it is."""
-    return found.segments()
+    """The text for a highlighted-text box: each piece marked by what it is (the first :data:`SHOWN_PIECES`)."""
+    return found.segments(SHOWN_PIECES)
 
 
 def pieces_summary(found: Pieces) -> str:
@@ -74,19 +78,22 @@ def _name(code: str) -> str:
     return html.escape(cell(code, 30))
 
 
-READING_HEADERS = [
-    "language", "rows", "pieces per word", "pieces per 100 characters", "words read of a long row", "rows cut",
-    "unknown characters",
-]  # fmt: skip
+def reading_headers(found: Reading) -> list[str]:
+    same = [f"pieces for the same meanings ({cell(found.reference, 20)} = 1)"] if found.reference else []
+    return [
+        "language", "rows", "pieces per word", "pieces per 100 characters", *same, "words read of a long row",
+        "rows cut", "unknown characters",
+    ]  # fmt: skip
 
 
 def reading_rows(found: Reading) -> list[list]:
     rows = []
     for r in found.languages:
         per_word = f"{r.tokens_per_word:.2f}" if r.tokens_per_word else "— (no spaces between words)"
+        same = [f"{r.relative_cost:.2f}" if r.relative_cost else "—"] if found.reference else []
         read = found.words_read(r)
         rows.append([
-            cell(r.language, 30), r.rows, per_word, f"{r.tokens_per_100_characters:.1f}",
+            cell(r.language, 30), r.rows, per_word, f"{r.tokens_per_100_characters:.1f}", *same,
             f"about {read:,}" if read else "—", f"{r.cut_share:.1%} ({r.cut_rows:,})", f"{r.unknown_share:.2%}",
         ])  # fmt: skip
     return rows
@@ -101,16 +108,33 @@ def reading_words(found: Reading) -> str:
         f"shared by all its languages, and reads at most {room:,} pieces of a row (after its {found.overhead} "
         "own)."
     ]
-    worded = sorted((r for r in langs if r.tokens_per_word), key=lambda r: r.tokens_per_word)
-    if len(worded) >= 2 and worded[-1].tokens_per_word > 1.15 * worded[0].tokens_per_word:
-        cheap, costly = worded[0], worded[-1]
+    compared = [r for r in langs if r.relative_cost and r.language != found.reference]
+    if compared:
+        costly = max(compared, key=lambda r: r.relative_cost)
+        cheap = min(compared, key=lambda r: r.relative_cost)
+        also = f" ({_name(cheap.language)}: {cheap.relative_cost:.2f} times)" if cheap is not costly else ""
         lines.append(
-            f"**{_name(costly.language)} words are cut into {costly.tokens_per_word:.2f} pieces on average, "
-            f"{_name(cheap.language)} words into {cheap.tokens_per_word:.2f}.** The vocabulary was learnt from "
-            "text in every language at once; languages with more of that text, or an alphabet many languages "
-            "share, got more whole words in it, and the others are spelled out in smaller pieces. So the model "
-            f"reads about {found.words_read(cheap):,} words of a long {_name(cheap.language)} row but only about "
-            f"{found.words_read(costly):,} of a {_name(costly.language)} one before it stops."
+            f"**For the same meanings, {_name(costly.language)} needs {costly.relative_cost:.2f} times the pieces "
+            f"{_name(found.reference)} needs**{also}. The vocabulary was learnt from text in every language at "
+            "once; languages with more of that text, or an alphabet many languages share, got more whole words in "
+            "it, and the others are spelled out in smaller pieces. The model reads the same number of pieces in "
+            "every language, so it reads less of a long row in a costly one."
+        )
+    worded = sorted((r for r in langs if r.tokens_per_word), key=lambda r: r.tokens_per_word)
+    if len(worded) >= 2 and (compared or worded[-1].tokens_per_word > 1.15 * worded[0].tokens_per_word):
+        cheap, costly = worded[0], worded[-1]
+        why = "" if compared else (
+            " The vocabulary was learnt from text in every language at once; languages with more of that text, or "
+            "an alphabet many languages share, got more whole words in it, and the others are spelled out in "
+            "smaller pieces."
+        )  # fmt: skip
+        lines.append(
+            f"{'Per word: ' if compared else '**'}{_name(costly.language)} words are cut into "
+            f"{costly.tokens_per_word:.2f} pieces on average, {_name(cheap.language)} words into "
+            f"{cheap.tokens_per_word:.2f}{'' if compared else '.**'}{',' if compared else ''}{why}"
+            f"{' so' if compared else ' So'} the model reads about {found.words_read(cheap):,} words of a long "
+            f"{_name(cheap.language)} row but only about {found.words_read(costly):,} of a {_name(costly.language)} "
+            "one before it stops."
         )
     cut = [r for r in langs if r.cut_rows]
     if cut:
@@ -119,8 +143,8 @@ def reading_words(found: Reading) -> str:
         lines.append(
             f"**{most.cut_share:.1%} of the {_name(most.language)} rows are longer than the model reads** "
             f"({most.cut_rows:,} of {most.rows:,}), against {least.cut_share:.1%} of the {_name(least.language)} "
-            "rows: their ends are never seen, for training, maps and predictions alike. Long rows in a language "
-            "with many pieces per word reach the limit first."
+            "rows: their ends are never seen, for training, maps and predictions alike. A language that needs more "
+            "pieces for the same text reaches the limit sooner."
         )
     else:
         lines.append("No row is cut: every row fits in what the model reads.")

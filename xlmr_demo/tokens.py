@@ -62,18 +62,22 @@ class Pieces:
     overhead: int  # pieces the model adds to every text: its prompt and the start and end markers
     max_length: int  # pieces the model reads at most, overhead included
 
-    def segments(self) -> list[tuple[str, str | None]]:
-        """The text as consecutive (characters, kind) segments, spaces between pieces as (characters, None)."""
+    def segments(self, limit: int | None = None) -> list[tuple[str, str | None]]:
+        """The text as consecutive (characters, kind) segments, spaces between pieces as (characters, None); with
+        ``limit``, only the first ``limit`` pieces, then a note of how many more there are."""
         out: list[tuple[str, str | None]] = []
         at = 0
-        for piece in self.pieces:
+        shown = self.pieces if limit is None else self.pieces[:limit]
+        for piece in shown:
             if piece.end <= at:  # covers nothing new (a lone word mark)
                 continue
             if piece.start > at:
                 out.append((self.text[at : piece.start], None))
             out.append((self.text[max(at, piece.start) : piece.end], piece.kind))
             at = piece.end
-        if at < len(self.text):
+        if len(shown) < len(self.pieces):
+            out.append((f" … and {len(self.pieces) - len(shown):,} more pieces", None))
+        elif at < len(self.text):
             out.append((self.text[at:], None))
         return out
 
@@ -130,6 +134,8 @@ class LanguageReading:
     cut_rows: int  # rows longer than the model reads, cut at the end
     unknown: int  # pieces standing for characters the vocabulary lacks
     median_tokens: float  # pieces of a typical row, prompt and markers included
+    # pieces for the same meanings as the reference language's rows (meaning groups in both), reference = 1
+    relative_cost: float | None = None
 
     @property
     def tokens_per_word(self) -> float | None:
@@ -157,6 +163,7 @@ class Reading:
     overhead: int
     vocabulary: int  # pieces in the model's vocabulary
     languages: list[LanguageReading]
+    reference: str | None = None  # the language :attr:`LanguageReading.relative_cost` compares with
 
     def words_read(self, language: LanguageReading) -> int | None:
         """About how many words of a row in ``language`` the model reads before it stops."""
@@ -169,6 +176,7 @@ class Reading:
             "max_length": self.max_length,
             "overhead": self.overhead,
             "vocabulary": self.vocabulary,
+            "reference": self.reference,
             "languages": [
                 {
                     "language": r.language,
@@ -180,6 +188,7 @@ class Reading:
                     "words_read": self.words_read(r),
                     "unknown_share": _round(r.unknown_share),
                     "median_tokens": r.median_tokens,
+                    "relative_cost": _round(r.relative_cost),
                 }
                 for r in self.languages
             ],
@@ -190,11 +199,42 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(float(x), 4)
 
 
+#: Meanings two languages must share before one's cost in pieces is compared with the other's.
+MIN_SHARED_MEANINGS = 10
+ENGLISH = ("en", "eng", "english", "en_latn", "eng_latn")
+
+
+def _reference(languages: list[str]) -> str:
+    """The language others are compared with: English where there is some, else the commonest."""
+    counts: dict[str, int] = {}
+    for lang in languages:
+        counts[lang] = counts.get(lang, 0) + 1
+    english = [lang for lang in counts if lang.lower() in ENGLISH]
+    return english[0] if english else max(counts, key=counts.get)
+
+
+def _relative_costs(own: np.ndarray, langs: np.ndarray, groups: Sequence[str | None], reference: str) -> dict:
+    """Per language: pieces of its rows over the reference language's, on the meaning groups both have."""
+    ids = np.asarray([g if g else None for g in groups], dtype=object)
+    totals: dict[tuple[str, str], int] = {}
+    for g, lang, n in zip(ids, langs, own, strict=True):
+        if g is not None:
+            totals[(lang, g)] = totals.get((lang, g), 0) + int(n)
+    theirs = {g: n for (lang, g), n in totals.items() if lang == reference}
+    out = {}
+    for lang in set(langs.tolist()):
+        shared = [(n, theirs[g]) for (other, g), n in totals.items() if other == lang and g in theirs]
+        if len(shared) >= MIN_SHARED_MEANINGS and sum(t for _, t in shared):
+            out[lang] = sum(n for n, _ in shared) / sum(t for _, t in shared)
+    return out
+
+
 def reading(
     texts: Sequence[str], languages: Sequence[str], model: str | Encoder = EMBEDDED_NAME,
-    progress: Progress | None = None,
+    progress: Progress | None = None, groups: Sequence[str | None] | None = None,
 ) -> Reading:  # fmt: skip
-    """Per language: pieces per word and per character, rows cut at the model's limit, unknown characters.
+    """Per language: pieces per word and per character, rows cut at the model's limit, unknown characters, and
+    with meaning ``groups`` (translations), the pieces each language needs for the same meanings as English.
 
     The counts are the encoder's own (:meth:`Encoder.token_ids`): a row counted as cut here is cut when it
     is embedded, for training, maps and predictions alike.
@@ -220,6 +260,8 @@ def reading(
     characters = np.array([sum(not ch.isspace() for ch in t) for t in texts])
     own = np.maximum(lengths - extra, 0)
     langs = np.asarray(languages, dtype=object)
+    reference = _reference(list(languages))
+    costs = _relative_costs(own, langs, groups, reference) if groups is not None else {}
     out = []
     for lang in sorted(set(languages)):
         rows = langs == lang
@@ -235,7 +277,9 @@ def reading(
                 cut_rows=int((lengths[rows] > encoder.max_length).sum()),
                 unknown=int(unknown[rows].sum()),
                 median_tokens=float(np.median(lengths[rows])),
+                relative_cost=costs.get(lang),
             )
         )
     out.sort(key=lambda r: -r.tokens_per_100_characters)
-    return Reading(encoder.name, encoder.max_length, extra, len(encoder.tokenizer), out)
+    compared = reference if len(costs) > 1 else None
+    return Reading(encoder.name, encoder.max_length, extra, len(encoder.tokenizer), out, compared)

@@ -40,13 +40,13 @@ def read_rows(model: str, request: gr.Request = None, progress=gr.Progress()):
 
     def work(session: Session, job, update):
         data = _rows(session)
-        return reading(data.texts, data.languages, model_name(model), progress=job.progress)
+        return reading(data.texts, data.languages, model_name(model), job.progress, data.groups)
 
     found = yield from run_job(request, "Reading the rows", work, ReadingViews, progress_bar(progress))
     yield ReadingViews(
         words=inside_views.reading_words(found),
         figure=inside_views.reading_figure(found),
-        table={"headers": inside_views.READING_HEADERS, "data": inside_views.reading_rows(found)},
+        table={"headers": inside_views.reading_headers(found), "data": inside_views.reading_rows(found)},
     )
 
 

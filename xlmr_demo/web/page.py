@@ -323,7 +323,7 @@ def inside_tab(public: bool) -> Tab:
     reading_words = gr.Markdown()
     reading_plot = gr.Plot(label="Per language")
     reading_table = gr.Dataframe(
-        label="Per language", headers=inside_views.READING_HEADERS, interactive=False, wrap=True
+        label="Per language", interactive=False, wrap=True
     )
     gr.Markdown(inside_views.EXPLANATIONS["reading"])
     gr.Markdown("### Where languages meet, layer by layer")
