@@ -110,7 +110,7 @@ def test_a_model_changed_in_its_last_layer_differs_there_only(encoder):
     data = parallel(("deu",), 100)
     before = layer_sweep(data, encoder)
     tuned = encoder.fine_tuned(fine_tuned_in_the_last_layer(encoder))
-    after = layer_sweep(data, tuned, groups=(data.groups, "column"))
+    after = layer_sweep(data, tuned, grouping="column")
     assert [s.accuracy for s in after.scores[:12]] == [s.accuracy for s in before.scores[:12]]
     assert before.scores[12].accuracy > 0.9 > 0.1 > after.scores[12].accuracy
 
@@ -188,7 +188,7 @@ def test_fill_mask_refuses_in_words(tiny_masked_model, model_dir, monkeypatch):
         fill_mask("a <mask> b", tiny_masked_model)  # a server folder is never a public visitor's choice
 
 
-def test_the_command_line_writes_the_layer_curve_and_the_reading(tmp_path, capsys, encoder):
+def test_the_command_line_writes_the_layer_curve_and_the_reading(tmp_path, capsys, encoder, model_dir):
     from xlmr_demo.cli import main
 
     data = parallel(("cmn",), 60)
@@ -200,9 +200,14 @@ def test_the_command_line_writes_the_layer_curve_and_the_reading(tmp_path, capsy
     assert set(curve["layers"][-1]["per_language"]) == {"cmn", "eng"} and curve["grouping"] == "column"
     out = capsys.readouterr()
     assert "line up at layer" in out.err and out.out.splitlines()[0].startswith("model\tlayer\tall")
+    args = ["layers", str(path), "--model", str(model_dir), "--before", "embedded", "-o", str(tmp_path / "two.json")]
+    assert main(args) == 0  # a model folder beside the model it came from: here the same weights
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert [e["accuracy"] for e in two["before"]["layers"]] == [e["accuracy"] for e in two["after"]["layers"]]
     assert main(["tokens", str(path), "--output", str(tmp_path / "reading.json")]) == 0
     read = json.loads((tmp_path / "reading.json").read_text())
     assert {r["language"]: r["tokens_per_word"] for r in read["languages"]}["cmn"] is None
+    assert read["reference"] == "eng" and {r["language"]: r["relative_cost"] for r in read["languages"]}["eng"] == 1
     assert main(["fill-mask", "a <mask> b", "--model", "embedded"]) == 2
     assert "error: The embedded model" in capsys.readouterr().err
 

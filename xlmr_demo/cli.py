@@ -363,7 +363,7 @@ def cmd_tokens(args: argparse.Namespace) -> None:
 
 def cmd_layers(args: argparse.Namespace) -> None:
     from .inside_views import layer_words
-    from .layers import layer_name, layer_sweep, translation_groups
+    from .layers import layer_name, layer_sweep, with_translations
     from .maps import load_map_data
 
     inputs = [args.data]
@@ -377,9 +377,9 @@ def cmd_layers(args: argparse.Namespace) -> None:
     if args.before:  # the same translations for both models: the fine-tuned one's sentence vectors find them
         from .encoders import load_encoder
 
-        groups = translation_groups(data, load_encoder(args.model), progress)
-        sweeps["before"] = layer_sweep(data, args.before, progress, groups=groups)
-        sweeps["after"] = layer_sweep(data, args.model, progress, groups=groups)
+        data, grouping = with_translations(data, load_encoder(args.model), progress)
+        sweeps["before"] = layer_sweep(data, args.before, progress, grouping)
+        sweeps["after"] = layer_sweep(data, args.model, progress, grouping)
     else:
         sweeps[args.model] = layer_sweep(data, args.model, progress)
     for title, sweep in sweeps.items():

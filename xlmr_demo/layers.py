@@ -21,7 +21,7 @@ can fail: a language-wide offset (which centring removes) and vectors that do no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -223,36 +223,37 @@ def max_rows(encoder: Encoder) -> int:
     return int(min(fits, cap) if cap else fits)
 
 
-def translation_groups(
+def with_translations(
     data: MapData, encoder: Encoder, progress: Progress | None = None
-) -> tuple[list[str], str]:  # fmt: skip
-    """The rows' meaning groups and where they come from: ``data.groups`` ("column") or found ("found")."""
+) -> tuple[MapData, str]:  # fmt: skip
+    """``data`` ready for a sweep: at most :func:`max_rows` rows (a seeded sample, a meaning group taken or left
+    whole, noted), every row with a meaning group, and where the groups come from: its group column ("column"),
+    or translations found by ``encoder``'s sentence vectors ("found")."""
+    limit = max_rows(encoder)
+    if len(data.texts) > limit:
+        data = data.sample(limit)
     if data.groups is not None:
-        return [g if g else f"row{i}" for i, g in enumerate(data.groups)], "column"
+        return replace(data, groups=[g if g else f"row{i}" for i, g in enumerate(data.groups)]), "column"
     X = embed(data.texts, encoder, progress=progress).embeddings
-    return find_groups(X, data.texts, data.languages, progress).groups, "found"
+    return replace(data, groups=find_groups(X, data.texts, data.languages, progress).groups), "found"
 
 
 def layer_sweep(
     data: MapData, model: str | Encoder = EMBEDDED_NAME, progress: Progress | None = None,
-    groups: tuple[list[str], str] | None = None,
+    grouping: str | None = None,
 ) -> LayerSweep:  # fmt: skip
     """Translation retrieval at every layer of ``model`` on ``data``'s rows (see the module docstring).
 
-    ``groups``: the rows' meaning groups and their source, when already known (comparing two models on the
-    same translations); else :func:`translation_groups`. Rows beyond :func:`max_rows` are sampled, a
-    meaning group taken or left whole, and the result notes it.
+    ``grouping``: None, and the rows are prepared by :func:`with_translations`; else ``data`` was (comparing two
+    models on the same translations) and this says where its groups come from.
     """
     encoder = model if isinstance(model, Encoder) else load_encoder(model)
+    if grouping is None:
+        data, grouping = with_translations(data, encoder, progress)
+    elif len(data.texts) > max_rows(encoder):  # prepared for a smaller model: its groups stay whole
+        data = data.sample(max_rows(encoder))
     notes = list(data.notes)
-    limit = max_rows(encoder)
-    if len(data.texts) > limit:
-        data = data.sample(limit)
-        notes.append(data.notes[-1])
-        groups = None  # found or given for the rows kept
-    if groups is None:
-        groups = translation_groups(data, encoder, progress)
-    found, source = groups
+    found, source = list(data.groups), grouping
     queries = _queries(data.languages, found)
     if not queries.pairs:
         raise UserError(

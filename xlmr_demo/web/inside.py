@@ -55,7 +55,7 @@ def measure_layers(model: str, with_tuned: bool, request: gr.Request = None, pro
     """Translation retrieval at every layer on the loaded file (or the sample); with ``with_tuned``, the model
     fine-tuned in the Train tab beside the one it started from, on the same translations."""
     from ..classifier import TunedWeightsClassifier
-    from ..layers import layer_sweep, translation_groups
+    from ..layers import layer_sweep, with_translations
 
     def work(session: Session, job, update):
         data = _rows(session)
@@ -68,10 +68,10 @@ def measure_layers(model: str, with_tuned: bool, request: gr.Request = None, pro
                 "There is no fine-tuned model to compare: fine-tune the whole model in the Train tab (a fine-tuning "
                 "that kept the model as it came has nothing to compare), or untick the box."
             )
-        groups = translation_groups(data, tuned.encoder, job.progress)
+        data, grouping = with_translations(data, tuned.encoder, job.progress)  # one set of translations for both
         return {
-            "as it came": layer_sweep(data, tuned.base, job.progress, groups=groups),
-            "fine-tuned": layer_sweep(data, tuned.encoder, job.progress, groups=groups),
+            "as it came": layer_sweep(data, tuned.base, job.progress, grouping),
+            "fine-tuned": layer_sweep(data, tuned.encoder, job.progress, grouping),
         }
 
     sweeps = yield from run_job(request, "Measuring every layer", work, LayerViews, progress_bar(progress))
