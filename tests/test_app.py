@@ -30,6 +30,7 @@ def test_compare_callback_shows_user_errors_in_the_page():
 API_NAMES = {
     "check_data", "compare", "compare_maps", "embedding_map", "entities", "finetune", "load_file", "load_head",
     "place_on_map", "predict", "predict_file", "report", "retrain", "stop", "train", "train_entities",
+    "pieces", "read_rows", "layers", "fill_mask",  # Inside the model
 }  # fmt: skip
 
 

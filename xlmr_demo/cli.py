@@ -292,7 +292,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_map(args: argparse.Namespace) -> None:
     from .classifier import load_classifier
     from .limits import current as current_limits
-    from .maps import add_predictions, build_map, load_map_data, write_coords
+    from .maps import add_predictions, build_map, write_coords
     from .projection import ProjectionConfig
     from .views import summary_lines, write_map_html
 
@@ -306,9 +306,7 @@ def cmd_map(args: argparse.Namespace) -> None:
     if args.coords:
         suffixes = (".csv", ".tsv", ".parquet")
         output_file(args.coords, suffixes, "--coords", inputs=[*inputs, output], overwrite=args.overwrite)
-    data = load_map_data(
-        args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.pair_column
-    )
+    data = _rows(args)
     if args.head:
         add_predictions(data, load_classifier(args.head))
     config = ProjectionConfig(method=args.method or "auto", dims=args.dims, center_languages=args.center_languages)
@@ -338,7 +336,6 @@ def _plain(markdown: str) -> str:
 
 def cmd_tokens(args: argparse.Namespace) -> None:
     from .inside_views import pieces_summary, reading_headers, reading_rows, reading_words
-    from .maps import load_map_data
     from .tokens import pieces, reading
 
     if (args.data is None) == (args.text is None):
@@ -348,9 +345,7 @@ def cmd_tokens(args: argparse.Namespace) -> None:
         return
     output = output_file(args.output, (".json",), "--output", inputs=[args.data], overwrite=args.overwrite) if (
         args.output) else None  # fmt: skip
-    data = load_map_data(
-        args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.group_column
-    )
+    data = _rows(args)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     found = reading(data.texts, data.languages, args.model, _stage_printer(), data.groups)
@@ -364,14 +359,11 @@ def cmd_tokens(args: argparse.Namespace) -> None:
 def cmd_layers(args: argparse.Namespace) -> None:
     from .inside_views import layer_words
     from .layers import layer_name, layer_sweep, with_translations
-    from .maps import load_map_data
 
     inputs = [args.data]
     output = output_file(args.output, (".json",), "--output", inputs=inputs, overwrite=args.overwrite) if (
         args.output) else None  # fmt: skip
-    data = load_map_data(
-        args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.group_column
-    )
+    data = _rows(args)
     progress = _stage_printer()
     sweeps = {}
     if args.before:  # the same translations for both models: the fine-tuned one's sentence vectors find them
@@ -403,6 +395,25 @@ def cmd_fill_mask(args: argparse.Namespace) -> None:
     print(filled.best)
     for n, guesses in enumerate(filled.blanks, 1):
         print(f"blank {n}: " + ", ".join(f"{g.text} ({g.probability:.1%})" for g in guesses))
+
+
+def _add_row_columns(p: argparse.ArgumentParser, groups: str) -> None:
+    """The columns of a file of rows to read as they are (map, tokens, layers): texts, languages, translations."""
+    p.add_argument(
+        "--group-column", "--pair-column", dest="group_column",
+        help=f"column of ids shared by a text and its translations (default: detected){groups}",
+    )  # fmt: skip
+    p.add_argument("--text-column", help="column holding the texts (default: detected)")
+    p.add_argument("--language-column", help="column holding language codes (default: detected per row)")
+
+
+def _rows(args: argparse.Namespace):
+    """The file's rows, columns as the options say (or detected), for map, tokens and layers."""
+    from .maps import load_map_data
+
+    return load_map_data(
+        args.data, text_column=args.text_column, language_column=args.language_column, pair_column=args.group_column
+    )
 
 
 def _add_column_options(p: argparse.ArgumentParser, split: bool = False) -> None:
@@ -559,12 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour points by 'language' or another column ('predicted_label', 'correct' with --head)",
     )
     p.add_argument("--head", help=CLASSIFIER_HELP + "; adds predicted_label and correct (yes/no) to colour by")
-    p.add_argument(
-        "--group-column", "--pair-column", dest="pair_column",
-        help="column of ids shared by a text and its translations (default: detected)",
-    )  # fmt: skip
-    p.add_argument("--text-column", help="column holding the texts (default: detected)")
-    p.add_argument("--language-column", help="column holding language codes (default: detected)")
+    _add_row_columns(p, "")
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--center-languages",
@@ -594,13 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?", help="CSV, TSV, Excel, JSON Lines or Parquet file of texts")
     p.add_argument("--text", help="show how the model cuts this one text instead")
     p.add_argument("--output", "-o", help="also write the figures as JSON to this file")
-    p.add_argument(
-        "--group-column", "--pair-column", dest="group_column",
-        help="column of ids shared by a text and its translations (default: detected): each language's pieces for "
-        "the same meanings are compared with English's",
-    )  # fmt: skip
-    p.add_argument("--text-column", help="column holding the texts (default: detected)")
-    p.add_argument("--language-column", help="column holding language codes (default: detected per row)")
+    _add_row_columns(p, ": each language's pieces for the same meanings are compared with English's")
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     _add_overwrite(p)
     p.set_defaults(run=cmd_tokens)
@@ -614,12 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data")
     p.add_argument("--output", "-o", help="the .json to write: one entry per layer, overall and per language")
-    p.add_argument(
-        "--group-column", "--pair-column", dest="group_column",
-        help="column of ids shared by a text and its translations (default: detected; else found by the model)",
-    )  # fmt: skip
-    p.add_argument("--text-column", help="column holding the texts (default: detected)")
-    p.add_argument("--language-column", help="column holding language codes (default: detected)")
+    _add_row_columns(p, "; without one, the model finds translations")
     p.add_argument(
         "--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder (fine-tuned too)"
     )
