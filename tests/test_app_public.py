@@ -279,3 +279,20 @@ def test_hostile_entity_files_and_texts_are_refused_and_leave_nothing(public_url
     for text in (message, over, huge):
         assert str(gradio_cache) not in text and str(ROOT) not in text
     assert settled(gradio_cache) == []  # refused uploads leave nothing
+
+
+def test_inside_the_model_is_bounded_and_leaves_nothing(public_url, gradio_cache):
+    client = visitor(public_url)
+    for name in ("/nonexistent", "org/any-model"):  # the page's own lists, before any work
+        assert "not in the list of choices" in refusal(lambda n=name: client.predict("a", n, api_name="/pieces"))
+        assert "not in the list of choices" in refusal(
+            lambda n=name: client.predict("a <mask>", n, api_name="/fill_mask")
+        )
+    over = refusal(lambda: client.predict("x" * 100_001, "embedded", api_name="/pieces"))
+    assert "the limit is 100,000" in over and "This public demo limits every request" in over
+    assert "up to 5 at a time" in refusal(lambda: client.predict("<mask> " * 6, "embedded", api_name="/fill_mask"))
+    assert "cannot fill blanks" in refusal(lambda: client.predict("a <mask>", "embedded", api_name="/fill_mask"))
+    assert "Fine-tune the whole model first" in refusal(lambda: client.predict("embedded", True, api_name="/layers"))
+    words, _, table = client.predict("embedded", False, api_name="/layers")  # the sample, as map work
+    assert "line up at layer" in words and table["data"][0][0] == "all"
+    assert settled(gradio_cache) == []

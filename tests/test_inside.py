@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from xlmr_demo.errors import UserError
-from xlmr_demo.inside_views import reading_words
+from xlmr_demo.inside_views import layer_figure, reading_words
 from xlmr_demo.layers import layer_sweep, layer_vectors
 from xlmr_demo.maps import MapData
 from xlmr_demo.tokens import pieces, reading
@@ -87,6 +87,8 @@ def test_translations_line_up_in_the_higher_layers_and_not_by_chance(encoder):
     assert last.ci[0] <= last.accuracy <= last.ci[1] and last.ci[1] - last.ci[0] < 0.15
     assert set(last.per_pair) == {"deu – eng", "eng – hin"} and set(last.per_language) == {"deu", "eng", "hin"}
     assert 0 < sweep.lined_up().layer < 12
+    drawn = [trace.name for trace in layer_figure({"embedded": sweep}).data]
+    assert {"all languages", "deu – eng", "eng – hin"} <= set(drawn)  # the curve, and a line per language pair
     shuffled = list(np.random.default_rng(0).permutation(data.groups))  # every "translation" a stranger
     wrong = layer_sweep(MapData(data.texts, data.languages, shuffled), encoder)
     assert max(s.accuracy for s in wrong.scores) < 0.1

@@ -34,11 +34,12 @@ EXPLANATIONS = {
         "pieces per row and drops the rest, so a language cut into more pieces loses more of a long row."
     ),
     "layers": (
-        "Each line: how often a row's most similar row **in another language** is its translation, at each "
+        "Thick line: how often a row's most similar row **in another language** is its translation, at each "
         "depth of the model (the word embeddings, then each layer). Low layers know which pieces a text has; "
         "higher ones what it means, which is where languages meet. Shaded: the 95% range of the overall figure. "
         "Dotted: the same with each language's average vector taken out (a shift shared by every sentence of a "
-        "language hides meaning from a plain comparison but not from this one)."
+        "language hides meaning from a plain comparison but not from this one). Thin lines: each language pair "
+        "(click the legend to show or hide one)."
     ),
     "fill_mask": (
         "XLM-R learnt its hundred languages by guessing hidden pieces of text (masked language modelling). "
@@ -230,6 +231,10 @@ def layer_words(sweeps: dict[str, LayerSweep]) -> str:
     return "\n\n".join(lines)
 
 
+#: Language pairs drawn one line each; beyond this, one line per language (its lookups into every other).
+MAX_PAIR_LINES = 10
+
+
 def layer_figure(sweeps: dict[str, LayerSweep]) -> go.Figure:
     """Translation retrieval per layer: overall (with its 95% band), per language, centred; one model or two."""
     fig = go.Figure()
@@ -252,13 +257,16 @@ def layer_figure(sweeps: dict[str, LayerSweep]) -> go.Figure:
             mode="lines", line={"color": colour, "width": 2, "dash": "dot"},
             hovertemplate="%{x}: %{y:.1%}<extra>averages taken out</extra>",
         ))  # fmt: skip
-        if index == 0 and len(sweep.per_language_queries) <= 12:
-            for n, lang in enumerate(sweep.per_language_queries):
+        if index == 0:  # a thin line per language pair (per language where pairs are too many to tell apart)
+            pairs = len(sweep.per_pair_queries) <= MAX_PAIR_LINES
+            series = list(sweep.per_pair_queries if pairs else sweep.per_language_queries)
+            for n, key in enumerate(series):
+                values = [(s.per_pair if pairs else s.per_language).get(key) for s in sweep.scores]
                 fig.add_trace(go.Scatter(
-                    x=x, y=[s.per_language.get(lang) for s in sweep.scores], name=_name(lang), mode="lines",
-                    line={"color": PALETTE[(n + 2) % len(PALETTE)], "width": 1}, visible="legendonly" if len(
-                        sweep.per_language_queries) > 6 else True,
-                    hovertemplate=f"%{{x}}: %{{y:.1%}}<extra>from {_name(lang)}</extra>",
+                    x=x, y=values, name=_name(key) if pairs else f"from {_name(key)}", mode="lines",
+                    line={"color": PALETTE[(n + 2) % len(PALETTE)], "width": 1},
+                    visible="legendonly" if len(series) > 6 else True,
+                    hovertemplate=f"%{{x}}: %{{y:.1%}}<extra>{_name(key)}</extra>",
                 ))  # fmt: skip
     fig.update_layout(
         title="How often a row's nearest row in another language is its translation, layer by layer",
