@@ -89,9 +89,9 @@ def sweep(X: np.ndarray, languages: list[str], same_language: bool) -> list[tupl
 
 
 def components(n: int, links: list[tuple[int, int]]) -> np.ndarray:
-    from xlmr_demo.groups import _components
+    from xlmr_demo.groups import join_groups
 
-    return np.asarray(_components(n, links, [f"r{i}" for i in range(n)]), dtype=object)
+    return np.asarray(join_groups(n, links, [f"r{i}" for i in range(n)]), dtype=object)
 
 
 def pair_recall(groups: np.ndarray, truth: list[str], languages: list[str]) -> float:

@@ -256,3 +256,58 @@ def test_the_tab_sets_the_fine_tuned_model_beside_the_one_it_started_from(traine
     assert shown.table["headers"][:2] == ["model", "languages"] and {"as it came", "fine-tuned"} == set(models)
     firsts = [row for row in shown.table["data"] if row[1] == "all"]
     assert firsts[0][3:-1] == firsts[1][3:-1] and firsts[0][-1] != firsts[1][-1]  # only the last layer moved
+
+
+def test_awkward_texts_are_shown_piece_by_piece_without_empty_or_misplaced_pieces(encoder):
+    for text in ("1234567890", "Hello 1234", "日本語のテキスト", "😀🎉 👍🏽", "  lead and trail  "):
+        segments = pieces(text, encoder).segments()
+        assert "".join(chars for chars, _ in segments) == text
+        assert all(chars for chars, kind in segments if kind)  # a lone word mark is no highlighted empty box
+    assert pieces("1234567890", encoder).segments()[0] == ("1234", "starts a word")  # not "1" of a lone mark
+    with pytest.raises(UserError, match="Type a text"):
+        pieces("\u200b\ufeff", encoder)  # shows nothing
+
+
+def test_long_rows_count_words_and_pieces_over_the_same_span(encoder):
+    row = "Die internationale Zusammenarbeit verbessert die Qualität wissenschaftlicher Veröffentlichungen. " * 200
+    per_word = reading([row], ["de"], encoder).languages[0].tokens_per_word
+    assert per_word == pytest.approx(len(pieces(row, encoder).pieces) / len(row.split()), rel=0.05)
+
+
+def test_the_cost_of_the_same_meanings_counts_copies_once_and_finds_english_by_its_region(encoder):
+    french, english = tatoeba("fra", 40)
+    ids = [str(i) for i in range(40)]
+    once = reading(french + english, ["fr"] * 40 + ["en-US"] * 40, encoder, groups=ids * 2)
+    twice = reading(french + english * 2, ["fr"] * 40 + ["en-US"] * 80, encoder, groups=ids * 3)
+    assert once.reference == "en-US" == twice.reference
+    cost = {r.language: r.relative_cost for r in once.languages}["fr"]
+    assert cost > 1 and {r.language: r.relative_cost for r in twice.languages}["fr"] == pytest.approx(cost)
+
+
+def test_a_group_column_that_is_not_translations_is_refused_and_a_language_without_any_is_named(encoder):
+    data = parallel(("deu",), 30)
+    with pytest.raises(UserError, match="One group holds 60 of the 60 rows"):
+        layer_sweep(MapData(data.texts, data.languages, ["same"] * 60), encoder)
+    copies = MapData(data.texts * 3, data.languages * 3, [f"{k}-{g}" for k in range(3) for g in data.groups])
+    # each text under three ids: one meaning, not three that tie (a tie went to the first row, a third right)
+    assert layer_sweep(copies, encoder).scores[-1].accuracy >= layer_sweep(data, encoder).scores[-1].accuracy > 0.9
+    spanish, _ = tatoeba("spa", 10)
+    extra = MapData(data.texts + spanish, data.languages + ["spa"] * 10, data.groups + [f"s{i}" for i in range(10)])
+    assert any("No row in spa has a translation" in n for n in layer_sweep(extra, encoder).notes)
+
+
+def test_guesses_inside_a_word_are_kept_apart_and_shown_as_text():
+    from xlmr_demo.fill_mask import Filled, Guess
+    from xlmr_demo.inside_views import fill_label, fill_words
+
+    guesses = [Guess("capital", 0.5, True), Guess("capital", 0.1, False), Guess("*", 0.00001, True)]
+    filled = Filled("The <mask> <mask>", [guesses, guesses], "The capital capital")
+    assert fill_label(filled) == {"capital": 0.5, "…capital": 0.1, "*": 0.00001}
+    assert r"\* (<0.1%)" in fill_words(filled) and "…capital (10.0%)" in fill_words(filled)
+
+
+def test_tokens_refuses_an_output_for_one_text(tmp_path, capsys):
+    from xlmr_demo.cli import main
+
+    assert main(["tokens", "--text", "hello", "-o", str(tmp_path / "out.json")]) == 2
+    assert "error: --output writes the figures of a file's rows" in capsys.readouterr().err

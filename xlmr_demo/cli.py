@@ -341,6 +341,8 @@ def cmd_tokens(args: argparse.Namespace) -> None:
     if (args.data is None) == (args.text is None):
         raise UserError("Give a file of texts, or one --text (not both).")
     if args.text is not None:
+        if args.output:
+            raise UserError("--output writes the figures of a file's rows; the pieces of one --text are printed.")
         print(_plain(pieces_summary(pieces(args.text, args.model))).replace("`", ""))
         return
     output = output_file(args.output, (".json",), "--output", inputs=[args.data], overwrite=args.overwrite) if (

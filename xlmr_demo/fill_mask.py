@@ -111,7 +111,7 @@ def fill_mask(text: str, model: str = "xlm-roberta-base", top: int = TOP) -> Fil
     check_model(model)  # before the cache: a model loaded earlier is no more allowed than any other
     masked = masked_model(model)
     tokenizer = masked.tokenizer
-    encoded = tokenizer(BLANK.sub(tokenizer.mask_token, text), return_tensors="pt", truncation=False)
+    encoded = tokenizer(BLANK.sub(tokenizer.mask_token, text), return_tensors="pt", truncation=False, verbose=False)
     ids = encoded["input_ids"]
     reads = tokenizer.model_max_length
     if reads > 100_000:  # transformers' "unknown"

@@ -155,7 +155,7 @@ def mutual_pairs(
     return pairs
 
 
-def _components(n: int, links: list[tuple[int, int]], start: list[str]) -> list[str]:
+def join_groups(n: int, links: list[tuple[int, int]], start: list[str]) -> list[str]:
     """Group ids after joining rows that ``start`` already groups and every pair in ``links`` (union-find)."""
     parent = list(range(n))
 
@@ -195,5 +195,5 @@ def find_groups(
         if m >= (copy_margin if same else translation_margin)
     ]
     pairs.sort(key=lambda p: -p[2])
-    groups = _components(len(texts), [(i, j) for i, j, _ in pairs], start or text_groups(texts))
+    groups = join_groups(len(texts), [(i, j) for i, j, _ in pairs], start or text_groups(texts))
     return Grouping(groups=groups, source="found", pairs=pairs)

@@ -8,16 +8,16 @@ never heard of a tokenizer.
 from __future__ import annotations
 
 import html
+import re
 
 import plotly.graph_objects as go
 
-from .fill_mask import Filled
+from .fill_mask import Filled, Guess
 from .layers import LayerSweep, layer_name
 from .plots import PALETTE
 from .tokens import Pieces, Reading
 from .views import cell
 
-PIPE, ESCAPED_PIPE = "|", "\\|"  # a guess may be a pipe: it must not end a Markdown table cell
 PIECE_COLOURS = {"starts a word": "#9ecae1", "inside a word": "#fdd0a2", "unknown": "#fb6a4a"}
 
 EXPLANATIONS = {
@@ -70,8 +70,9 @@ def pieces_summary(found: Pieces) -> str:
     listing = " · ".join(f"`{cell(p.piece, 30)}`" for p in found.pieces[:200])
     more = f" … ({n - 200:,} more)" if n > 200 else ""
     return (
-        f"**{n:,} pieces**{words}, plus {found.overhead} the model adds to every text (its prompt and the start "
-        f"and end markers); it reads at most {found.max_length:,} in all.{cut}{lacking}\n\n{listing}{more}"
+        f"**{n:,} piece{'' if n == 1 else 's'}**{words}, plus {found.overhead} the model adds to every text (its "
+        f"prompt and the start and end markers); it reads at most {found.max_length:,} in all.{cut}{lacking}"
+        f"\n\n{listing}{more}"
     )
 
 
@@ -100,9 +101,15 @@ def reading_rows(found: Reading) -> list[list]:
     return rows
 
 
+#: Rows a language needs before the words compare it with others.
+CLAIM_ROWS = 5
+#: Below this many times the reference language's pieces for the same meanings, a language costs about the same.
+SAME_COST = 1.05
+
+
 def reading_words(found: Reading) -> str:
     """Why some languages cost more and lose more, in plain words, from this file's own figures."""
-    langs = found.languages
+    langs = [r for r in found.languages if r.rows >= CLAIM_ROWS]  # a claim about a language rests on some rows
     room = found.max_length - found.overhead
     lines = [
         f"The model ({cell(found.model, 60)}) cuts text into pieces from a vocabulary of {found.vocabulary:,} "
@@ -110,8 +117,17 @@ def reading_words(found: Reading) -> str:
         "own)."
     ]
     compared = [r for r in langs if r.relative_cost and r.language != found.reference]
-    if compared:
-        costly = max(compared, key=lambda r: r.relative_cost)
+    costly = max(compared, key=lambda r: r.relative_cost) if compared else None
+    if costly and costly.relative_cost < SAME_COST:
+        cheap = min(compared, key=lambda r: r.relative_cost)
+        if cheap is costly:
+            who, spread = f"{_name(costly.language)} needs", f"{costly.relative_cost:.2f}"
+        else:
+            who, spread = "every language here needs", f"{cheap.relative_cost:.2f} to {costly.relative_cost:.2f}"
+        lines.append(
+            f"For the same meanings, {who} about as many pieces as {_name(found.reference)} or fewer ({spread} times)."
+        )
+    elif costly:
         cheap = min(compared, key=lambda r: r.relative_cost)
         also = f" ({_name(cheap.language)}: {cheap.relative_cost:.2f} times)" if cheap is not costly else ""
         lines.append(
@@ -122,7 +138,7 @@ def reading_words(found: Reading) -> str:
             "every language, so it reads less of a long row in a costly one."
         )
     worded = sorted((r for r in langs if r.tokens_per_word), key=lambda r: r.tokens_per_word)
-    if len(worded) >= 2 and (compared or worded[-1].tokens_per_word > 1.15 * worded[0].tokens_per_word):
+    if len(worded) >= 2 and worded[-1].tokens_per_word > 1.15 * worded[0].tokens_per_word:
         cheap, costly = worded[0], worded[-1]
         why = "" if compared else (
             " The vocabulary was learnt from text in every language at once; languages with more of that text, or "
@@ -156,10 +172,16 @@ def reading_words(found: Reading) -> str:
             f"{worst.unknown_share:.1%} of the {_name(worst.language)} pieces stand for characters the vocabulary "
             "lacks: the model reads them all as one and the same unknown piece."
         )
-    if any(r.tokens_per_word is None for r in langs):
+    if any(r.tokens_per_word is None for r in found.languages):
         lines.append(
             "Languages written without spaces between words (Chinese, Japanese, Thai, ...) have no words to "
             "count: compare them by pieces per 100 characters."
+        )
+    few = [_name(r.language) for r in found.languages if r.rows < CLAIM_ROWS]
+    if few:
+        lines.append(
+            f"Languages with fewer than {CLAIM_ROWS} rows ({', '.join(few[:10])}{', ...' if len(few) > 10 else ''}) "
+            "are in the table but too few to compare here."
         )
     return "\n\n".join(lines)
 
@@ -195,7 +217,7 @@ def reading_figure(found: Reading) -> go.Figure:
 
 
 def _percent(value: float) -> str:
-    return f"{value:.0%}" if value < 0.995 else f"{value:.1%}"
+    return f"{value:.0%}" if value < 0.995 or value == 1 else f"{value:.1%}"  # 99.6%, never a rounded 100%
 
 
 def layer_words(sweeps: dict[str, LayerSweep]) -> str:
@@ -206,8 +228,9 @@ def layer_words(sweeps: dict[str, LayerSweep]) -> str:
         top = len(sweep.scores) - 1
         ci = f" (95% range {_percent(up.ci[0])}–{_percent(up.ci[1])})" if up.ci else ""
         subject = f"{title}: the languages" if len(sweeps) > 1 else "The languages"
+        where = "already at the word embeddings" if up.layer == 0 else f"at {layer_name(up.layer)} of {top}"
         lines.append(
-            f"**{subject} of this file line up at {layer_name(up.layer)} of {top}**: from there a "
+            f"**{subject} of this file line up {where}**: from there a "
             f"row's most similar row in another language is its translation {_percent(up.accuracy)} of the time"
             f"{ci}, up from {_percent(first.accuracy)} at the word embeddings; the best depth is "
             f"{layer_name(best.layer)} ({_percent(best.accuracy)}) and the last layer, the model's sentence "
@@ -215,7 +238,7 @@ def layer_words(sweeps: dict[str, LayerSweep]) -> str:
             f"{sweep.rows:,} rows."
         )
         pairs = best.per_pair
-        if len(pairs) > 1:
+        if len(pairs) > 1 and min(pairs.values()) < max(pairs.values()):
             worst = min(pairs, key=pairs.get)
             lines.append(
                 f"Hardest pair at {layer_name(best.layer)}: {_name(worst)} ({_percent(pairs[worst])}, "
@@ -294,16 +317,30 @@ def layer_rows(sweeps: dict[str, LayerSweep]) -> list[list]:
     return rows
 
 
+def _guess(guess: Guess) -> str:
+    """A guess as shown: a piece that continues a word (no space before it) is marked "…capital"."""
+    return (guess.text or "(space)") if guess.starts_word else f"…{guess.text}"
+
+
 def fill_label(filled: Filled) -> dict[str, float]:
-    """The first blank's guesses, for a label box."""
-    return {g.text or "(space)": g.probability for g in filled.blanks[0]}
+    """The first blank's guesses, for a label box (a word and the same letters inside a word kept apart)."""
+    return {_guess(g): g.probability for g in filled.blanks[0]}
+
+
+def _probability(p: float) -> str:
+    return f"{p:.1%}" if p >= 0.001 else "<0.1%"
+
+
+def _markdown(text: str) -> str:
+    """Text shown as itself in Markdown: HTML and Markdown's marks escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-!|~>])", r"\\\1", html.escape(text, quote=False))
 
 
 def fill_words(filled: Filled) -> str:
-    lines = [f"**{html.escape(cell(filled.best, 500))}**"]
+    lines = [f"**{_markdown(cell(filled.best, 500))}**"]
     if len(filled.blanks) > 1:
         lines.append("| blank | guesses (probability) |\n|---|---|")
         for n, guesses in enumerate(filled.blanks, 1):
-            shown = ", ".join(f"{html.escape(cell(g.text, 30))} ({g.probability:.1%})" for g in guesses)
-            lines.append(f"| {n} | {shown.replace(PIPE, ESCAPED_PIPE)} |")
+            shown = ", ".join(f"{_markdown(cell(_guess(g), 30))} ({_probability(g.probability)})" for g in guesses)
+            lines.append(f"| {n} | {shown} |")
     return "\n".join(lines[:1]) + ("\n\n" + "\n".join(lines[1:]) if len(lines) > 1 else "")

@@ -20,6 +20,7 @@ can fail: a language-wide offset (which centring removes) and vectors that do no
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from .encoders import Encoder, EncodeStats, embed, load_encoder
 from .errors import UserError
-from .groups import find_groups, group_codes
+from .groups import find_groups, group_codes, join_groups, text_groups
 from .limits import current as current_limits
 from .maps import MapData
 from .metrics import share_interval
@@ -233,7 +234,10 @@ def with_translations(
     if len(data.texts) > limit:
         data = data.sample(limit)
     if data.groups is not None:
-        return replace(data, groups=[g if g else f"row{i}" for i, g in enumerate(data.groups)]), "column"
+        given = [f"c{g}" if g else f"row{i}" for i, g in enumerate(data.groups)]
+        copies = text_groups(data.texts)  # rows with one text are one meaning, whatever the column says
+        links = [(int(c[1:]), i) for i, c in enumerate(copies) if int(c[1:]) != i]
+        return replace(data, groups=join_groups(len(given), links, given)), "column"
     X = embed(data.texts, encoder, progress=progress).embeddings
     return replace(data, groups=find_groups(X, data.texts, data.languages, progress).groups), "found"
 
@@ -254,6 +258,13 @@ def layer_sweep(
         data = data.sample(max_rows(encoder))
     notes = list(data.notes)
     found, source = list(data.groups), grouping
+    largest = max(Counter(found).values())
+    if largest > max(2, len(found) // 2) and largest > len(set(data.languages)):
+        raise UserError(
+            f"One group holds {largest:,} of the {len(found):,} rows, so it cannot be a column of translations "
+            "(a group is one meaning, in a row or two per language; rows with the same text count as one). "
+            "Choose the column that pairs each sentence with its translations, or none to let the model find them."
+        )
     queries = _queries(data.languages, found)
     if not queries.pairs:
         raise UserError(
@@ -266,8 +277,15 @@ def layer_sweep(
             "Translations were found by the model's own sentence vectors (no group column): the last layer finds "
             "nearly all of them by construction; the climb below it is what this measures."
         )
-    vectors = layer_vectors(encoder, data.texts, progress)
     names = sorted(set(data.languages))
+    alone = [names[c] for c in range(len(names)) if not any(a == c for a, _, _, _ in queries.pairs)]
+    if alone:
+        shown = ", ".join(alone[:10]) + (f" and {len(alone) - 10} more" if len(alone) > 10 else "")
+        notes.append(
+            f"No row in {shown} has a translation in another language here: their rows are only candidates "
+            "(a wrong answer others can land on), not measured."
+        )
+    vectors = layer_vectors(encoder, data.texts, progress)
     scores = []
     for layer in range(len(vectors)):
         scores.append(_score(layer, vectors[layer], queries, names))

@@ -31,6 +31,8 @@ _UNSPACED = re.compile(
     "[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\u3040-\u309f\u30a0-\u30ff\u0e00-\u0e7f\u0e80-\u0eff"
     "\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff]"
 )
+#: White space and the zero-width characters a text that shows nothing may be made of.
+_INVISIBLE = re.compile("[\\s\u200b-\u200d\u2060\ufeff]+")
 WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word
 
 
@@ -69,7 +71,7 @@ class Pieces:
         at = 0
         shown = self.pieces if limit is None else self.pieces[:limit]
         for piece in shown:
-            if piece.end <= at:  # covers nothing new (a lone word mark)
+            if piece.end <= max(at, piece.start):  # covers nothing new (a lone word mark)
                 continue
             if piece.start > at:
                 out.append((self.text[at : piece.start], None))
@@ -96,7 +98,7 @@ def overhead(encoder: Encoder) -> int:
 
 def pieces(text: str, model: str | Encoder = EMBEDDED_NAME) -> Pieces:
     """``text`` as the model's pieces (see :class:`Pieces`), ``text`` at most a cell's length."""
-    if not text or not text.strip():
+    if not text or not _INVISIBLE.sub("", text):
         raise UserError("Type a text to see how the model reads it.")
     limit = current_limits().cell_chars
     if len(text) > limit:
@@ -106,16 +108,22 @@ def pieces(text: str, model: str | Encoder = EMBEDDED_NAME) -> Pieces:
     found = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     unknown = tokenizer.unk_token_id
     out = []
+    marked = False  # the piece before was a lone word mark: this one starts a word
     for token_id, (start, end) in zip(found["input_ids"], found["offset_mapping"], strict=True):
         piece = tokenizer.convert_ids_to_tokens(token_id)
         while start < end and text[start].isspace():  # a word's piece covers the space before it: not shown as it
             start += 1
+        if piece == WORD_START:  # a lone word mark (before digits, CJK, emoji): it covers no character of its own
+            out.append(Piece("", start, start, piece, int(token_id), "starts a word"))
+            marked = True
+            continue
         if token_id == unknown:
             kind = "unknown"
-        elif piece.startswith(WORD_START):
+        elif piece.startswith(WORD_START) or marked:
             kind = "starts a word"
         else:
             kind = "inside a word"
+        marked = False
         out.append(Piece(text[start:end], start, end, piece, int(token_id), kind))
     words = None if unspaced(text) else len(text.split())
     return Pieces(text, out, words, overhead(encoder), encoder.max_length)
@@ -201,7 +209,7 @@ def _round(x: float | None) -> float | None:
 
 #: Meanings two languages must share before one's cost in pieces is compared with the other's.
 MIN_SHARED_MEANINGS = 10
-ENGLISH = ("en", "eng", "english", "en_latn", "eng_latn")
+ENGLISH = ("en", "eng", "english")  # before a region or script: en-US, en_GB, eng_Latn
 
 
 def _reference(languages: list[str]) -> str:
@@ -209,21 +217,22 @@ def _reference(languages: list[str]) -> str:
     counts: dict[str, int] = {}
     for lang in languages:
         counts[lang] = counts.get(lang, 0) + 1
-    english = [lang for lang in counts if lang.lower() in ENGLISH]
+    english = [lang for lang in counts if re.split("[-_]", lang.lower())[0] in ENGLISH]
     return english[0] if english else max(counts, key=counts.get)
 
 
 def _relative_costs(own: np.ndarray, langs: np.ndarray, groups: Sequence[str | None], reference: str) -> dict:
-    """Per language: pieces of its rows over the reference language's, on the meaning groups both have."""
-    ids = np.asarray([g if g else None for g in groups], dtype=object)
-    totals: dict[tuple[str, str], int] = {}
-    for g, lang, n in zip(ids, langs, own, strict=True):
-        if g is not None:
-            totals[(lang, g)] = totals.get((lang, g), 0) + int(n)
-    theirs = {g: n for (lang, g), n in totals.items() if lang == reference}
+    """Per language: pieces for the meaning groups it shares with the reference language, over the reference's
+    pieces for them (a group's rows in one language averaged: copies and paraphrases count once)."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for g, lang, n in zip(groups, langs, own, strict=True):
+        if g:
+            sums.setdefault((lang, g), []).append(int(n))
+    means = {key: float(np.mean(values)) for key, values in sums.items()}
+    theirs = {g: n for (lang, g), n in means.items() if lang == reference}
     out = {}
     for lang in set(langs.tolist()):
-        shared = [(n, theirs[g]) for (other, g), n in totals.items() if other == lang and g in theirs]
+        shared = [(n, theirs[g]) for (other, g), n in means.items() if other == lang and g in theirs]
         if len(shared) >= MIN_SHARED_MEANINGS and sum(t for _, t in shared):
             out[lang] = sum(n for n, _ in shared) / sum(t for _, t in shared)
     return out
@@ -255,9 +264,10 @@ def reading(
         if progress:
             progress(Step("reading the rows", start + len(ids), len(texts)))
     lengths = encoder.overflowing(texts, lengths)
-    spaced = np.array([not unspaced(t) for t in texts])
-    words = np.array([len(t.split()) for t in texts])
-    characters = np.array([sum(not ch.isspace() for ch in t) for t in texts])
+    read = encoder.cut(texts)  # words and characters of the span whose pieces were counted, as the pieces
+    spaced = np.array([not unspaced(t) for t in read])
+    words = np.array([len(t.split()) for t in read])
+    characters = np.array([sum(not ch.isspace() for ch in t) for t in read])
     own = np.maximum(lengths - extra, 0)
     langs = np.asarray(languages, dtype=object)
     reference = _reference(list(languages))
