@@ -127,6 +127,9 @@ def attack_files(folder: Path, classifier_zip: Path) -> dict[str, tuple[str, obj
         "JSON number of 5,000 digits": ("/load_file", digits),
         "classifier config that is a list": ("/load_head", _zip(folder / "list.zip", with_config(lambda c: [1, 2]))),
         "classifier with hidden=-5": ("/load_head", _zip(folder / "neg.zip", with_config(hidden(-5)))),
+        "100,000-character paste shown as pieces": ("/pieces", ("Il pleut. " * 10_000, "embedded")),
+        "fill-the-blank with model '../..'": ("/fill_mask", ("a <mask> b", "../..")),
+        "every layer measured on the sample, again and again": ("/layers", ("embedded", False)),
     }
 
 

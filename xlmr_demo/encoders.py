@@ -389,33 +389,29 @@ class Encoder:
             self._piece_chars = longest_piece(self.tokenizer)
         return [cut_text(self.tokenizer, t, self.max_length, self._piece_chars) for t in texts]
 
-    def token_ids(self, texts: Sequence[str]):
-        """Yield ``(start, ids)`` over chunks of ``texts``: the pieces of ``prompt + text`` (special tokens
-        included) of the texts from ``start`` on, as the model would get them before the length limit.
-
-        Exact up to :data:`CUT_MARGIN` tokens past :attr:`max_length`: a longer text is tokenised as its
-        prefix from :meth:`cut`, since only its beginning is ever read.
-        """
-        cut = self.cut(texts)
+    def token_ids(self, cut: Sequence[str]):
+        """Yield ``(start, ids)`` over chunks of ``cut`` (texts as :meth:`cut` gives them): the pieces of
+        ``prompt + text`` (special tokens included) of the texts from ``start`` on, before the length limit."""
         for start in range(0, len(cut), TOKENIZE_CHUNK):
             chunk = [self.prompt + t for t in cut[start : start + TOKENIZE_CHUNK]]
             yield start, self.tokenizer(chunk, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
-        """Token counts of ``prompt + text`` (special tokens included), shape (n,), from :meth:`token_ids`;
-        a text longer than its :meth:`cut` prefix counts as longer than :attr:`max_length`."""
-        lengths = np.zeros(len(texts), dtype=np.int64)
-        for start, ids in self.token_ids(texts):
-            lengths[start : start + len(ids)] = [len(row) for row in ids]
-        return self.overflowing(texts, lengths)
+        """Token counts of ``prompt + text`` (special tokens included), shape (n,).
 
-    def overflowing(self, texts: Sequence[str], lengths: np.ndarray) -> np.ndarray:
-        """``lengths`` with each text that :meth:`cut` shortened counted as longer than the model reads, even where
-        its prefix normalised to little."""
-        if self._piece_chars is None:
-            self._piece_chars = longest_piece(self.tokenizer)
-        limit = (self.max_length + CUT_MARGIN) * self._piece_chars  # cut_text never shortens a text this short
-        shortened = np.fromiter((len(t) > limit for t in texts), bool, len(texts))
+        Exact up to :data:`CUT_MARGIN` tokens past :attr:`max_length`; a longer text counts as
+        "longer than that", since only its beginning is ever read (:meth:`cut`).
+        """
+        cut = self.cut(texts)
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        for start, ids in self.token_ids(cut):
+            lengths[start : start + len(ids)] = [len(row) for row in ids]
+        return self.overflowing(texts, cut, lengths)
+
+    def overflowing(self, texts: Sequence[str], cut: Sequence[str], lengths: np.ndarray) -> np.ndarray:
+        """``lengths`` (of the ``cut`` texts) with each text that :meth:`cut` shortened counted as longer than the
+        model reads, even where its prefix normalised to little."""
+        shortened = np.fromiter((len(c) < len(t) for c, t in zip(cut, texts, strict=True)), bool, len(cut))
         lengths[shortened] = np.maximum(lengths[shortened], self.max_length + 1)
         return lengths
 

@@ -258,13 +258,13 @@ def reading(
     unknown_id = encoder.tokenizer.unk_token_id
     lengths = np.zeros(len(texts), np.int64)
     unknown = np.zeros(len(texts), np.int64)
-    for start, ids in encoder.token_ids(texts):
+    read = encoder.cut(texts)  # what the model reads: pieces, words and characters are all counted on it
+    for start, ids in encoder.token_ids(read):
         lengths[start : start + len(ids)] = [len(row) for row in ids]
         unknown[start : start + len(ids)] = [row.count(unknown_id) for row in ids]
         if progress:
             progress(Step("reading the rows", start + len(ids), len(texts)))
-    lengths = encoder.overflowing(texts, lengths)
-    read = encoder.cut(texts)  # words and characters of the span whose pieces were counted, as the pieces
+    lengths = encoder.overflowing(texts, read, lengths)
     spaced = np.array([not unspaced(t) for t in read])
     words = np.array([len(t.split()) for t in read])
     characters = np.array([sum(not ch.isspace() for ch in t) for t in read])

@@ -240,15 +240,25 @@ def find_entities(text: str, request: gr.Request = None):
         return views.highlighted(text, result.tagger.entities(text))
 
 
+def loaded_rows(session: Session):
+    """The rows of the visitor's loaded file (the sample when none), their columns detected: what the Explore and
+    Inside tabs read."""
+    from ..maps import map_data_from_table
+    from ..readers import read_table
+
+    if session.table is not None:
+        return map_data_from_table(session.table, session.table_name)
+    return map_data_from_table(read_table(SAMPLE), SAMPLE.name)
+
+
 @user_errors
 def embedding_map(
     method: str, dims: str, color: str, center: bool, languages: list[str] | None = None,
     request: gr.Request = None, progress=gr.Progress(),
 ):  # fmt: skip
     """Map the loaded data (or the sample), only ``languages`` if any are chosen: figure, findings, centroids."""
-    from ..maps import build_map, map_data_from_table
+    from ..maps import build_map
     from ..projection import ProjectionConfig
-    from ..readers import read_table
 
     config = ProjectionConfig(
         method=method if method in ("auto", "tsne", "umap", "pca") else "auto", dims=3 if str(dims) == "3" else 2,
@@ -256,11 +266,7 @@ def embedding_map(
     )  # fmt: skip
 
     def work(session: Session, job, update):
-        if session.table is not None:
-            table, name = session.table, session.table_name
-        else:
-            table, name = read_table(SAMPLE), SAMPLE.name
-        data = map_data_from_table(table, name)
+        data = loaded_rows(session)
         offered = views.language_choices(data.languages)
         data = data.keep_languages([str(v) for v in languages or []])
         session.map = build_map(data, config=config, color=(color or "language").strip(), progress=job.progress)

@@ -7,20 +7,10 @@ import gradio as gr
 from .. import inside_views
 from ..errors import UserError
 from ..sessions import Session
-from .callbacks import SAMPLE
+from .callbacks import loaded_rows
 from .outputs import LayerViews, ReadingViews
 from .runner import progress_bar, run_job
 from .visitors import model_name, need, task, user_errors
-
-
-def _rows(session: Session):
-    """The rows of the visitor's loaded file (the sample when none), as the Explore tab reads them."""
-    from ..maps import map_data_from_table
-    from ..readers import read_table
-
-    if session.table is not None:
-        return map_data_from_table(session.table, session.table_name)
-    return map_data_from_table(read_table(SAMPLE), SAMPLE.name)
 
 
 @user_errors
@@ -39,7 +29,7 @@ def read_rows(model: str, request: gr.Request = None, progress=gr.Progress()):
     from ..tokens import reading
 
     def work(session: Session, job, update):
-        data = _rows(session)
+        data = loaded_rows(session)
         return reading(data.texts, data.languages, model_name(model), job.progress, data.groups)
 
     found = yield from run_job(request, "Reading the rows", work, ReadingViews, progress_bar(progress))
@@ -58,7 +48,7 @@ def measure_layers(model: str, with_tuned: bool, request: gr.Request = None, pro
     from ..layers import layer_sweep, with_translations
 
     def work(session: Session, job, update):
-        data = _rows(session)
+        data = loaded_rows(session)
         if not with_tuned:
             return {model_name(model): layer_sweep(data, model_name(model), job.progress)}
         result = need(session.result, session, "Fine-tune the whole model first (Train tab), or untick the box.")
