@@ -1,5 +1,5 @@
-"""Command line: ``python -m xlmr_demo {embed,train,predict,evaluate,map,tokens,layers,fill-mask} ...`` (``--help``
-on each).
+"""Command line: ``python -m xlmr_demo {embed,train,predict,evaluate,zero-shot,map,tokens,layers,fill-mask}
+...`` (``--help`` on each).
 
 User errors print one ``error: ...`` line on stderr and exit with status 2. Outputs are checked
 before any work starts: an output that is also an input is refused, and an existing one is
@@ -399,6 +399,45 @@ def cmd_fill_mask(args: argparse.Namespace) -> None:
         print(f"blank {n}: " + ", ".join(f"{g.text} ({g.probability:.1%})" for g in guesses))
 
 
+def cmd_zero_shot(args: argparse.Namespace) -> None:
+    from .readers import read_table
+    from .writers import write_table
+    from .zero_shot import ZeroShotClassifier, parse_labels, read_descriptions, zero_shot_table
+
+    labels = parse_labels(args.labels)
+    descriptions = read_descriptions(args.descriptions, labels) if args.descriptions else {}
+    if args.text is not None:
+        if args.data or args.output:
+            raise UserError("Give a file and --output, or --text alone.")
+        for label, p in ZeroShotClassifier(labels, descriptions, args.model).scores(args.text):
+            print(f"{p:.4f}  {label}")
+        return
+    if not args.data or not args.output:
+        raise UserError("Give a file to classify and --output OUT.csv, or --text 'some text'.")
+    inputs = [args.data] + ([args.descriptions] if args.descriptions else [])
+    output_file(args.output, TABLE_SUFFIXES, "--output", inputs=inputs, overwrite=args.overwrite)
+    found = zero_shot_table(
+        read_table(args.data), labels, descriptions, args.model, args.text_column, args.label_column,
+        args.language_column, _stage_printer(), Path(args.data).name,
+    )  # fmt: skip
+    write_table(found.predictions.table, args.output)
+    for note in found.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if found.metrics:
+        print(_summary(found.metrics))
+        if found.left_out:
+            print(
+                f"note: {sum(found.left_out.values())} row(s) whose label is not one typed were left out of the "
+                f"figures: {', '.join(sorted(found.left_out, key=found.left_out.get, reverse=True)[:5])}",
+                file=sys.stderr,
+            )
+    print(
+        f"wrote {args.output}: {len(found.predictions.table)} rows, text column "
+        f"{found.predictions.text_column!r}; nothing was trained (labels from their names)",
+        file=sys.stderr,
+    )
+
+
 def _add_row_columns(p: argparse.ArgumentParser, groups: str) -> None:
     """The columns of a file of rows to read as they are (map, tokens, layers): texts, languages, translations."""
     p.add_argument(
@@ -623,6 +662,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--before", help="also measure this model (e.g. the one --model was fine-tuned from), side by side")
     _add_overwrite(p)
     p.set_defaults(run=cmd_layers)
+
+    p = sub.add_parser(
+        "zero-shot",
+        help="classify a file's rows from label names alone, with no labelled rows",
+        description="Classify each row of DATA into one of --labels by the model alone: nothing is trained. Writes "
+        "the rows with predicted_label, confidence and one prob_<label> column per label. Where DATA has a label "
+        "column (named label, category, ...; or --label-column), prints the figures on its rows.",
+    )
+    p.add_argument("data", nargs="?", help="CSV, TSV, Excel, JSON Lines or Parquet file of texts")
+    p.add_argument("--labels", required=True, help="the label names, comma-separated (any language): 'a,b,c'")
+    p.add_argument(
+        "--descriptions", help="a UTF-8 text file, one line per label: 'label: a sentence saying what it means'"
+    )
+    p.add_argument("--output", "-o", help="CSV, TSV or Excel (.xlsx) to write: the input rows plus predictions")
+    p.add_argument("--text", help="classify this one text and print every label's share")
+    p.add_argument("--text-column", help="column holding the texts (default: detected)")
+    p.add_argument("--label-column", help="column holding true labels, to measure on (default: found by its name)")
+    p.add_argument("--language-column", help="column holding language codes (default: detected per row)")
+    p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
+    _add_overwrite(p)
+    p.set_defaults(run=cmd_zero_shot)
 
     p = sub.add_parser(
         "fill-mask",

@@ -1,0 +1,324 @@
+"""Zero-shot classification from label names: nothing is trained, the encoder alone decides.
+
+Each label becomes a vector: the model's embedding of "This text is about <label>.", averaged with the
+embedding of the label's description when one is given. Both sides get the model's *query* prompt (E5's
+convention for symmetric tasks; its *passage* prompt on the label side measured worse on both benchmarks).
+A text goes to the label whose vector is nearest, after two corrections that need no labels and work the
+same in every language (measured in ``bench/zero_shot.py``):
+
+1. **Each language's own centre taken out.** A text's similarity to a label mixes what it says with what
+   language it says it in: Portuguese texts sit nearer to some English label sentences than Polish ones,
+   whatever their topic. Each language's average text vector (over the rows being classified, where that
+   language has :data:`LANGUAGE_ROWS` of them; else over all rows; else over the package's own sample
+   sentences in 30 languages) is subtracted before comparing.
+2. **One round of label centres from the texts themselves.** Each label's vector is replaced by the average
+   of the texts that lean to it (soft assignment, :data:`TEMPERATURE`), once, where there are at least
+   :data:`REFINE_ROWS` rows per label: a label sentence is one point; the texts that match it say where the
+   topic really lies. No label in the file is ever read for this.
+
+The labels a file holds, when it has them, are used only to measure (:func:`zero_shot_table`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .classifier import BaseClassifier
+from .columns import detect_columns
+from .dataset import label_key, match_classes, quoted
+from .encoders import Encoder, embed, load_encoder
+from .errors import UserError
+from .languages import detect_languages
+from .limits import current as current_limits
+from .limits import over_limit
+from .predict import Predictions, predict_table
+from .progress import Progress, Step
+from .table import Table, short
+
+#: What a label name becomes before it is embedded (the model reads it in any language).
+TEMPLATE = "This text is about {}."
+#: A language's own centre is taken from the rows being classified when it has this many of them.
+LANGUAGE_ROWS = 30
+#: Label centres are refined from the texts when there are this many rows per label.
+REFINE_ROWS = 10
+#: Softness of the refinement's assignment, in cosine similarity: a text 0.02 nearer to one label than to
+#: another counts e (2.7) times as much for it.
+TEMPERATURE = 0.02
+#: Softness of the shares shown as each row's confidence. No temperature is right for every task without labels
+#: to fit it on: the one whose shares matched how often they were right was 0.05 on SIB topics and above 0.1 on
+#: UMSAB sentiment; 0.08 keeps the mismatch of either under 17 points (0.02 was off by 33: see
+#: bench/results/zero_shot.md). The page says these shares are similarities, not trained probabilities.
+SHOWN_TEMPERATURE = 0.08
+#: Bounds of what a user types: a label name, a description.
+NAME_CHARS = 200
+DESCRIPTION_CHARS = 1_000
+#: Sentences in 30 languages shipped with the package: the centre for texts too few to give their own.
+REFERENCE = Path(__file__).with_name("calibration.txt")
+
+
+def parse_labels(text: str) -> list[str]:
+    """Label names typed one per line, or as "a, b, c" (";" where there is no comma, else "|"): stripped, blanks
+    dropped, checked."""
+    separator = "\n" if "\n" in text.strip() else next((s for s in ",;|" if s in text), ",")
+    return check_labels([p.strip() for p in text.split(separator) if p.strip()])
+
+
+def check_labels(names: Sequence[str]) -> list[str]:
+    """``names`` if they can be labels: two or more, short, each once (spellings compared as the Data tab does)."""
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if len(names) < 2:
+        raise UserError("Type at least two labels, separated by commas (for example: sports, politics, health).")
+    limit = current_limits().classes
+    if len(names) > limit:
+        raise over_limit(f"{len(names):,} labels were typed; the limit is {limit:,} classes.", "classes")
+    long = [n for n in names if len(n) > NAME_CHARS]
+    if long:
+        raise UserError(
+            f"A label name may have up to {NAME_CHARS} characters; {quoted(long[:1])} has {len(long[0]):,}."
+        )
+    seen: dict[str, str] = {}
+    for n in names:
+        if label_key(n) in seen:
+            raise UserError(f"The labels {quoted([seen[label_key(n)], n])} are the same label; type each once.")
+        seen[label_key(n)] = n
+    return names
+
+
+def parse_descriptions(text: str, labels: Sequence[str]) -> dict[str, str]:
+    """Descriptions typed (or read from a file) one per line as "label: what it means"; every label named must be
+    one of ``labels`` (matched as the Data tab matches spellings). Lines without a colon are refused."""
+    spelled = {label_key(c): c for c in labels}
+    out: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, colon, description = line.partition(":")
+        if not colon or not description.strip():
+            raise UserError(f"Description line {number} should read 'label: what it means', not {quoted([line])}.")
+        label = spelled.get(label_key(name.strip()))
+        if label is None:
+            raise UserError(
+                f"Description line {number} names {quoted([name.strip()])}, which is not one of the labels "
+                f"({quoted(list(labels)[:10])})."
+            )
+        if len(description.strip()) > DESCRIPTION_CHARS:
+            raise UserError(f"A description may have up to {DESCRIPTION_CHARS:,} characters; line {number} is longer.")
+        out[label] = description.strip()
+    return out
+
+
+def read_descriptions(path: str | Path, labels: Sequence[str]) -> dict[str, str]:
+    """:func:`parse_descriptions` of a UTF-8 text file."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > (NAME_CHARS + DESCRIPTION_CHARS + 2) * current_limits().classes:
+            raise UserError(f"{path.name} is too large to be label descriptions (one short line per label).")
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"Could not read the descriptions in {path.name}: {exc}") from exc
+    return parse_descriptions(text, labels)
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1)
+
+
+def soft_assignment(S: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
+    """Rows of ``S`` (similarities) as shares summing to 1: a softmax at ``temperature``."""
+    A = np.exp((S - S.max(axis=1, keepdims=True)) / temperature)
+    return A / A.sum(axis=1, keepdims=True)
+
+
+def centred_by_language(X: np.ndarray, languages: Sequence[str], reference: np.ndarray) -> np.ndarray:
+    """``X`` with each language's centre taken out: its own rows' mean where it has :data:`LANGUAGE_ROWS`, else
+    all rows' mean where there are that many, else ``reference`` (the mean of the package's sample sentences)."""
+    languages = np.asarray(languages, dtype=object)
+    pooled = X.mean(axis=0) if len(X) >= LANGUAGE_ROWS else reference
+    out = X - pooled
+    values, counts = np.unique(languages, return_counts=True)
+    for lang in values[counts >= LANGUAGE_ROWS]:
+        rows = languages == lang
+        out[rows] = X[rows] - X[rows].mean(axis=0)
+    return out
+
+
+@dataclass
+class ZeroShotClassifier(BaseClassifier):
+    """Labels from their names (and descriptions): a classifier for :func:`predict_table` and the rest of the
+    product that trained nothing. Its answers depend on the batch they are asked about (the corrections in the
+    module's docstring read the batch's texts): a whole file is classified as one batch."""
+
+    labels: list[str]
+    descriptions: dict[str, str] = field(default_factory=dict)
+    model: str = "embedded"
+    encoder: Encoder | None = None
+    notes: list[str] = field(default_factory=list)  # what the last predict_proba did, in words
+
+    def __post_init__(self) -> None:
+        self.labels = check_labels(self.labels)
+        if self.encoder is None:
+            self.encoder = load_encoder(self.model)
+        self._vectors: np.ndarray | None = None
+        self._reference: np.ndarray | None = None
+
+    @property
+    def classes_(self) -> list[str]:
+        return self.labels
+
+    def label_vectors(self) -> np.ndarray:
+        """(n_labels, dim) unit vectors: each label's sentence, plus its description's where it has one."""
+        if self._vectors is None:
+            vectors = embed([TEMPLATE.format(n) for n in self.labels], self.encoder).embeddings
+            described = [i for i, n in enumerate(self.labels) if n in self.descriptions]
+            if described:
+                extra = embed([self.descriptions[self.labels[i]] for i in described], self.encoder).embeddings
+                vectors[described] = vectors[described] + extra
+            self._vectors = _unit(vectors)
+        return self._vectors
+
+    def reference_centre(self) -> np.ndarray:
+        if self._reference is None:
+            sentences = [s for s in REFERENCE.read_text(encoding="utf-8").splitlines() if s.strip()]
+            self._reference = embed(sentences, self.encoder).embeddings.mean(axis=0)
+        return self._reference
+
+    def predict_proba(
+        self, texts: Sequence[str], progress: Progress | None = None, languages: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """(n, n_labels) shares of each text's vote (a softmax of the similarities at :data:`SHOWN_TEMPERATURE`:
+        a similarity, not a trained probability). ``languages`` default to each text's detected language."""
+        texts = list(texts)
+        X = embed(texts, self.encoder, progress=progress).embeddings
+        if progress:
+            progress(Step("comparing with the label names", 0, 1))
+        languages = detect_languages(texts) if languages is None else list(languages)
+        L = self.label_vectors()
+        Xc = _unit(centred_by_language(X, languages, self.reference_centre()))
+        S = Xc @ L.T
+        refine = len(texts) >= REFINE_ROWS * len(self.labels)
+        if refine:
+            centres = soft_assignment(S).T @ Xc
+            empty = np.linalg.norm(centres, axis=1) < 1e-6  # a label no text leans to keeps its sentence
+            centres[empty] = L[empty]
+            S = Xc @ _unit(centres).T
+        self.notes = calibration_notes(languages, len(texts), len(self.labels), refine)
+        if progress:
+            progress(Step("comparing with the label names", 1, 1))
+        return soft_assignment(S, SHOWN_TEMPERATURE)
+
+
+def calibration_notes(languages: Sequence[str], n: int, n_labels: int, refined: bool) -> list[str]:
+    """What :meth:`ZeroShotClassifier.predict_proba` did with ``n`` rows, in words."""
+    values, counts = np.unique(np.asarray(languages, dtype=object), return_counts=True)
+    own = [str(v) for v, c in zip(values, counts, strict=True) if c >= LANGUAGE_ROWS]
+    few = [str(v) for v, c in zip(values, counts, strict=True) if c < LANGUAGE_ROWS]
+    notes = []
+    if own:
+        listed = ", ".join(own[:12]) + (" ..." if len(own) > 12 else "")
+        notes.append(f"Each of {listed} was compared from its own centre.")
+    if few:
+        where = "all the rows'" if n >= LANGUAGE_ROWS else "the package's sample sentences'"
+        notes.append(
+            f"{len(few)} language(s) with fewer than {LANGUAGE_ROWS} rows ({', '.join(few[:8])}"
+            f"{' ...' if len(few) > 8 else ''}) were compared from {where} centre."
+        )
+    if refined:
+        notes.append("Each label's centre was then moved to the texts that lean to it (no label was read).")
+    else:
+        notes.append(
+            f"Label centres were not refined from the texts: that needs {REFINE_ROWS} rows per label "
+            f"({REFINE_ROWS * n_labels:,} here)."
+        )
+    return notes
+
+
+@dataclass(frozen=True)
+class ZeroShotResult:
+    """A file classified from label names: the rows with their predictions, and figures where it had labels."""
+
+    predictions: Predictions
+    labels: list[str]
+    notes: list[str]
+    metrics: dict | None = None  # as classification_metrics gives, on the rows whose label is one typed
+    label_column: str | None = None
+    left_out: dict[str, int] = field(default_factory=dict)  # labels in the file that were not typed: rows each
+
+
+def zero_shot_table(
+    table: Table,
+    labels: Sequence[str],
+    descriptions: dict[str, str] | None = None,
+    model: str | Encoder = "embedded",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    language_column: str | None = None,
+    progress: Progress | None = None,
+    name: str = "the file",
+) -> ZeroShotResult:
+    """Classify every row of ``table`` from the label names; where it has a label column (given, or found by its
+    name), measure on the rows whose label is one of ``labels`` (accuracy, macro-F1, per class and language,
+    with 95% intervals over the rows, or over its meaning groups where it has a group column)."""
+    from .metrics import classification_metrics
+
+    found = detect_columns(
+        table, name, ("text", "label", "language", "group"), required=("text",),
+        text=text_column, label=label_column, language=language_column,
+    )  # fmt: skip
+    encoder = model if isinstance(model, Encoder) else load_encoder(model)
+    classifier = ZeroShotClassifier(list(labels), dict(descriptions or {}), encoder.name, encoder)
+    cells = table.column(found.text)
+    kept = [i for i, c in enumerate(cells) if c and c.strip()]
+    if found.language:
+        given = table.column(found.language)
+        languages = [(given[i] or "").strip() or "und" for i in kept]
+    else:
+        languages = detect_languages([cells[i] for i in kept])
+    predictions = predict_table(_Given(classifier, languages), table, found.text, progress)
+    notes = list(classifier.notes)
+    if not found.label:
+        return ZeroShotResult(predictions, classifier.labels, notes)
+    truth = match_classes([(table.column(found.label)[i] or "").strip() for i in kept], classifier.labels)
+    predicted = predictions.table.column(predictions.added[0])
+    inside = [k for k, t in enumerate(truth) if t in classifier.labels]
+    left_out: dict[str, int] = {}
+    for t in truth:
+        if t not in classifier.labels:
+            left_out[t] = left_out.get(t, 0) + 1
+    if not inside:
+        notes.append(
+            f"The label column {short(found.label)!r} holds none of the typed labels "
+            f"({quoted(sorted(left_out, key=left_out.get, reverse=True)[:5])} ...): nothing to measure."
+        )
+        return ZeroShotResult(predictions, classifier.labels, notes, None, found.label, left_out)
+    groups = table.column(found.group) if found.group else None
+    metrics = classification_metrics(
+        [truth[k] for k in inside], [predicted[kept[k]] for k in inside], classifier.labels,
+        [languages[k] for k in inside], None if groups is None else [groups[kept[k]] or f"\0{k}" for k in inside],
+    )  # fmt: skip
+    return ZeroShotResult(predictions, classifier.labels, notes, metrics, found.label, left_out)
+
+
+class _Given(BaseClassifier):
+    """``classifier`` told the languages of the texts :func:`predict_table` will ask about (in their order)."""
+
+    def __init__(self, classifier: ZeroShotClassifier, languages: list[str]) -> None:
+        self.classifier, self.languages, self.classes_ = classifier, languages, classifier.classes_
+
+    def predict_proba(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        return self.classifier.predict_proba(texts, progress, self.languages)
+
+
+__all__ = [
+    "ZeroShotClassifier",
+    "ZeroShotResult",
+    "check_labels",
+    "parse_descriptions",
+    "parse_labels",
+    "read_descriptions",
+    "zero_shot_table",
+]
