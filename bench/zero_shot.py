@@ -9,7 +9,7 @@ classified together (as the app and ``python -m xlmr_demo zero-shot`` classify a
    the model's query prompt: the peer the issue names (about 65% on SIB);
 2. **passage prompt on the label side** instead (the model's own prompt for the side searched): measured, not
    kept;
-3. **naive + each language's centre out** (``zero_shot.centred_by_language``);
+3. **naive + each language's centre out** (``prototypes.centred_by_language``);
 4. **the product** (``ZeroShotClassifier``): 3, then one round of label centres from the texts; with the
    language column given, and with each row's language detected (py3langid) as for a file without one.
 
@@ -79,7 +79,9 @@ def per_language(pred: np.ndarray, truth: np.ndarray, languages: np.ndarray, sco
 def steps(texts: list[str], labels: list[str], languages: list[str], names: list[str], encoder) -> dict[str, dict]:
     """Each step's per-language score (argmax over ``names``), in the order of the module docstring."""
     from xlmr_demo.encoders import Encoder, EncoderConfig, embed, read_model_json
-    from xlmr_demo.zero_shot import TEMPLATE, ZeroShotClassifier, _unit, centred_by_language
+    from xlmr_demo.prototypes import TEMPLATE, centred_by_language
+    from xlmr_demo.prototypes import unit as _unit
+    from xlmr_demo.zero_shot import ZeroShotClassifier
 
     X = embed(texts, encoder).embeddings
     classifier = ZeroShotClassifier(names, encoder=encoder)
@@ -112,7 +114,7 @@ def main() -> None:
 
     from xlmr_demo.encoders import load_encoder
     from xlmr_demo.metrics import share_interval
-    from xlmr_demo.zero_shot import SHOWN_TEMPERATURE
+    from xlmr_demo.prototypes import SHOWN_TEMPERATURE
 
     encoder = load_encoder(args.model)
     started = time.monotonic()

@@ -1,21 +1,8 @@
 """Zero-shot classification from label names: nothing is trained, the encoder alone decides.
 
-Each label becomes a vector: the model's embedding of "This text is about <label>.", averaged with the
-embedding of the label's description when one is given. Both sides get the model's *query* prompt (E5's
-convention for symmetric tasks; its *passage* prompt on the label side measured worse on both benchmarks).
-A text goes to the label whose vector is nearest, after two corrections that need no labels and work the
-same in every language (measured in ``bench/zero_shot.py``):
-
-1. **Each language's own centre taken out.** A text's similarity to a label mixes what it says with what
-   language it says it in: Portuguese texts sit nearer to some English label sentences than Polish ones,
-   whatever their topic. Each language's average text vector (over the rows being classified, where that
-   language has :data:`LANGUAGE_ROWS` of them; else over all rows; else over the package's own sample
-   sentences in 30 languages) is subtracted before comparing.
-2. **One round of label centres from the texts themselves.** Each label's vector is replaced by the average
-   of the texts that lean to it (soft assignment, :data:`TEMPERATURE`), once, where there are at least
-   :data:`REFINE_ROWS` rows per label: a label sentence is one point; the texts that match it say where the
-   topic really lies. No label in the file is ever read for this.
-
+Each label is a point: the model's vector of "This text is about <label>.", plus that of the label's
+description where one is given (:func:`xlmr_demo.prototypes.name_vectors`). A text goes to the nearest label
+after the corrections of :mod:`xlmr_demo.prototypes`, which read the texts being classified, never their labels.
 The labels a file holds, when it has them, are used only to measure (:func:`zero_shot_table`).
 """
 
@@ -37,22 +24,9 @@ from .limits import current as current_limits
 from .limits import over_limit
 from .predict import Predictions, predict_table
 from .progress import Progress, Step
+from .prototypes import LANGUAGE_ROWS, REFINE_ROWS, SHOWN_TEMPERATURE, name_vectors, similarities, soft_assignment
 from .table import Table, short
 
-#: What a label name becomes before it is embedded (the model reads it in any language).
-TEMPLATE = "This text is about {}."
-#: A language's own centre is taken from the rows being classified when it has this many of them.
-LANGUAGE_ROWS = 30
-#: Label centres are refined from the texts when there are this many rows per label.
-REFINE_ROWS = 10
-#: Softness of the refinement's assignment, in cosine similarity: a text 0.02 nearer to one label than to
-#: another counts e (2.7) times as much for it.
-TEMPERATURE = 0.02
-#: Softness of the shares shown as each row's confidence. No temperature is right for every task without labels
-#: to fit it on: the one whose shares matched how often they were right was 0.05 on SIB topics and above 0.1 on
-#: UMSAB sentiment; 0.08 keeps the mismatch of either under 17 points (0.02 was off by 33: see
-#: bench/results/zero_shot.md). The page says these shares are similarities, not trained probabilities.
-SHOWN_TEMPERATURE = 0.08
 #: Bounds of what a user types: a label name, a description.
 NAME_CHARS = 200
 DESCRIPTION_CHARS = 1_000
@@ -123,35 +97,11 @@ def read_descriptions(path: str | Path, labels: Sequence[str]) -> dict[str, str]
     return parse_descriptions(text, labels)
 
 
-def _unit(X: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1)
-
-
-def soft_assignment(S: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
-    """Rows of ``S`` (similarities) as shares summing to 1: a softmax at ``temperature``."""
-    A = np.exp((S - S.max(axis=1, keepdims=True)) / temperature)
-    return A / A.sum(axis=1, keepdims=True)
-
-
-def centred_by_language(X: np.ndarray, languages: Sequence[str], reference: np.ndarray) -> np.ndarray:
-    """``X`` with each language's centre taken out: its own rows' mean where it has :data:`LANGUAGE_ROWS`, else
-    all rows' mean where there are that many, else ``reference`` (the mean of the package's sample sentences)."""
-    languages = np.asarray(languages, dtype=object)
-    pooled = X.mean(axis=0) if len(X) >= LANGUAGE_ROWS else reference
-    out = X - pooled
-    values, counts = np.unique(languages, return_counts=True)
-    for lang in values[counts >= LANGUAGE_ROWS]:
-        rows = languages == lang
-        out[rows] = X[rows] - X[rows].mean(axis=0)
-    return out
-
-
 @dataclass
 class ZeroShotClassifier(BaseClassifier):
     """Labels from their names (and descriptions): a classifier for :func:`predict_table` and the rest of the
-    product that trained nothing. Its answers depend on the batch they are asked about (the corrections in the
-    module's docstring read the batch's texts): a whole file is classified as one batch."""
+    product that trained nothing. Its answers depend on the batch they are asked about (the corrections of
+    :mod:`xlmr_demo.prototypes` read the batch's texts): a whole file is classified as one batch."""
 
     labels: list[str]
     descriptions: dict[str, str] = field(default_factory=dict)
@@ -173,12 +123,7 @@ class ZeroShotClassifier(BaseClassifier):
     def label_vectors(self) -> np.ndarray:
         """(n_labels, dim) unit vectors: each label's sentence, plus its description's where it has one."""
         if self._vectors is None:
-            vectors = embed([TEMPLATE.format(n) for n in self.labels], self.encoder).embeddings
-            described = [i for i, n in enumerate(self.labels) if n in self.descriptions]
-            if described:
-                extra = embed([self.descriptions[self.labels[i]] for i in described], self.encoder).embeddings
-                vectors[described] = vectors[described] + extra
-            self._vectors = _unit(vectors)
+            self._vectors = name_vectors(self.labels, self.encoder, self.descriptions)
         return self._vectors
 
     def reference_centre(self) -> np.ndarray:
@@ -190,23 +135,16 @@ class ZeroShotClassifier(BaseClassifier):
     def predict_proba(
         self, texts: Sequence[str], progress: Progress | None = None, languages: Sequence[str] | None = None
     ) -> np.ndarray:
-        """(n, n_labels) shares of each text's vote (a softmax of the similarities at :data:`SHOWN_TEMPERATURE`:
-        a similarity, not a trained probability). ``languages`` default to each text's detected language."""
+        """(n, n_labels) shares of each text's vote (a softmax of the similarities at
+        :data:`~xlmr_demo.prototypes.SHOWN_TEMPERATURE`: a similarity, not a trained probability).
+        ``languages`` default to each text's detected language."""
         texts = list(texts)
         X = embed(texts, self.encoder, progress=progress).embeddings
         if progress:
             progress(Step("comparing with the label names", 0, 1))
         languages = detect_languages(texts) if languages is None else list(languages)
-        L = self.label_vectors()
-        Xc = _unit(centred_by_language(X, languages, self.reference_centre()))
-        S = Xc @ L.T
-        refine = len(texts) >= REFINE_ROWS * len(self.labels)
-        if refine:
-            centres = soft_assignment(S).T @ Xc
-            empty = np.linalg.norm(centres, axis=1) < 1e-6  # a label no text leans to keeps its sentence
-            centres[empty] = L[empty]
-            S = Xc @ _unit(centres).T
-        self.notes = calibration_notes(languages, len(texts), len(self.labels), refine)
+        S, refined = similarities(X, languages, self.label_vectors(), self.reference_centre())
+        self.notes = calibration_notes(languages, len(texts), len(self.labels), refined)
         if progress:
             progress(Step("comparing with the label names", 1, 1))
         return soft_assignment(S, SHOWN_TEMPERATURE)

@@ -1,0 +1,138 @@
+"""Classes as points among the sentence vectors: made from label names, a few examples or both, and compared
+with texts after two corrections that need no labels and work the same in every language.
+
+What zero-shot classification (no examples) and few-shot heads (a few examples per class, with the label
+names as a prior) share. Measured in ``bench/zero_shot.py`` and ``bench/few_shot.py``:
+
+1. **Each language's own centre taken out.** A text's similarity to a class mixes what it says with what
+   language it says it in: Portuguese texts sit nearer to some English label sentences than Polish ones,
+   whatever their topic. Each language's average vector (over the rows being classified, where that language
+   has :data:`LANGUAGE_ROWS` of them; else over all those rows; else a fallback centre) is subtracted.
+2. **One round of class centres from the texts themselves.** Each class's point moves to the average of the
+   texts that lean to it (soft assignment at :data:`TEMPERATURE`), once, where there are at least
+   :data:`REFINE_ROWS` rows per class: a label sentence or eight examples are few points; the texts that match
+   them say where the class really lies. No label of those texts is read.
+
+Answers therefore depend on the batch of texts asked about: a whole file is classified as one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+#: What a label name becomes before it is embedded (the model reads it in any language).
+TEMPLATE = "This text is about {}."
+#: A language's own centre is taken from the rows being classified when it has this many of them.
+LANGUAGE_ROWS = 30
+#: Class centres are refined from the texts when there are this many rows per class.
+REFINE_ROWS = 10
+#: Softness of the refinement's assignment, in cosine similarity: a text 0.02 nearer to one class than to
+#: another counts e (2.7) times as much for it.
+TEMPERATURE = 0.02
+#: Softness of the shares shown as each row's confidence. No temperature is right for every task without labels
+#: to fit it on: the one whose shares matched how often they were right was 0.05 on SIB topics and above 0.1 on
+#: UMSAB sentiment; 0.08 keeps the mismatch of either under 17 points (0.02 was off by 33: see
+#: bench/results/zero_shot.md). Pages say these shares are similarities, not trained probabilities.
+SHOWN_TEMPERATURE = 0.08
+#: How many examples a label name counts for in a class's point, where the names help (chosen per head by
+#: leave-one-out on its examples): on SIB topics and UMSAB sentiment a name was worth 16 examples or more.
+NAME_ROWS = 16
+
+
+def unit(X: np.ndarray) -> np.ndarray:
+    """Rows of ``X`` scaled to length 1 (zero rows stay zero)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1)
+
+
+def soft_assignment(S: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
+    """Rows of ``S`` (similarities) as shares summing to 1: a softmax at ``temperature``."""
+    A = np.exp((S - S.max(axis=1, keepdims=True)) / temperature)
+    return A / A.sum(axis=1, keepdims=True)
+
+
+def centred_by_language(X: np.ndarray, languages: Sequence[str], fallback: np.ndarray) -> np.ndarray:
+    """``X`` with each language's centre taken out: its own rows' mean where it has :data:`LANGUAGE_ROWS`, else
+    all rows' mean where there are that many, else ``fallback``."""
+    languages = np.asarray(languages, dtype=object)
+    out = X - (X.mean(axis=0) if len(X) >= LANGUAGE_ROWS else fallback)
+    values, counts = np.unique(languages, return_counts=True)
+    for lang in values[counts >= LANGUAGE_ROWS]:
+        rows = languages == lang
+        out[rows] = X[rows] - X[rows].mean(axis=0)
+    return out
+
+
+def similarities(
+    X: np.ndarray, languages: Sequence[str], points: np.ndarray, fallback: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """(similarity of each row of ``X`` to each class point (n, k), whether the points were refined on ``X``)."""
+    Xc = unit(centred_by_language(np.asarray(X, dtype=np.float64), languages, fallback))
+    S = Xc @ points.T
+    if len(X) < REFINE_ROWS * len(points):
+        return S, False
+    centres = soft_assignment(S).T @ Xc
+    empty = np.linalg.norm(centres, axis=1) < 1e-6  # a class no text leans to keeps its point
+    centres[empty] = points[empty]
+    return Xc @ unit(centres).T, True
+
+
+def name_vectors(names: Sequence[str], encoder, descriptions: dict[str, str] | None = None) -> np.ndarray:
+    """(len(names), dim) unit vectors: each name in :data:`TEMPLATE`, plus its description's where one is given.
+
+    Both sides of a comparison get the model's *query* prompt (E5's convention for symmetric tasks; its
+    *passage* prompt on the label side measured worse on both benchmarks: ``bench/results/zero_shot.md``).
+    """
+    from .encoders import embed
+
+    descriptions = descriptions or {}
+    vectors = embed([TEMPLATE.format(n) for n in names], encoder).embeddings.astype(np.float64)
+    described = [i for i, n in enumerate(names) if n in descriptions]
+    if described:
+        vectors[described] += embed([descriptions[names[i]] for i in described], encoder).embeddings
+    return unit(vectors)
+
+
+def class_points(
+    X: np.ndarray, targets: np.ndarray, n_classes: int, languages: Sequence[str], names: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each class's point from its examples ``X`` (``targets``: class indices), centred as texts are: (points
+    (k, dim), the examples' overall centre (a fallback for texts too few to give their own), how many examples
+    each name counted for: :data:`NAME_ROWS` where that classified the examples better, left out one at a time,
+    than the examples alone; 0 without ``names`` or where they did not)."""
+    X = np.asarray(X, dtype=np.float64)
+    centre = X.mean(axis=0)
+    Xc = unit(centred_by_language(X, languages, centre))
+    sums = np.zeros((n_classes, X.shape[1]))
+    np.add.at(sums, targets, Xc)
+
+    def left_out_hits(prior: np.ndarray) -> int:
+        """How many examples their class's point finds when it is made without them."""
+        S = Xc @ unit(sums + prior).T
+        own = unit(sums[targets] - Xc + prior[targets])  # each example's class without it
+        S[np.arange(len(Xc)), targets] = np.einsum("ij,ij->i", Xc, own)
+        return int(np.sum(S.argmax(axis=1) == targets))
+
+    none = np.zeros_like(sums)
+    helps = names is not None and left_out_hits(NAME_ROWS * names) >= left_out_hits(none)
+    name_rows = NAME_ROWS if helps else 0
+    prior = NAME_ROWS * names if helps else none
+    return unit(sums + prior), centre, name_rows
+
+
+__all__ = [
+    "LANGUAGE_ROWS",
+    "NAME_ROWS",
+    "REFINE_ROWS",
+    "SHOWN_TEMPERATURE",
+    "TEMPERATURE",
+    "TEMPLATE",
+    "centred_by_language",
+    "class_points",
+    "name_vectors",
+    "similarities",
+    "soft_assignment",
+    "unit",
+]
