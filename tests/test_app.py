@@ -31,6 +31,7 @@ API_NAMES = {
     "check_data", "compare", "compare_maps", "embedding_map", "entities", "finetune", "load_file", "load_head",
     "place_on_map", "predict", "predict_file", "report", "retrain", "stop", "train", "train_entities",
     "pieces", "read_rows", "layers", "fill_mask",  # Inside the model
+    "zero_shot",  # Train: from label names
 }  # fmt: skip
 
 

@@ -296,3 +296,29 @@ def test_inside_the_model_is_bounded_and_leaves_nothing(public_url, gradio_cache
     words, _, table = client.predict("embedded", False, api_name="/layers")  # the sample, as map work
     assert "line up at layer" in words and table["data"][0][0] == "all"
     assert settled(gradio_cache) == []
+
+
+def test_classifying_from_label_names_is_bounded_and_leaves_nothing(public_url, gradio_cache):
+    client = visitor(public_url)
+    too_many = ",".join(f"label {i}" for i in range(201))
+    over = refusal(lambda: client.predict(too_many, "", "embedded", api_name="/zero_shot"))
+    assert "the limit is 200 classes" in over and "This public demo limits every request" in over
+    assert "more text than" in refusal(lambda: client.predict("a," * 100_000, "", "embedded", api_name="/zero_shot"))
+    assert "up to 200 characters" in refusal(
+        lambda: client.predict("a, " + "b" * 201, "", "embedded", api_name="/zero_shot")
+    )
+    assert "not one of the labels" in refusal(
+        lambda: client.predict("weather, work", "sport: games", "embedded", api_name="/zero_shot")
+    )
+    assert "not in the list of choices" in refusal(lambda: client.predict("a, b", "", "org/any", api_name="/zero_shot"))
+    headline, preview, download = client.predict(
+        "weather, work, health, technology, food, travel", "", "embedded", api_name="/zero_shot"
+    )  # the sample: its topics are these words
+    assert headline.startswith("### Accuracy") and "with nothing trained" in headline
+    assert (
+        preview["value"]["headers"][-1] == "certainty"
+        and Path(download["path"]).name == "sample_parallel_from_names.csv"
+    )
+    probabilities, _ = client.predict("Il neige sur la montagne.", api_name="/predict")  # the names now predict
+    assert probabilities["label"] == "weather"
+    assert emptied(gradio_cache) == []

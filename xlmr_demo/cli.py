@@ -555,10 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     p.add_argument(
         "--head",
-        choices=["by_language", "mlp", "logreg"],
+        choices=["by_language", "mlp", "logreg", "prototypes"],
         default="by_language",
         help="classifier head (default: by_language, an MLP for the training languages and logistic regression "
-        "for the others)",
+        "for the others; with 32 training rows per class or fewer, prototypes: each class the average of its "
+        "examples and label name, for few rows)",
     )
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--eval", help="a second labelled file to measure on instead of the test split")

@@ -1,6 +1,6 @@
 """Small classifier heads trained in torch on frozen sentence embeddings.
 
-Three kinds, one class:
+Four kinds, one class:
 
 - ``"mlp"``: a one-hidden-layer MLP trained with AdamW, stopping early on the validation loss and
   keeping the best epoch;
@@ -8,7 +8,10 @@ Three kinds, one class:
   scikit-learn's ``LogisticRegression`` on the raw embeddings, kept as one linear layer);
 - ``"by_language"`` (the default): both, each row routed by its language. Rows in a language of
   the training rows (or in no language that can be told) get the MLP; rows in other languages get
-  the logistic regression, which transfers better across languages (``bench/results/heads.md``).
+  the logistic regression, which transfers better across languages (``bench/results/heads.md``);
+- ``"prototypes"``: for few rows per class (training chooses it at :data:`FEW_ROWS` or fewer): each class a
+  point made of its examples and, where they help, its label name, compared with texts centred per language
+  and refined on the texts classified (:mod:`xlmr_demo.prototypes`; ``bench/results/few_shot.md``).
 
 Inputs are standardised with the training set's mean and spread (stored in the head) and classes
 are weighted against imbalance. The same seed gives the same head. Follows scikit-learn's
@@ -30,9 +33,13 @@ from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import Limits, over_limit
 from .limits import current as current_limits
 from .progress import Epoch, Progress, Step
+from .prototypes import SHOWN_TEMPERATURE, class_points, similarities
 
-HeadKind = Literal["by_language", "mlp", "logreg"]
-KINDS = ("by_language", "mlp", "logreg")
+HeadKind = Literal["by_language", "mlp", "logreg", "prototypes"]
+KINDS = ("by_language", "mlp", "logreg", "prototypes")
+#: Training rows per class (the median class) at or below which training uses a "prototypes" head instead of
+#: the default: measured at 8, 16, 32 and 64 rows per class in ``bench/few_shot.py``.
+FEW_ROWS = 32
 #: A language counts as trained on when at least this share of the training rows is in it (one
 #: misdetected tweet does not make a language "seen").
 MIN_LANGUAGE_SHARE = 0.01
@@ -150,8 +157,10 @@ def _batch_size(largest: int, n_rows: int) -> int:
 
 
 def routing_languages(texts: Sequence[str], config: HeadConfig) -> np.ndarray | None:
-    """Each text's detected language where a head of ``config`` routes rows by language, else None."""
-    return np.asarray(detect_languages(list(texts)), dtype=object) if config.kind == "by_language" else None
+    """Each text's detected language where a head of ``config`` reads it (routes rows by language, or centres
+    each language), else None."""
+    wanted = config.kind in ("by_language", "prototypes")
+    return np.asarray(detect_languages(list(texts)), dtype=object) if wanted else None
 
 
 class Head:
@@ -176,6 +185,7 @@ class Head:
         y_val: Sequence[str] | None = None,
         progress: Progress | None = None,
         languages: Sequence[str] | None = None,
+        names: dict[str, np.ndarray] | None = None,
     ) -> Head:
         """Train on embeddings ``X`` (n, d) with labels ``y``; the MLP stops early on ``(X_val, y_val)`` if given.
 
@@ -183,7 +193,9 @@ class Head:
         ``train_loss`` and ``validation_loss``, None without validation rows), and a "training
         (logistic regression)" step every :data:`LOGREG_CHUNK` iterations of the logistic regression.
         ``languages``: each training row's language; a ``by_language`` head remembers those of at
-        least :data:`MIN_LANGUAGE_SHARE` of the rows as the languages it was trained on.
+        least :data:`MIN_LANGUAGE_SHARE` of the rows as the languages it was trained on; a ``prototypes`` head
+        centres each language. ``names``: each class's label-name vector (:func:`~xlmr_demo.prototypes.name_vectors`),
+        for a ``prototypes`` head; used where they mean something (:func:`~xlmr_demo.prototypes.class_points`).
         """
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(list(y), dtype=object)
@@ -203,6 +215,13 @@ class Head:
         self.n_features_in_ = X.shape[1]
         self.history_ = TrainingHistory()
         kind = self.config.kind
+        if kind == "prototypes":
+            rows = [UNKNOWN_LANGUAGE] * len(X) if languages is None else list(languages)
+            named = bool(names) and set(self.classes_) <= set(names)
+            prior = np.stack([names[c] for c in self.classes_]) if named else None
+            points, _, self.name_rows_ = class_points(X, targets, len(self.classes_), rows, prior)
+            self.points_ = points.astype(np.float32)
+            return self
         if kind != "logreg":
             validation = None
             if X_val is not None and y_val is not None and len(y_val):
@@ -319,6 +338,10 @@ class Head:
             raise ValueError(f"expected embeddings of width {self.n_features_in_}, got shape {X.shape}")
         if languages is not None and len(languages) != len(X):
             raise ValueError(f"got {len(languages)} languages for {len(X)} rows")
+        if self.config.kind == "prototypes":
+            rows = [UNKNOWN_LANGUAGE] * len(X) if languages is None else list(languages)
+            S, self.refined_ = similarities(X, rows, self.points_.astype(np.float64), self.mean_)
+            return (S / SHOWN_TEMPERATURE).astype(np.float32)
         inputs = self._standardised(X)
         with torch.no_grad():
             logits = self.network_(inputs).numpy()
@@ -343,6 +366,8 @@ class Head:
     # --- persistence: tensors in safetensors, everything else in JSON (see xlmr_demo.saved) ---
     def tensors(self) -> dict[str, np.ndarray]:
         self._check_fitted()
+        if self.config.kind == "prototypes":
+            return {"points": self.points_, "mean": self.mean_, "scale": self.scale_}
         state = {f"net.{k}": v.numpy() for k, v in self.network_.state_dict().items()}
         if self.config.kind == "by_language":
             state.update({f"fallback.{k}": v.numpy() for k, v in self.fallback_.state_dict().items()})
@@ -353,6 +378,8 @@ class Head:
         settings = {"config": asdict(self.config), "classes": self.classes_.tolist(), "dim": int(self.n_features_in_)}
         if self.config.kind == "by_language":
             settings["languages"] = self.languages_
+        if self.config.kind == "prototypes":
+            settings["name_rows"] = int(self.name_rows_)
         return settings
 
     @classmethod
@@ -377,6 +404,10 @@ class Head:
             return net.eval()
 
         n = len(classes)
+        head.history_ = TrainingHistory()
+        if config.kind == "prototypes":
+            head.points_, head.name_rows_ = tensors["points"], settings["name_rows"]
+            return head
         if config.kind == "logreg":
             head.network_ = layer(_linear(dim, n), "net.")
         else:
@@ -384,13 +415,14 @@ class Head:
         if config.kind == "by_language":
             head.fallback_ = layer(_linear(dim, n), "fallback.")
             head.languages_ = list(settings["languages"])
-        head.history_ = TrainingHistory()
         return head
 
 
 def _tensor_shapes(config: HeadConfig, n_classes: int, dim: int) -> dict[str, tuple[int, ...]]:
     """The tensors a saved head of this shape holds (:meth:`Head.tensors`) and their shapes."""
     linear = {"weight": (n_classes, dim), "bias": (n_classes,)}
+    if config.kind == "prototypes":
+        return {"points": (n_classes, dim), "mean": (dim,), "scale": (dim,)}
     if config.kind == "logreg":
         layers = {f"net.{k}": shape for k, shape in linear.items()}
     else:  # nn.Sequential(Linear, GELU, Dropout, Linear)
@@ -465,6 +497,10 @@ def check_saved(settings: object, tensors: dict, bound: Limits) -> tuple[HeadCon
             or not all(isinstance(v, str) and 0 < len(v) <= MAX_LANGUAGE_CODE for v in languages)
         ):
             raise damaged(f"its languages are not a list of at most {MAX_LANGUAGES} language codes")
+    if config.kind == "prototypes":
+        name_rows = settings.get("name_rows")
+        if isinstance(name_rows, bool) or not isinstance(name_rows, int) or not 0 <= name_rows <= MAX_WEIGHT:
+            raise damaged("its name_rows is not a whole number")
     expected = _tensor_shapes(config, len(classes), dim)
     if set(tensors) != set(expected):
         raise damaged(f"expected the tensors {', '.join(sorted(expected))}")

@@ -36,9 +36,11 @@ TEMPERATURE = 0.02
 #: UMSAB sentiment; 0.08 keeps the mismatch of either under 17 points (0.02 was off by 33: see
 #: bench/results/zero_shot.md). Pages say these shares are similarities, not trained probabilities.
 SHOWN_TEMPERATURE = 0.08
-#: How many examples a label name counts for in a class's point, where the names help (chosen per head by
-#: leave-one-out on its examples): on SIB topics and UMSAB sentiment a name was worth 16 examples or more.
+#: How many examples a label name counts for in a class's point, where the names mean something: on SIB topics
+#: and UMSAB sentiment a name was worth 16 examples or more (bench/results/few_shot.md).
 NAME_ROWS = 16
+#: The names are used when they alone find the examples' classes more often than chance, at this p-value.
+NAMES_P = 0.05
 
 
 def unit(X: np.ndarray) -> np.ndarray:
@@ -100,30 +102,36 @@ def class_points(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Each class's point from its examples ``X`` (``targets``: class indices), centred as texts are: (points
     (k, dim), the examples' overall centre (a fallback for texts too few to give their own), how many examples
-    each name counted for: :data:`NAME_ROWS` where that classified the examples better, left out one at a time,
-    than the examples alone; 0 without ``names`` or where they did not)."""
+    each name counted for: :data:`NAME_ROWS` where the names mean something here, 0 without ``names`` or where
+    they do not (:func:`names_mean_something`))."""
     X = np.asarray(X, dtype=np.float64)
     centre = X.mean(axis=0)
     Xc = unit(centred_by_language(X, languages, centre))
-    sums = np.zeros((n_classes, X.shape[1]))
-    np.add.at(sums, targets, Xc)
+    points = np.zeros((n_classes, X.shape[1]))
+    np.add.at(points, targets, Xc)
+    name_rows = NAME_ROWS if names is not None and names_mean_something(Xc, targets, names) else 0
+    if name_rows:
+        points += name_rows * names
+    return unit(points), centre, name_rows
 
-    def left_out_hits(prior: np.ndarray) -> int:
-        """How many examples their class's point finds when it is made without them."""
-        S = Xc @ unit(sums + prior).T
-        own = unit(sums[targets] - Xc + prior[targets])  # each example's class without it
-        S[np.arange(len(Xc)), targets] = np.einsum("ij,ij->i", Xc, own)
-        return int(np.sum(S.argmax(axis=1) == targets))
 
-    none = np.zeros_like(sums)
-    helps = names is not None and left_out_hits(NAME_ROWS * names) >= left_out_hits(none)
-    name_rows = NAME_ROWS if helps else 0
-    prior = NAME_ROWS * names if helps else none
-    return unit(sums + prior), centre, name_rows
+def names_mean_something(Xc: np.ndarray, targets: np.ndarray, names: np.ndarray) -> bool:
+    """Whether the label names alone find the examples' classes (``Xc``: centred unit vectors) more often than
+    always guessing the largest class would, beyond chance (one-sided binomial test, p < :data:`NAMES_P`).
+
+    Names such as "0", "1", "2" (or names swapped between classes) find no more than chance, and would only
+    pull the examples' points together: they are left out.
+    """
+    from scipy.stats import binom
+
+    hits = int(np.sum((Xc @ names.T).argmax(axis=1) == targets))
+    guess = np.bincount(targets).max() / len(targets)
+    return bool(binom.sf(hits - 1, len(targets), guess) < NAMES_P)
 
 
 __all__ = [
     "LANGUAGE_ROWS",
+    "NAMES_P",
     "NAME_ROWS",
     "REFINE_ROWS",
     "SHOWN_TEMPERATURE",
@@ -132,6 +140,7 @@ __all__ = [
     "centred_by_language",
     "class_points",
     "name_vectors",
+    "names_mean_something",
     "similarities",
     "soft_assignment",
     "unit",

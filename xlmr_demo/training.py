@@ -22,10 +22,11 @@ from .dataset import Dataset, grouping_summary, match_classes, with_found_groups
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
 from .groups import Grouping, find_groups, group_codes
-from .heads import Head, HeadConfig, routing_languages
+from .heads import FEW_ROWS, Head, HeadConfig, routing_languages
 from .metrics import classification_metrics
 from .models import EMBEDDED_NAME
 from .progress import Progress, Step
+from .prototypes import name_vectors
 
 MIN_TRANSFER_ROWS = 20  # a language with fewer training rows is too small to train a head on alone
 #: A transfer score measured on fewer test rows than this is shown as too few to trust.
@@ -54,12 +55,31 @@ class TrainResult:
 
 
 def fit_head(
-    X, y, train, val, config: HeadConfig, progress: Progress | None = None, languages: np.ndarray | None = None
-) -> Head:
-    """A head on embeddings ``X[train]``, stopping early on ``X[val]`` (indices into ``X``, ``y``, ``languages``)."""
+    X, y, train, val, config: HeadConfig, progress: Progress | None = None, languages: np.ndarray | None = None,
+    names: dict[str, np.ndarray] | None = None,
+) -> Head:  # fmt: skip
+    """A head on embeddings ``X[train]``, stopping early on ``X[val]`` (indices into ``X``, ``y``, ``languages``);
+    ``names``: each class's label-name vector, for a ``prototypes`` head."""
     ys = np.asarray(y, dtype=object)
     trained_on = None if languages is None else languages[train].tolist()
-    return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress, languages=trained_on)
+    return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress, languages=trained_on, names=names)
+
+
+def head_for(dataset: Dataset, config: HeadConfig, encoder: Encoder) -> tuple[HeadConfig, dict | None, dict]:
+    """The head to train on ``dataset``: ``config``, or a ``prototypes`` head where the default was asked for and
+    the training rows are few (:data:`~xlmr_demo.heads.FEW_ROWS` or fewer per class, the median class); with
+    the label names' vectors such a head needs, and what was chosen and why (for the page)."""
+    train = dataset.indices("train")
+    counts = Counter(dataset.labels[i] for i in train)
+    median = int(np.median(list(counts.values()))) if counts else 0
+    choice = {"kind": config.kind, "chosen": False, "median_rows_per_class": median}
+    if config.kind == "by_language" and median <= FEW_ROWS:
+        config = replace(config, kind="prototypes")
+        choice.update(kind="prototypes", chosen=True)
+    if config.kind != "prototypes":
+        return config, None, choice
+    classes = sorted(counts)
+    return config, dict(zip(classes, name_vectors(classes, encoder), strict=True)), choice
 
 
 def transfer_matrix(
@@ -73,6 +93,7 @@ def transfer_matrix(
     routing: np.ndarray | None = None,
     eval_routing: np.ndarray | None = None,
     eval_groups: Sequence[str] | None = None,
+    names: dict[str, np.ndarray] | None = None,
 ) -> dict | None:
     """Train on one language's training rows only, evaluate on each language: macro-F1 per (train, eval) pair.
 
@@ -108,7 +129,7 @@ def transfer_matrix(
 
         check()
         fit_rows = train[langs[train] == source], val[langs[val] == source]
-        head = fit_head(X, labels, *fit_rows, config, progress=check, languages=routing)
+        head = fit_head(X, labels, *fit_rows, config, progress=check, languages=routing, names=names)
         seen = set(groups[np.concatenate(fit_rows)].tolist())
         unseen = (
             np.ones(len(eval_langs), bool) if eval_groups is None else np.array([g not in seen for g in eval_groups])
@@ -132,7 +153,7 @@ def transfer_matrix(
 
 def find_label_issues(
     X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, limit: int = 200,
-    progress: Progress | None = None,
+    progress: Progress | None = None, names: dict[str, np.ndarray] | None = None,
 ) -> list[dict]:  # fmt: skip
     """Rows whose given label looks wrong: it disagrees with the labels of the row's own meaning group (its
     translations and copies), or, for a row with no translation, a model that never saw it finds it unlikely.
@@ -146,7 +167,7 @@ def find_label_issues(
     self-confidence while its own label's probability does not. ``evidence`` says which flagged it.
     Suspects come first, then the rest by ascending probability of the given label; at most ``limit``.
     """
-    found = out_of_fold_probabilities(X, dataset, config, folds, progress)
+    found = out_of_fold_probabilities(X, dataset, config, folds, progress, names)
     if found is None:
         return []
     proba, y, classes = found
@@ -179,8 +200,9 @@ def find_label_issues(
 
 
 def out_of_fold_probabilities(
-    X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, progress: Progress | None = None
-) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    X: np.ndarray, dataset: Dataset, config: HeadConfig, folds: int = 5, progress: Progress | None = None,
+    names: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]] | None:  # fmt: skip
     """Each row's class probabilities from a head that never saw its meaning group (k-fold by group, stratified
     by label): (probabilities (rows, classes), each row's class index, the classes). None when a class has too
     few rows to hold some out."""
@@ -215,7 +237,7 @@ def out_of_fold_probabilities(
         stop = np.isin(codes[fit_rows], stopping)
         if len(set(y[fit_rows[~stop]].tolist())) < 2:
             stop[:] = False
-        head = fit_head(X, labels, fit_rows[~stop], fit_rows[stop], config, progress=check)
+        head = fit_head(X, labels, fit_rows[~stop], fit_rows[stop], config, progress=check, names=names)
         cols = [index[c] for c in head.classes_]
         proba[np.ix_(held_rows, cols)] = head.predict_proba(X[held_rows])
     return proba, y, classes
@@ -353,8 +375,9 @@ def train_stages(
     train, val = dataset.indices("train"), dataset.indices("validation")
     if len(train) == 0:
         raise UserError("No rows are marked for training.")
+    config, names, choice = head_for(dataset, config, encoder)
     routing = routing_languages(dataset.texts, config)
-    head = fit_head(X, dataset.labels, train, val, config, progress=say, languages=routing)
+    head = fit_head(X, dataset.labels, train, val, config, progress=say, languages=routing, names=names)
     classifier = Classifier(encoder, head)
     if eval_dataset is not None:
         X_eval = embed(eval_dataset.texts, model=encoder, progress=evaluation_data)
@@ -390,13 +413,14 @@ def train_stages(
         "columns": vars(dataset.columns),
         "languages_detected": dataset.languages_detected,
         "groups": grouping_summary(dataset),
+        "head": {**choice, **({"name_rows": head.name_rows_} if config.kind == "prototypes" else {})},
     }
     pending = tuple(stage for stage, wanted in ((TRANSFER, transfer), (LABEL_ERRORS, label_issues)) if wanted)
     evaluated = {"rows": rows, "truth": list(truth), "predicted": predicted, "groups": list(eval_groups)}
     result = TrainResult(classifier, metrics, training=training, pending=pending, evaluated=evaluated, dataset=dataset)
     yield result
     evaluation = (X_eval, truth, langs)
-    yield from diagnose(result, X, dataset, evaluation, config, say, (routing, eval_routing), transfer_groups)
+    yield from diagnose(result, X, dataset, evaluation, config, say, (routing, eval_routing), transfer_groups, names)
 
 
 def diagnose(
@@ -408,21 +432,23 @@ def diagnose(
     progress: Progress | None = None,
     routing: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     eval_groups: Sequence[str] | None = None,
+    names: dict[str, np.ndarray] | None = None,
 ) -> Iterator[TrainResult]:
     """The diagnostic stages of ``result`` (those its ``pending`` names), each yielded as done.
 
     ``X``: the dataset's embeddings; ``evaluation``: the measured rows' embeddings, true labels and
     languages; ``routing``: the detected languages of the dataset's and the measured rows;
-    ``eval_groups``: the measured rows' meaning groups when they are the dataset's own test rows.
+    ``eval_groups``: the measured rows' meaning groups when they are the dataset's own test rows; ``names``: the
+    label names' vectors of a ``prototypes`` head.
     """
     say = progress or (lambda step: None)
     if TRANSFER in result.pending:
-        matrix = transfer_matrix(X, dataset, *evaluation, config, say, *routing, eval_groups)
+        matrix = transfer_matrix(X, dataset, *evaluation, config, say, *routing, eval_groups, names)
         found = {} if matrix is None else {"transfer": matrix}
         result = replace(result, metrics={**result.metrics, **found}, pending=result.pending[1:])
         yield result
     if LABEL_ERRORS in result.pending:
-        issues = find_label_issues(X, dataset, config, progress=say)
+        issues = find_label_issues(X, dataset, config, progress=say, names=names)
         result = replace(result, label_issues=issues, pending=())
         yield result
     say(Step("done", 1, 1))

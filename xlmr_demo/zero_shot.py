@@ -180,7 +180,7 @@ class ZeroShotResult:
     """A file classified from label names: the rows with their predictions, and figures where it had labels."""
 
     predictions: Predictions
-    labels: list[str]
+    classifier: ZeroShotClassifier  # classifies other texts with the same labels (one text: see its docstring)
     notes: list[str]
     metrics: dict | None = None  # as classification_metrics gives, on the rows whose label is one typed
     label_column: str | None = None
@@ -219,7 +219,7 @@ def zero_shot_table(
     predictions = predict_table(_Given(classifier, languages), table, found.text, progress)
     notes = list(classifier.notes)
     if not found.label:
-        return ZeroShotResult(predictions, classifier.labels, notes)
+        return ZeroShotResult(predictions, classifier, notes)
     truth = match_classes([(table.column(found.label)[i] or "").strip() for i in kept], classifier.labels)
     predicted = predictions.table.column(predictions.added[0])
     inside = [k for k, t in enumerate(truth) if t in classifier.labels]
@@ -232,13 +232,13 @@ def zero_shot_table(
             f"The label column {short(found.label)!r} holds none of the typed labels "
             f"({quoted(sorted(left_out, key=left_out.get, reverse=True)[:5])} ...): nothing to measure."
         )
-        return ZeroShotResult(predictions, classifier.labels, notes, None, found.label, left_out)
+        return ZeroShotResult(predictions, classifier, notes, None, found.label, left_out)
     groups = table.column(found.group) if found.group else None
     metrics = classification_metrics(
         [truth[k] for k in inside], [predicted[kept[k]] for k in inside], classifier.labels,
         [languages[k] for k in inside], None if groups is None else [groups[kept[k]] or f"\0{k}" for k in inside],
     )  # fmt: skip
-    return ZeroShotResult(predictions, classifier.labels, notes, metrics, found.label, left_out)
+    return ZeroShotResult(predictions, classifier, notes, metrics, found.label, left_out)
 
 
 class _Given(BaseClassifier):

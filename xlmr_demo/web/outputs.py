@@ -94,3 +94,11 @@ class LayerViews(NamedTuple):
     words: object = SKIP
     figure: object = SKIP
     table: object = SKIP
+
+
+class LabelNameViews(NamedTuple):
+    """What classifying the loaded file from label names shows, by output."""
+
+    headline: object = SKIP
+    preview: object = SKIP
+    file: object = SKIP

@@ -11,11 +11,12 @@ from ..limits import DEFAULT_MODELS, allowed_models, public_mode
 from ..limits import current as current_limits
 from ..models import EMBEDDED_NAME
 from ..views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS
-from . import callbacks, inside, training
+from . import callbacks, inside, label_names, training
 from .outputs import (
     EntityViews,
     FilePredictionViews,
     FileViews,
+    LabelNameViews,
     LayerViews,
     MapViews,
     ReadingViews,
@@ -121,7 +122,8 @@ def train_tab(public: bool) -> Tab:
             value="by_language",
             label="Classifier head",
             info="Best of both: the neural network for the languages in your file, "
-            "logistic regression (which carries over better) for any other language.",
+            "logistic regression (which carries over better) for any other language; with 32 rows per class or "
+            "fewer, class prototypes from your examples and label names instead (no network to train).",
         )  # fmt: skip
     with gr.Row():
         how = gr.Radio(
@@ -138,6 +140,20 @@ def train_tab(public: bool) -> Tab:
         train_button = gr.Button("Train", variant="primary", scale=3)
         finetune_button = gr.Button("Fine-tune", variant="primary", scale=3, visible=False)
         stop = gr.Button("Stop", variant="stop", scale=1)
+    with gr.Accordion("No labels yet? Classify from label names alone (nothing is trained)", open=False):
+        with gr.Row():
+            names = gr.Textbox(
+                label="Labels, separated by commas, in any language", placeholder="sports, politics, health",
+                info="the file loaded in the Data tab (or the sample) is classified into these",
+            )  # fmt: skip
+            descriptions = gr.Textbox(
+                label="What each label means (optional)", lines=3, placeholder="health: medicine, illness, doctors",
+                info="one line per label: 'label: a few words or a sentence'",
+            )  # fmt: skip
+        names_button = gr.Button("Classify from these names")
+        names_headline = gr.Markdown()
+        names_rows = gr.Dataframe(label="First rows", interactive=False, wrap=True, visible=False)
+        names_file = gr.File(label="Every row with its label (CSV)")
     headline = gr.Markdown()
     status = gr.Markdown()
     comparison = gr.Markdown()  # before and after: label corrections, or the quick head and fine-tuning
@@ -389,6 +405,11 @@ def _train_events(t: Tab, data: Tab) -> None:
         training.retrain, [t.issues, t.model, t.head, t.seed, t.corrected_format], shown, api_name="retrain",
         **HEAVY_QUEUE, **on_status,
     )  # fmt: skip
+    from_names = t.names_button.click(
+        label_names.classify_from_names, [t.names, t.descriptions, t.model],
+        list(LabelNameViews(t.names_headline, t.names_rows, t.names_file)), api_name="zero_shot",
+        show_progress_on=[t.names_headline], **HEAVY_QUEUE,
+    )  # fmt: skip
     t.finetune_button.click(
         training.finetune, [t.model, t.minutes, t.seed], shown, api_name="finetune", **FINE_TUNING_QUEUE, **on_status
     )
@@ -398,7 +419,9 @@ def _train_events(t: Tab, data: Tab) -> None:
     )  # fmt: skip
     # Stop skips the queue: it must work while the visitor's own requests fill it. Fine-tuning is not
     # cancelled but told to stop: it then measures and shows its best weights so far.
-    t.stop.click(training.stop_training, None, t.status, cancels=[trains, retrains], api_name="stop", queue=False)
+    t.stop.click(
+        training.stop_training, None, t.status, cancels=[trains, retrains, from_names], api_name="stop", queue=False
+    )
     t.report_button.click(training.training_report, None, t.report_file, api_name="report")
 
 
