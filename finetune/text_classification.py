@@ -292,6 +292,11 @@ def finetune_stages(
     optimiser step and a :class:`~xlmr_demo.progress.TuningEvaluation` after every evaluation; a
     :class:`~xlmr_demo.jobs.Stopped` it raises during fine-tuning keeps the best weights measured so far.
     """
+    if dataset.multi_label:
+        raise UserError(
+            "Fine-tuning the whole model takes one label per row. With several labels per row, train the quick "
+            "head (How to train: Quick): one yes-or-no per label on the frozen model."
+        )
     started = time.monotonic()
     config = replace(DEFAULTS, max_minutes=minutes, seed=seed)
     step_losses: list[list[float]] = []  # (epoch, loss) of every step: the curve the report draws

@@ -36,13 +36,16 @@ def test_training_reports_every_promised_metric(trained):
 
 
 def test_training_comes_in_stages_headline_first(umsab_files, encoder, trained):
-    from xlmr_demo.training import LABEL_ERRORS, TRANSFER, train_stages
+    from xlmr_demo.training import LABEL_ERRORS, MORE_ROWS, TRANSFER, train_stages
 
     stages = list(train_stages(load_dataset(umsab_files[0]), encoder))
-    assert [r.pending for r in stages] == [(TRANSFER, LABEL_ERRORS), (LABEL_ERRORS,), ()]
-    headline, transfer, done = stages
+    assert [r.pending for r in stages] == [
+        (TRANSFER, LABEL_ERRORS, MORE_ROWS), (LABEL_ERRORS, MORE_ROWS), (MORE_ROWS,), ()
+    ]  # fmt: skip
+    headline, transfer, issues, done = stages
     assert "transfer" not in headline.metrics and headline.label_issues == []
     assert transfer.metrics["transfer"] == trained.metrics["transfer"] and transfer.label_issues == []
+    assert issues.label_issues == trained.label_issues and "learning_curve" not in issues.metrics
     assert done.metrics == trained.metrics and done.label_issues == trained.label_issues  # the same run, in stages
     assert headline.classifier is done.classifier
 

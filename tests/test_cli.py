@@ -158,7 +158,7 @@ def test_train_predict_evaluate_round_trip(umsab_files, tmp_path, capsys, encode
     stages = re.findall(r"^\[[0-9.]+ s\] (.+)$", err, re.MULTILINE)  # not a terminal: a line per stage
     assert stages == [
         "embedding", "training (logistic regression)", "embedding evaluation data", "finding translations", "measuring",
-        "cross-lingual transfer", "looking for label errors", "done",
+        "cross-lingual transfer", "looking for label errors", "how many more rows", "done",
     ]  # fmt: skip
     config = json.loads((head / "config.json").read_text())
     assert config["head"]["config"]["kind"] == "logreg"

@@ -80,4 +80,6 @@ def test_training_chooses_prototypes_for_few_rows_says_so_and_saves_them(few, en
     assert np.allclose(loaded.predict_proba(texts[:1]).sum(), 1)  # one text: centred by the examples' centre
     many = Table(["text", "label"], [[r[3], r[2]] for r in sib(("spa_Latn",), 701)])
     default = train_classifier(prepare_dataset(many, "many.csv"), encoder, label_issues=False, transfer=False)
-    assert default.classifier.head.config.kind == "by_language" and not default.training["head"]["chosen"]
+    assert default.classifier.head.config.kind == "by_language" and default.training["head"]["chosen"]
+    asked = train_classifier(dataset, encoder, HeadConfig(kind="by_language"), label_issues=False, transfer=False)
+    assert asked.classifier.head.config.kind == "by_language"  # a head asked for by name is the one trained

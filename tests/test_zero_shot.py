@@ -11,6 +11,7 @@ from xlmr_demo.cli import main
 from xlmr_demo.encoders import embed
 from xlmr_demo.errors import UserError
 from xlmr_demo.readers import read_table
+from xlmr_demo.views import zero_shot_words
 from xlmr_demo.zero_shot import (
     ZeroShotClassifier,
     parse_descriptions,
@@ -64,12 +65,18 @@ def test_no_label_of_the_file_is_read_and_the_figures_come_with_intervals(topics
     assert b.metrics["accuracy"] < a.metrics["accuracy"] - 0.3
 
 
-def test_rows_whose_label_was_not_typed_are_counted_and_left_out_of_the_figures(topics, tmp_path):
+def test_rows_whose_label_was_not_typed_count_as_wrong_and_are_said(topics, tmp_path):
     texts, truth, names, _ = topics
     table = read_table(write_csv(tmp_path / "a.csv", ["text", "label"], zip(texts, truth, strict=True)))
     found = zero_shot_table(table, [n for n in names if n != "sports"])
-    assert found.left_out == {"sports": int(np.sum(truth == "sports"))}
-    assert found.metrics["n"] == len(texts) - found.left_out["sports"]
+    sports = int(np.sum(truth == "sports"))
+    assert found.untyped == {"sports": sports} and found.metrics["n"] == len(texts)
+    assert found.metrics["per_class"]["sports"] == {
+        **found.metrics["per_class"]["sports"],
+        "recall": 0,
+        "support": sports,
+    }
+    assert "rows carry labels you did not type" in zero_shot_words(found)
     assert "sports" not in found.predictions.table.column("predicted_label")
 
 
@@ -90,8 +97,18 @@ def test_one_text_is_compared_from_the_packages_sample_sentences(encoder):
     classifier = ZeroShotClassifier(parse_labels("sports | politics | cooking"))
     ranked = classifier.scores("Der Bundestag hat heute über das neue Gesetz abgestimmt.")
     assert ranked[0][0] == "politics"
-    assert any("sample sentences" in n for n in classifier.notes)
+    assert any("package's own sentences" in n for n in classifier.notes)
     assert any("not refined" in n for n in classifier.notes)
+
+
+def test_a_file_of_one_topic_keeps_its_topic(topics):
+    texts, truth, names, languages = topics
+    science = np.flatnonzero((truth == "science/technology") & (languages == "sp"))  # Spanish
+    classifier = ZeroShotClassifier(names)
+    found = np.array(names)[classifier.predict_proba([texts[i] for i in science]).argmax(axis=1)]
+    naive = np.array(names)[(embed([texts[i] for i in science]).embeddings @ classifier.label_vectors().T).argmax(1)]
+    assert np.mean(found == "science/technology") >= np.mean(naive == "science/technology") - 0.05
+    assert any("lean to 'science/technology'" in n for n in classifier.notes)
 
 
 @pytest.mark.parametrize(
@@ -109,6 +126,13 @@ def test_label_names_a_user_can_get_wrong_are_refused_in_words(typed, words):
 
 
 def test_labels_are_split_on_the_separator_used_and_descriptions_must_name_a_label():
+    assert parse_labels("天气，工作、健康") == ["天气", "工作", "健康"] and parse_labels("طقس، عمل") == ["طقس", "عمل"]
+    assert parse_descriptions("ratio: 1:2: a ratio\nB：bees", ["ratio: 1:2", "b"]) == {
+        "ratio: 1:2": "a ratio",
+        "b": "bees",
+    }
+    with pytest.raises(UserError, match="again"):
+        parse_descriptions("a: x\na: y", ["a", "b"])
     assert parse_labels("a; b, c; d") == ["a; b", "c; d"]  # commas first, then ";", then "|"
     assert parse_labels("a; b|c; d") == ["a", "b|c", "d"]
     assert parse_labels("sports\npolitics, economy\n") == ["sports", "politics, economy"]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .maps import build_map, load_map_data
     from .projection import ProjectionConfig, project
     from .training import evaluate, train_classifier
+    from .zero_shot import ZeroShotClassifier, zero_shot_table
 
 # public name -> module that defines it
 _LAZY = {
@@ -28,12 +29,12 @@ _LAZY = {
     "Head": "heads", "HeadConfig": "heads",
     "build_map": "maps", "load_map_data": "maps",
     "ProjectionConfig": "projection", "project": "projection",
+    "ZeroShotClassifier": "zero_shot", "zero_shot_table": "zero_shot",
 }  # fmt: skip
 __all__ = [
     "Classifier", "DataConfig", "EmbedResult", "Encoder", "EncoderConfig", "Head", "HeadConfig", "ProjectionConfig",
-    "UserError", "build_map", "embed", "evaluate", "load_classifier", "load_dataset", "load_encoder", "load_map_data",
-    "project",
-    "train_classifier",
+    "UserError", "ZeroShotClassifier", "build_map", "embed", "evaluate", "load_classifier", "load_dataset",
+    "load_encoder", "load_map_data", "project", "train_classifier", "zero_shot_table",
 ]  # fmt: skip
 __version__ = "0.1.0"
 

@@ -57,12 +57,19 @@ class BaseClassifier:
         proba = self.predict_proba([text])[0]
         return [(self.classes_[j], float(proba[j])) for j in np.argsort(-proba, kind="stable")]
 
+    multi_label = False  # several labels per row: see predict_sets
+
     def predict(self, texts: str | Sequence[str]) -> str | list[str]:
         """The most probable label: one string for one text, a list for a list."""
         single = isinstance(texts, str)
         proba = self.predict_proba([texts] if single else texts)
         labels = [self.classes_[i] for i in proba.argmax(axis=1)]
         return labels[0] if single else labels
+
+    def predict_sets(self, texts: Sequence[str], progress: Progress | None = None) -> list[tuple[str, ...]]:
+        """Each text's labels: every label over its threshold (one label per row: the most probable one)."""
+        proba = self.predict_proba(texts, progress=progress)
+        return [(self.classes_[i],) for i in proba.argmax(axis=1)]
 
 
 class Classifier(BaseClassifier):
@@ -76,10 +83,25 @@ class Classifier(BaseClassifier):
     def classes_(self) -> list[str]:
         return self.head.classes_.tolist()
 
+    @property
+    def multi_label(self) -> bool:
+        return self.head.config.multi_label
+
     def predict_proba(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """(n, n_classes) probabilities; with several labels per row, each label's own (they need not sum to 1)."""
         texts = list(texts)
         X = embed(texts, model=self.encoder, progress=progress).embeddings
         return self.head.predict_proba(X, routing_languages(texts, self.head.config))
+
+    def predict_sets(self, texts: Sequence[str], progress: Progress | None = None) -> list[tuple[str, ...]]:
+        if not self.multi_label:
+            return super().predict_sets(texts, progress)
+        return self.label_sets(texts, self.predict_proba(texts, progress=progress))
+
+    def label_sets(self, texts: Sequence[str], proba: np.ndarray) -> list[tuple[str, ...]]:
+        """A multi-label classifier's answer for ``texts`` from their :meth:`predict_proba`: the labels over their
+        thresholds."""
+        return list(self.head.over_thresholds(proba, routing_languages(list(texts), self.head.config)))
 
     def _files(self, metrics: dict | None, training: dict | None, label_issues: list | None) -> dict[str, bytes]:
         return saved.head_files(self._config(self.encoder, training), self.head.tensors(), metrics, label_issues)

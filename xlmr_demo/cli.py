@@ -166,15 +166,23 @@ def _say_dataset(dataset, name: str, evaluating: bool = False) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def _summary(metrics: dict) -> str:
+def _summary(metrics: dict, unit: str = "meaning groups") -> str:
     from .metrics import ci_text, classification_report
     from .training import MIN_TRUSTED_ROWS
 
     lines = [classification_report(metrics), ""]
-    lines.append(
-        f"macro-F1 {ci_text(metrics['macro_f1'], metrics.get('macro_f1_ci'))}, accuracy "
-        f"{ci_text(metrics['accuracy'], metrics.get('accuracy_ci'))} (95% bootstrap intervals over meaning groups)"
-    )
+    if metrics.get("multi_label"):
+        lines.append(
+            f"micro-F1 {ci_text(metrics['micro_f1'], metrics.get('micro_f1_ci'))}, macro-F1 "
+            f"{ci_text(metrics['macro_f1'], metrics.get('macro_f1_ci'))}, samples-F1 "
+            f"{ci_text(metrics['samples_f1'], metrics.get('samples_f1_ci'))}, every label right "
+            f"{ci_text(metrics['accuracy'], metrics.get('accuracy_ci'))} (95% bootstrap intervals over {unit})"
+        )
+    else:
+        lines.append(
+            f"macro-F1 {ci_text(metrics['macro_f1'], metrics.get('macro_f1_ci'))}, accuracy "
+            f"{ci_text(metrics['accuracy'], metrics.get('accuracy_ci'))} (95% bootstrap intervals over {unit})"
+        )
     if metrics.get("leaked_test_rows"):
         lines.append(
             f"warning: {metrics['leaked_test_rows']} test rows have a translation or copy among the training rows"
@@ -217,17 +225,25 @@ def cmd_train(args: argparse.Namespace) -> None:
     output_folder(args.output, "--output", replaceable=is_saved_classifier, inputs=inputs, overwrite=args.overwrite)
     if args.report:
         output_file(args.report, (".html", ".htm"), "--report", inputs=inputs, overwrite=args.overwrite)
-    dataset = load_dataset(args.data, DataConfig(seed=args.seed), **_columns(args))
+    if args.label_separator and not args.multi_label:
+        raise UserError("--label-separator goes with --multi-label.")
+    separator = (args.label_separator or "auto") if args.multi_label else None
+    dataset = load_dataset(args.data, DataConfig(seed=args.seed, label_separator=separator), **_columns(args))
     _say_dataset(dataset, Path(args.data).name)
     eval_dataset = None
     if args.eval:
         columns = {**_columns(args), "split_column": None}
-        eval_dataset = load_dataset(args.eval, DataConfig(seed=args.seed), purpose="evaluate", **columns)
+        config = DataConfig(seed=args.seed, label_separator=dataset.config.label_separator)
+        eval_dataset = load_dataset(args.eval, config, purpose="evaluate", **columns)
         _say_dataset(eval_dataset, Path(args.eval).name, evaluating=True)
     config = HeadConfig(kind=args.head, seed=args.seed)
     result = train_classifier(dataset, args.model, config, eval_dataset=eval_dataset, progress=_stage_printer())
     from .views import grouping_words
 
+    if result.training["head"].get("chosen") and result.classifier.head.config.kind == "prototypes":
+        from .views import few_rows_words
+
+        print("note: " + few_rows_words(result.training["head"]), file=sys.stderr)
     groups = result.training["groups"]
     if groups.get("source") in ("found", "column"):
         print("note: " + re.sub(r"[*]", "", grouping_words(groups)).replace("\n\n- ⚠️ ", "\nwarning: "), file=sys.stderr)
@@ -239,6 +255,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
         write_training_report(result, args.report, dataset)
     print(_summary(result.metrics))
+    from .views import more_rows_words
+
+    if result.metrics.get("learning_curve"):
+        print("\n" + _plain(more_rows_words(result)))
     print(
         f"\nmacro-F1 {result.metrics['macro_f1']:.4f} on the {result.metrics['evaluated_on']}; "
         f"saved the classifier to {folder}",
@@ -265,6 +285,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
         output_file(args.output, TABLE_SUFFIXES, "--output", inputs=inputs, overwrite=args.overwrite)
     classifier = load_classifier(args.head_dir)
     if args.text is not None:
+        if classifier.multi_label:
+            print("labels: " + (", ".join(classifier.predict_sets([args.text])[0]) or "(none over its threshold)"))
         for label, p in classifier.scores(args.text):
             print(f"{p:.4f}  {label}")
         return
@@ -280,11 +302,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
     from .classifier import load_classifier
-    from .dataset import load_dataset
+    from .dataset import DataConfig, load_dataset
     from .training import evaluate
 
     classifier = load_classifier(args.head_dir)
-    dataset = load_dataset(args.data, purpose="evaluate", **_columns(args))
+    config = DataConfig(label_separator="auto" if classifier.multi_label else None)
+    dataset = load_dataset(args.data, config, purpose="evaluate", **_columns(args))
     _say_dataset(dataset, Path(args.data).name, evaluating=True)
     print(json.dumps(evaluate(classifier, dataset), indent=2, ensure_ascii=False))
 
@@ -409,6 +432,8 @@ def cmd_zero_shot(args: argparse.Namespace) -> None:
     if args.text is not None:
         if args.data or args.output:
             raise UserError("Give a file and --output, or --text alone.")
+        if not args.text.strip():
+            raise UserError("Type a text to classify after --text.")
         for label, p in ZeroShotClassifier(labels, descriptions, args.model).scores(args.text):
             print(f"{p:.4f}  {label}")
         return
@@ -424,11 +449,11 @@ def cmd_zero_shot(args: argparse.Namespace) -> None:
     for note in found.notes:
         print(f"note: {note}", file=sys.stderr)
     if found.metrics:
-        print(_summary(found.metrics))
-        if found.left_out:
+        print(_summary(found.metrics, "meaning groups" if found.group_column else "rows"))
+        if found.untyped:
             print(
-                f"note: {sum(found.left_out.values())} row(s) whose label is not one typed were left out of the "
-                f"figures: {', '.join(sorted(found.left_out, key=found.left_out.get, reverse=True)[:5])}",
+                f"note: {sum(found.untyped.values())} row(s) carry labels not typed and count as wrong (only a typed "
+                f"label can be given): {', '.join(sorted(found.untyped, key=found.untyped.get, reverse=True)[:5])}",
                 file=sys.stderr,
             )
     print(
@@ -555,11 +580,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=EMBEDDED_NAME, help="'embedded' (default), a Hugging Face id, or a folder")
     p.add_argument(
         "--head",
-        choices=["by_language", "mlp", "logreg", "prototypes"],
-        default="by_language",
-        help="classifier head (default: by_language, an MLP for the training languages and logistic regression "
-        "for the others; with 32 training rows per class or fewer, prototypes: each class the average of its "
-        "examples and label name, for few rows)",
+        choices=["auto", "by_language", "mlp", "logreg", "prototypes"],
+        default="auto",
+        help="classifier head (default: auto, which is prototypes with 32 training rows per class or fewer, each "
+        "class the average of its examples and label name; else by_language, an MLP for the training languages "
+        "and logistic regression for the others)",
+    )
+    p.add_argument(
+        "--multi-label", action="store_true", help="several labels per row (a cell such as 'joy, surprise'): one "
+        "yes/no per label, each with its own threshold",
+    )  # fmt: skip
+    p.add_argument(
+        "--label-separator", choices=[",", ";", "|"], help="what separates the labels in a cell (default: detected)"
     )
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--eval", help="a second labelled file to measure on instead of the test split")

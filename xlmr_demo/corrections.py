@@ -1,7 +1,8 @@
 """Fixing suspected label errors: a person's decision per suspected row, applied to the data and the file.
 
 The Train tab lists the rows whose given label the model doubts (:func:`xlmr_demo.training.find_label_issues`)
-with a decision per row: :data:`KEEP` (the default), :data:`REMOVE`, or one of the classes. The
+with a decision per row: :data:`KEEP` (the default), :data:`REMOVE`, or one of the classes (several, separated
+as in the file, where rows hold several labels: the row's whole set of labels). The
 decisions change the checked :class:`~xlmr_demo.dataset.Dataset` (to train again) and the source
 table (to download). Rows are named by their 1-based data-row number in the source file.
 """
@@ -20,11 +21,15 @@ KEEP = "keep"
 REMOVE = "remove"
 
 
-def parse_decisions(rows: Iterable[tuple[object, object]], suspects: Iterable[int], classes: Sequence[str]) -> dict:
+def parse_decisions(
+    rows: Iterable[tuple[object, object]], suspects: Iterable[int], classes: Sequence[str],
+    separator: str | None = None,
+) -> dict:  # fmt: skip
     """``{row: class or REMOVE}`` from (row, decision) pairs as typed; KEEP and empty decisions left out.
 
     A decision is a class (in any case, width or spacing: "Positive " is "positive"), "keep" or
-    "remove". Only the ``suspects`` can be decided; anything else is a :class:`UserError` naming the row.
+    "remove"; with several labels per row (``separator``), the row's labels separated by it, as a sorted
+    tuple. Only the ``suspects`` can be decided; anything else is a :class:`UserError` naming the row.
     """
     spelled = {label_key(c): c for c in classes}
     allowed = set(suspects)
@@ -38,7 +43,10 @@ def parse_decisions(rows: Iterable[tuple[object, object]], suspects: Iterable[in
             raise UserError(f"Row {number} is not one of the suspected label errors listed.")
         text = str(typed or "").strip()
         key = label_key(text)
-        if key in spelled:  # first: a class may be called "keep" or "remove" (an empty cell keeps)
+        parts = [label_key(p) for p in text.split(separator) if p.strip()] if separator else []
+        if separator and key not in (KEEP, REMOVE) and parts and all(p in spelled for p in parts):
+            decisions[number] = tuple(sorted({spelled[p] for p in parts}))
+        elif key in spelled and not separator:  # first: a class may be called "keep" or "remove" (an empty cell keeps)
             decisions[number] = spelled[key]
         elif not text or key == KEEP:
             continue
@@ -46,6 +54,11 @@ def parse_decisions(rows: Iterable[tuple[object, object]], suspects: Iterable[in
             decisions[number] = REMOVE
         else:
             choices = ", ".join(short(c, 40) for c in list(classes)[:20])
+            if separator:
+                raise UserError(
+                    f"Row {number}: {short(text, 40)!r} holds something that is not a label. Type the row's labels "
+                    f"separated by {separator!r} (of {choices}); or keep, or remove."
+                )
             raise UserError(
                 f"Row {number}: {short(text, 40)!r} is not a label. Type one of {choices}; or keep, or remove."
             )
@@ -65,10 +78,15 @@ def corrected_dataset(dataset: Dataset, decisions: Mapping[int, str]) -> Dataset
         return [values[i] for i in keep]
 
     labels = [decisions.get(dataset.rows[i], dataset.labels[i]) for i in keep]
+    label_sets = None
+    if dataset.label_sets is not None:
+        label_sets = [decisions.get(dataset.rows[i], dataset.label_sets[i]) for i in keep]
+        labels = [", ".join(s) for s in label_sets]
     return replace(
         dataset,
         texts=pick(dataset.texts),
         labels=labels,
+        label_sets=label_sets,
         languages=pick(dataset.languages),
         splits=pick(dataset.splits),
         rows=[row - bisect_left(removed, row) for row in pick(dataset.rows)],
@@ -82,14 +100,19 @@ def _picked_grouping(grouping, pick):
     return replace(grouping, groups=pick(grouping.groups), pairs=[])
 
 
-def corrected_table(table: Table, label_column: str, decisions: Mapping[int, str]) -> Table:
-    """The source ``table`` with the decisions made: labels rewritten, removed rows left out."""
+def corrected_table(
+    table: Table, label_column: str, decisions: Mapping[int, str | tuple], separator: str | None = None
+) -> Table:  # fmt: skip
+    """The source ``table`` with the decisions made: labels rewritten (several joined by ``separator``), removed
+    rows left out."""
     column = table.columns.index(label_column)
     rows = []
     for number, row in enumerate(table.rows, start=1):
         decision = decisions.get(number)
         if decision == REMOVE:
             continue
+        if isinstance(decision, tuple):
+            decision = f"{separator} ".join(decision)
         if decision is not None:
             row = [*row[:column], decision, *row[column + 1 :]]
         rows.append(row)

@@ -30,6 +30,10 @@ from .readers import read_table
 from .table import Table, rows_text, short
 
 MISSING = {"nan", "null", "none"}  # spreadsheet and pandas spellings of "no value" (case-insensitive)
+#: What may separate several labels in one cell.
+LABEL_SEPARATORS = (",", ";", "|")
+#: A separator is noticed when at least this share of the label cells hold it ...
+SEVERAL_LABELS_SHARE = 0.05
 Split = Literal["train", "validation", "test"]
 
 
@@ -43,6 +47,9 @@ class DataConfig:
     test_fraction: float = 0.2  # the metrics are measured here
     seed: int = 0
     min_language_confidence: float = MIN_CONFIDENCE  # below this a detected language is "und"
+    # several labels per row, separated by this in the label cells ("," ";" "|", or "auto": the one the
+    # cells hold); None: one label per row
+    label_separator: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1 or not 0 <= self.validation_fraction < 1:
@@ -51,6 +58,8 @@ class DataConfig:
             raise ValueError("validation and test fractions leave too little to train on")
         if self.min_class_rows < 2:
             raise ValueError("min_class_rows must be >= 2")
+        if self.label_separator not in (None, "auto", *LABEL_SEPARATORS):
+            raise ValueError(f"label_separator must be one of {' '.join(LABEL_SEPARATORS)}, or auto")
 
 
 @dataclass
@@ -67,6 +76,8 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     grouping: Grouping | None = None  # meaning groups; None: every row its own (an evaluation file)
+    # several labels per row: each row's labels, sorted (``labels`` then holds them joined by ", ")
+    label_sets: list[tuple[str, ...]] | None = None
     splits_given: bool = False  # the splits come from the user's split column (kept when groups change)
     config: DataConfig = field(default_factory=DataConfig)  # how the splits were drawn
 
@@ -85,7 +96,18 @@ class Dataset:
 
     @property
     def classes(self) -> list[str]:
+        if self.label_sets is not None:
+            return sorted({label for labels in self.label_sets for label in labels})
         return sorted(set(self.labels))
+
+    @property
+    def multi_label(self) -> bool:
+        return self.label_sets is not None
+
+    @property
+    def targets(self) -> list:
+        """What a head learns per row: its label, or the tuple of its labels."""
+        return list(self.label_sets) if self.label_sets is not None else list(self.labels)
 
     def indices(self, split: Split) -> np.ndarray:
         return np.flatnonzero(np.asarray(self.splits) == split)
@@ -95,11 +117,13 @@ class Dataset:
         return replace(self, splits=["train" if s == "test" else s for s in self.splits], splits_given=True)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """{label: {language: rows}}, for the label x language chart."""
+        """{label: {language: rows}}, for the label x language chart (a row with several labels counts for each)."""
         out: dict[str, dict[str, int]] = {}
-        for label, lang in zip(self.labels, self.languages, strict=True):
-            out.setdefault(label, {}).setdefault(lang, 0)
-            out[label][lang] += 1
+        sets = self.label_sets if self.label_sets is not None else [(label,) for label in self.labels]
+        for labels, lang in zip(sets, self.languages, strict=True):
+            for label in labels:
+                out.setdefault(label, {}).setdefault(lang, 0)
+                out[label][lang] += 1
         return out
 
 
@@ -143,6 +167,40 @@ def merge_spellings(labels: list[str], column: str) -> tuple[list[str], list[str
         if len(group) > 1
     ]
     return [canonical[label] for label in labels], notes
+
+
+def several_labels(cells: list[str | None]) -> str | None:
+    """The separator of a label column whose cells hold several labels ("joy, surprise"), else None.
+
+    A separator counts when at least :data:`SEVERAL_LABELS_SHARE` of the cells hold it, every part it
+    leaves is short, and the parts recur: fewer distinct parts than distinct cells (a column of sentences
+    with commas fails all three).
+    """
+    values = [c.strip() for c in cells if not _missing(c)]
+    if not values:
+        return None
+    for separator in LABEL_SEPARATORS:
+        holding = [v for v in values if separator in v]
+        if len(holding) < SEVERAL_LABELS_SHARE * len(values) or len(holding) < 2:
+            continue
+        parts = [p.strip() for v in values for p in v.split(separator) if p.strip()]
+        if max(map(len, parts)) <= 60 and len(set(parts)) < len(set(values)):
+            return separator
+    return None
+
+
+def split_label_sets(
+    cells: list[str], separator: str, column: str
+) -> tuple[list[tuple[str, ...]], list[str]]:  # fmt: skip
+    """Each cell's labels (split on ``separator``, spellings merged per label as :func:`merge_spellings` does),
+    sorted, each once; and the notes of the merges."""
+    parts = [[p.strip() for p in c.split(separator) if p.strip()] for c in cells]
+    flat, notes = merge_spellings([p for row in parts for p in row], column)
+    out, k = [], 0
+    for row in parts:
+        out.append(tuple(sorted(set(flat[k : k + len(row)]))))
+        k += len(row)
+    return out, notes
 
 
 def match_classes(labels: list[str], classes: list[str]) -> list[str]:
@@ -289,9 +347,35 @@ def prepare_dataset(
     labels = [v.strip() for v in raw_labels]
     if labels != raw_labels:
         notes.append("Removed spaces around some labels (so 'pos ' and 'pos' are one class).")
-    labels, merges = merge_spellings(labels, found.label)
+    label_sets, hint = None, ""
+    if config.label_separator == "auto":
+        found_separator = several_labels(labels)
+        if found_separator is None:
+            raise UserError(
+                f"No cell of the label column {short(found.label)!r} holds several labels separated by "
+                f"{' '.join(LABEL_SEPARATORS)}: give the separator, or train with one label per row."
+            )
+        config = replace(config, label_separator=found_separator)
+        notes.append(f"Several labels per row, separated by {found_separator!r}.")
+    if config.label_separator is not None:
+        label_sets, merges = split_label_sets(labels, config.label_separator, found.label)
+        empty = [kept[k] for k, s in enumerate(label_sets) if not s]
+        if empty:
+            raise UserError(f"Row(s) {rows_text(empty)} hold only separators in the label column {found.label!r}.")
+        labels = [", ".join(s) for s in label_sets]
+    else:
+        labels, merges = merge_spellings(labels, found.label)
+        separator = several_labels(labels)
+        if separator is not None:
+            hint = (
+                f"Some cells of the label column {short(found.label)!r} hold several labels separated by "
+                f"{separator!r} (such as {short(next(v for v in labels if separator in v))!r}): tick 'Several "
+                f"labels per row' (command line: --multi-label) to learn each label, or each cell is one class."
+            )
+            notes.append(hint)
     notes += merges
-    _check_label_kind(labels, found.label)
+    if label_sets is None:
+        _check_label_kind(labels, found.label)
     language_cells = [table.rows[i - 1][j[found.language]] for i in kept] if found.language else None
     languages, language_note = _languages(language_cells, texts, config)
     notes += [language_note] if language_note else []
@@ -313,10 +397,11 @@ def prepare_dataset(
         notes=notes,
         grouping=grouping,
         config=config,
+        label_sets=label_sets,
     )
     if purpose == "evaluate":
         return result
-    counts = Counter(labels)
+    counts = Counter(labels) if label_sets is None else Counter(x for s in label_sets for x in s)
     if len(counts) < 2:
         raise UserError(
             f"The label column {found.label!r} has only one class ({quoted(list(counts))}); "
@@ -330,7 +415,8 @@ def prepare_dataset(
     tiny = sorted(c for c, n in counts.items() if n < config.min_class_rows)
     if tiny:
         raise UserError(
-            f"Class(es) {quoted(tiny[:10])} have fewer than {config.min_class_rows} rows; add examples or remove them."
+            (hint + " " if hint else "") + f"Class(es) {quoted(tiny[:10])} have fewer than {config.min_class_rows} "
+            "rows; add examples or remove them."
         )
     small = sorted(c for c, n in counts.items() if n < config.warn_class_rows)
     if small:
@@ -338,6 +424,10 @@ def prepare_dataset(
             f"Class(es) {quoted(small[:10])} have fewer than {config.warn_class_rows} rows; "
             "their scores will be unreliable."
         )
+    if label_sets is not None:  # each label must also be missing from some rows, or there is nothing to learn
+        everywhere = sorted(c for c, n in counts.items() if n == len(labels))
+        if everywhere:
+            raise UserError(f"The label(s) {quoted(everywhere[:10])} are on every row: there is nothing to learn.")
     by_text: dict[str, set[str]] = {}
     for t, label in zip(texts, labels, strict=True):
         by_text.setdefault(t.strip().casefold(), set()).add(label)
@@ -350,11 +440,20 @@ def prepare_dataset(
         )
     if found.split:
         split_cells = [table.rows[i - 1][j[found.split]] or "" for i in kept]
-        result.splits = _splits_from_column(split_cells, found.split, labels, config)
+        result.splits = _splits_from_column(split_cells, found.split, strata_of(result), config)
         result.splits_given = True
     else:
-        result.splits = _assign_splits(labels, languages, grouping.groups, config)
+        result.splits = _assign_splits(strata_of(result), languages, grouping.groups, config)
     return result
+
+
+def strata_of(dataset: Dataset) -> list[str]:
+    """What the split is stratified by: each row's label, or, with several labels, its rarest one (so every
+    label, rare ones too, is tested)."""
+    if dataset.label_sets is None:
+        return dataset.labels
+    counts = Counter(x for s in dataset.label_sets for x in s)
+    return [min(s, key=lambda x: (counts[x], x)) for s in dataset.label_sets]
 
 
 def with_found_groups(dataset: Dataset, X: np.ndarray, progress: Progress | None = None) -> Dataset:
@@ -367,7 +466,7 @@ def with_found_groups(dataset: Dataset, X: np.ndarray, progress: Progress | None
         return dataset
     grouping = find_groups(X, dataset.texts, dataset.languages, progress)
     splits = dataset.splits if dataset.splits_given else _assign_splits(
-        dataset.labels, dataset.languages, grouping.groups, dataset.config
+        strata_of(dataset), dataset.languages, grouping.groups, dataset.config
     )  # fmt: skip
     return replace(dataset, grouping=grouping, splits=splits)
 

@@ -35,11 +35,15 @@ from .limits import current as current_limits
 from .progress import Epoch, Progress, Step
 from .prototypes import SHOWN_TEMPERATURE, class_points, similarities
 
-HeadKind = Literal["by_language", "mlp", "logreg", "prototypes"]
-KINDS = ("by_language", "mlp", "logreg", "prototypes")
+HeadKind = Literal["auto", "by_language", "mlp", "logreg", "prototypes"]
+#: "auto" is what training resolves (:func:`xlmr_demo.training.head_for`): prototypes for few rows per class,
+#: else by_language. A fitted or saved head is always one of the others.
+KINDS = ("auto", "by_language", "mlp", "logreg", "prototypes")
 #: Training rows per class (the median class) at or below which training uses a "prototypes" head instead of
 #: the default: measured at 8, 16, 32 and 64 rows per class in ``bench/few_shot.py``.
 FEW_ROWS = 32
+#: The thresholds a multi-label head chooses from, per label, by F1 on the validation rows (0.5 without any).
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 #: A language counts as trained on when at least this share of the training rows is in it (one
 #: misdetected tweet does not make a language "seen").
 MIN_LANGUAGE_SHARE = 0.01
@@ -74,6 +78,9 @@ class HeadConfig:
     patience: int = 15  # epochs without a better validation loss before stopping
     class_weight: Literal["balanced", "none"] = "balanced"  # inverse class frequency in the loss
     seed: int = 0
+    # several labels per row: one sigmoid per label (MLP and logistic regression one-vs-rest), each label's
+    # threshold chosen on the validation rows (:data:`THRESHOLDS`)
+    multi_label: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -88,6 +95,8 @@ class HeadConfig:
             raise ValueError("learning_rate must be > 0")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        if self.multi_label and self.kind == "prototypes":
+            raise ValueError("a prototypes head takes one label per row")
 
 
 @dataclass
@@ -197,19 +206,22 @@ class Head:
         centres each language. ``names``: each class's label-name vector (:func:`~xlmr_demo.prototypes.name_vectors`),
         for a ``prototypes`` head; used where they mean something (:func:`~xlmr_demo.prototypes.class_points`).
         """
+        if self.config.kind == "auto":
+            raise ValueError("kind 'auto' is chosen by training (xlmr_demo.training.head_for), not fitted")
         X = np.asarray(X, dtype=np.float32)
-        y = np.asarray(list(y), dtype=object)
+        y = objects(y)
         if X.ndim != 2 or len(X) != len(y):
             raise ValueError(f"X must be (n, d) with one label per row; got {X.shape} and {len(y)} labels")
         if languages is not None and len(languages) != len(X):
             raise ValueError(f"got {len(languages)} languages for {len(X)} rows")
         if not np.isfinite(X).all():
             raise UserError("Some embeddings are not finite numbers; re-embed the data.")
-        self.classes_ = np.array(sorted(set(y.tolist())), dtype=object)
+        multi = self.config.multi_label
+        self.classes_ = np.array(sorted({c for v in y for c in v} if multi else set(y.tolist())), dtype=object)
         if len(self.classes_) < 2:
             raise UserError("Training needs at least two classes.")
         index = {c: i for i, c in enumerate(self.classes_)}
-        targets = np.array([index[v] for v in y])
+        targets = self._targets(y) if multi else np.array([index[v] for v in y])
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0) + 1e-6
         self.n_features_in_ = X.shape[1]
@@ -222,13 +234,17 @@ class Head:
             points, _, self.name_rows_ = class_points(X, targets, len(self.classes_), rows, prior)
             self.points_ = points.astype(np.float32)
             return self
-        if kind != "logreg":
-            validation = None
-            if X_val is not None and y_val is not None and len(y_val):
+        validation = None
+        if X_val is not None and y_val is not None and len(y_val):
+            y_val = objects(y_val)
+            if multi:  # labels absent from the training rows are not scored
+                validation = (np.asarray(X_val, dtype=np.float32), self._targets(y_val))
+            else:
                 known = [i for i, v in enumerate(y_val) if v in index]  # a class absent from train cannot be scored
                 if known:
                     rows = np.asarray(X_val, dtype=np.float32)[known]
                     validation = (rows, np.array([index[y_val[i]] for i in known]))
+        if kind != "logreg":
             self.network_ = self._fit_mlp(X, targets, validation, progress)
         linear = self._fit_logreg(X, targets, progress) if kind != "mlp" else None
         if kind == "logreg":
@@ -239,7 +255,38 @@ class Head:
             self.languages_ = sorted(
                 lang for lang, n in counts.items() if n >= MIN_LANGUAGE_SHARE * len(X) and lang != UNKNOWN_LANGUAGE
             )
+        if multi:
+            self.thresholds_ = self._thresholds(self.network_, validation)
+            if kind == "by_language":
+                self.fallback_thresholds_ = self._thresholds(self.fallback_, validation)
         return self
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        """(n, n_classes) 0/1 float32: which of :attr:`classes_` each row's labels hold."""
+        index = {c: i for i, c in enumerate(self.classes_)}
+        out = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
+        for row, labels in enumerate(y):
+            out[row, [index[c] for c in labels if c in index]] = 1
+        return out
+
+    def _thresholds(self, network, validation) -> np.ndarray:
+        """Each label's threshold of the sigmoid outputs of ``network``: the one of :data:`THRESHOLDS` with the
+        best F1 on the validation rows (the one nearest 0.5 among equals); 0.5 for a label none of them holds."""
+        import torch
+
+        out = np.full(len(self.classes_), 0.5, dtype=np.float32)
+        if validation is None:
+            return out
+        with torch.no_grad():
+            proba = torch.sigmoid(network(self._standardised(validation[0]))).numpy()
+        truth = validation[1].astype(bool)
+        for j in np.flatnonzero(truth.any(axis=0)):
+            predicted = proba[:, j, None] >= THRESHOLDS  # (rows, thresholds)
+            tp = (predicted & truth[:, j, None]).sum(axis=0)
+            f1 = 2 * tp / (predicted.sum(axis=0) + truth[:, j].sum())
+            best = np.flatnonzero(f1 == f1.max())
+            out[j] = THRESHOLDS[best[np.argmin(np.abs(THRESHOLDS[best] - 0.5))]]
+        return out
 
     def _standardised(self, X: np.ndarray):
         import torch
@@ -256,9 +303,11 @@ class Head:
             validation = (self._standardised(validation[0]), torch.from_numpy(validation[1]))
         generator = torch.Generator().manual_seed(cfg.seed)  # this fit's own: never torch's global generator
         net = _mlp(X.shape[1], len(self.classes_), cfg.hidden, cfg.dropout, generator)
-        weights = class_weights(torch.bincount(targets, minlength=len(self.classes_)).numpy(), cfg.class_weight)
-        weight = None if weights is None else torch.from_numpy(weights)
-        loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+        if cfg.multi_label:  # one sigmoid per label; each label's threshold, chosen later, answers for imbalance
+            loss_fn = torch.nn.BCEWithLogitsLoss()
+        else:
+            weights = class_weights(torch.bincount(targets, minlength=len(self.classes_)).numpy(), cfg.class_weight)
+            loss_fn = torch.nn.CrossEntropyLoss(weight=None if weights is None else torch.from_numpy(weights))
         lr = cfg.learning_rate or DEFAULT_LEARNING_RATE
         optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=cfg.weight_decay)
         batch_size = _batch_size(cfg.batch_size, len(inputs))
@@ -304,11 +353,12 @@ class Head:
         Fitted :data:`LOGREG_CHUNK` iterations at a time, each chunk starting where the last ended, with a
         progress report between two: a Stop or a time limit ends the fit within one chunk.
         """
-        import torch
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         weighting = "balanced" if self.config.class_weight == "balanced" else None
+        if self.config.multi_label:
+            return self._linear_layer(*self._fit_one_vs_rest(X, targets, weighting, progress))
         chunks = LOGREG_MAX_ITER // LOGREG_CHUNK
         model = LogisticRegression(C=LOGREG_C, max_iter=LOGREG_CHUNK, class_weight=weighting, warm_start=True)
         with warnings.catch_warnings():  # short of convergence after LOGREG_MAX_ITER steps still predicts well
@@ -322,7 +372,33 @@ class Head:
         coef, intercept = model.coef_, model.intercept_
         if len(self.classes_) == 2:  # one logit w.x + b for the second class: softmax([0, w.x + b]) is the same
             coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
-        layer = _linear(X.shape[1], len(self.classes_))
+        return self._linear_layer(coef, intercept)
+
+    def _fit_one_vs_rest(self, X: np.ndarray, targets: np.ndarray, weighting, progress: Progress | None):
+        """One logistic regression per label (present or not), as (coef (k, d), intercept (k,))."""
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        coef, intercept = np.zeros((targets.shape[1], X.shape[1])), np.zeros(targets.shape[1])
+        for j in range(targets.shape[1]):
+            column = targets[:, j]
+            if column.min() == column.max():  # every training row has it (or none): a constant answer
+                intercept[j] = 10.0 if column[0] else -10.0
+            else:
+                model = LogisticRegression(C=LOGREG_C, max_iter=LOGREG_MAX_ITER, class_weight=weighting)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    model.fit(X, column)
+                coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
+            if progress:
+                progress(Step("training (logistic regression)", j + 1, targets.shape[1]))
+        return coef, intercept
+
+    def _linear_layer(self, coef: np.ndarray, intercept: np.ndarray):
+        """Logits ``coef @ x + intercept`` of raw embeddings ``x`` as a linear layer on standardised inputs."""
+        import torch
+
+        layer = _linear(len(self.mean_), len(self.classes_))
         with torch.no_grad():  # w.x + b with x = z * scale + mean, z the standardised input
             layer.weight.copy_(torch.from_numpy((coef * self.scale_).astype(np.float32)))
             layer.bias.copy_(torch.from_numpy((intercept + coef @ self.mean_).astype(np.float32)))
@@ -340,28 +416,46 @@ class Head:
             raise ValueError(f"got {len(languages)} languages for {len(X)} rows")
         if self.config.kind == "prototypes":
             rows = [UNKNOWN_LANGUAGE] * len(X) if languages is None else list(languages)
-            S, self.refined_ = similarities(X, rows, self.points_.astype(np.float64), self.mean_)
-            return (S / SHOWN_TEMPERATURE).astype(np.float32)
+            self.comparison_ = similarities(X, rows, self.points_.astype(np.float64), self.mean_)
+            return (self.comparison_.S / SHOWN_TEMPERATURE).astype(np.float32)
         inputs = self._standardised(X)
         with torch.no_grad():
             logits = self.network_(inputs).numpy()
             if self.config.kind == "by_language" and languages is not None:
-                other = ~np.isin(np.asarray(languages, dtype=object), [*self.languages_, UNKNOWN_LANGUAGE])
+                other = self._fallback_rows(languages)
                 if other.any():
                     logits[other] = self.fallback_(inputs[torch.from_numpy(other)]).numpy()
         return logits
 
     def predict_proba(self, X: np.ndarray, languages: Sequence[str] | None = None) -> np.ndarray:
-        """Class probabilities, shape (n, n_classes), columns in the order of ``classes_``."""
+        """Class probabilities, shape (n, n_classes), columns in the order of ``classes_``: they sum to 1, or,
+        for a multi-label head, each is its label's own (a sigmoid)."""
         logits = self.decision_function(X, languages)
+        if self.config.multi_label:
+            return 1 / (1 + np.exp(-logits))
         logits = logits - logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X: np.ndarray, languages: Sequence[str] | None = None) -> np.ndarray:
-        """Most probable label per row."""
+        """Most probable label per row; for a multi-label head, the tuple of labels over their thresholds."""
         proba = self.predict_proba(X, languages)
-        return self.classes_[proba.argmax(axis=1)]
+        if not self.config.multi_label:
+            return self.classes_[proba.argmax(axis=1)]
+        return self.over_thresholds(proba, languages)
+
+    def over_thresholds(self, proba: np.ndarray, languages: Sequence[str] | None = None) -> np.ndarray:
+        """A multi-label head's answer from its ``proba``: each row's tuple of labels over their thresholds (those
+        of the logistic regression for rows it answers)."""
+        thresholds = np.tile(self.thresholds_, (len(proba), 1))
+        if self.config.kind == "by_language" and languages is not None:
+            thresholds[self._fallback_rows(languages)] = self.fallback_thresholds_
+        over = proba >= thresholds
+        return objects(tuple(self.classes_[row].tolist()) for row in over)
+
+    def _fallback_rows(self, languages: Sequence[str]) -> np.ndarray:
+        """Which rows a ``by_language`` head sends to its logistic regression: those in no training language."""
+        return ~np.isin(np.asarray(languages, dtype=object), [*self.languages_, UNKNOWN_LANGUAGE])
 
     # --- persistence: tensors in safetensors, everything else in JSON (see xlmr_demo.saved) ---
     def tensors(self) -> dict[str, np.ndarray]:
@@ -371,6 +465,10 @@ class Head:
         state = {f"net.{k}": v.numpy() for k, v in self.network_.state_dict().items()}
         if self.config.kind == "by_language":
             state.update({f"fallback.{k}": v.numpy() for k, v in self.fallback_.state_dict().items()})
+        if self.config.multi_label:
+            state["thresholds"] = self.thresholds_
+            if self.config.kind == "by_language":
+                state["fallback_thresholds"] = self.fallback_thresholds_
         return {**state, "mean": self.mean_, "scale": self.scale_}
 
     def settings(self) -> dict:
@@ -415,7 +513,20 @@ class Head:
         if config.kind == "by_language":
             head.fallback_ = layer(_linear(dim, n), "fallback.")
             head.languages_ = list(settings["languages"])
+        if config.multi_label:
+            head.thresholds_ = tensors["thresholds"]
+            if config.kind == "by_language":
+                head.fallback_thresholds_ = tensors["fallback_thresholds"]
         return head
+
+
+def objects(values) -> np.ndarray:
+    """``values`` as a 1-D object array: labels, or tuples of labels (which ``np.asarray`` would make 2-D)."""
+    values = list(values)
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
 
 
 def _tensor_shapes(config: HeadConfig, n_classes: int, dim: int) -> dict[str, tuple[int, ...]]:
@@ -434,6 +545,10 @@ def _tensor_shapes(config: HeadConfig, n_classes: int, dim: int) -> dict[str, tu
         }
     if config.kind == "by_language":
         layers.update({f"fallback.{k}": shape for k, shape in linear.items()})
+    if config.multi_label:
+        layers["thresholds"] = (n_classes,)
+        if config.kind == "by_language":
+            layers["fallback_thresholds"] = (n_classes,)
     return {**layers, "mean": (dim,), "scale": (dim,)}
 
 
@@ -463,11 +578,11 @@ def check_saved(settings: object, tensors: dict, bound: Limits) -> tuple[HeadCon
     if unknown:
         raise damaged(f"unknown settings {', '.join(map(repr, unknown[:5]))}")
     for key, value in given.items():
-        kind = {"kind": str, "class_weight": str}.get(key)
+        kind = {"kind": str, "class_weight": str, "multi_label": bool}.get(key)
         if kind is None:
             numbers = (float, int)
             kind = (*numbers, type(None)) if key == "learning_rate" else numbers if key in FLOAT_SETTINGS else int
-        if isinstance(value, bool) or not isinstance(value, kind):
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
             raise damaged(f"the setting {key!r} has the wrong type")
     hidden = given.get("hidden", HeadConfig.hidden)
     if hidden > bound.head_hidden:
@@ -478,6 +593,8 @@ def check_saved(settings: object, tensors: dict, bound: Limits) -> tuple[HeadCon
         config = HeadConfig(**given)
     except ValueError as exc:
         raise damaged(str(exc)) from exc
+    if config.kind == "auto":
+        raise damaged("its kind is 'auto', which no fitted head has")
     classes, dim = settings.get("classes"), settings.get("dim")
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         raise damaged("its labels are not a list of texts")
@@ -512,6 +629,11 @@ def check_saved(settings: object, tensors: dict, bound: Limits) -> tuple[HeadCon
             raise damaged(f"tensor {key!r} holds values that are not finite numbers")
         if np.abs(value).max(initial=0) > MAX_WEIGHT:  # trained heads stay within single digits
             raise damaged(f"tensor {key!r} holds values beyond ±{MAX_WEIGHT:,.0f}")
+    for key in ("thresholds", "fallback_thresholds"):
+        if key in tensors and not ((tensors[key] > 0) & (tensors[key] < 1)).all():
+            raise damaged(f"tensor {key!r} holds thresholds outside 0 to 1")
+    if config.kind == "prototypes" and not np.allclose(np.linalg.norm(tensors["points"], axis=1), 1, atol=1e-3):
+        raise damaged("its class points are not of length 1")
     if not (tensors["scale"] > MIN_SCALE).all():  # every input is divided by its scale
         raise damaged("tensor 'scale' holds values that are not positive")
     return config, list(classes), dim

@@ -94,6 +94,12 @@ def _interval(values: np.ndarray) -> list[float] | None:
     return [_round(low), _round(high)]
 
 
+def _too_few(groups: Sequence[str] | None, n: int) -> bool:
+    """Whether the rows are too few to resample: one meaning group (a single row, or all one meaning) has no
+    spread to show, and a range of zero width would claim a certainty it does not have."""
+    return (n if groups is None else len(set(groups))) < 2
+
+
 def _group_weights(groups: Sequence[str] | None, n: int, seed: int, resamples: int = RESAMPLES) -> np.ndarray:
     """(resamples, n) row weights: each resample draws the groups with replacement; a row weighs as often as its
     group was drawn."""
@@ -119,6 +125,8 @@ def bootstrap_intervals(
     class never occurs), resampling the meaning ``groups`` of the rows with replacement, seeded."""
     labels = list(labels)
     k = len(labels)
+    if _too_few(groups, len(y_true)):
+        return {"accuracy": None, "macro_f1": None, "f1": [None] * k}
     t, p = _codes(list(y_true), labels), _codes(list(y_pred), labels)
     weights = _group_weights(groups, len(t), seed)
     accuracy, macro, f1 = _scores(_resampled_counts(t * k + p, weights, k), k)
@@ -153,7 +161,7 @@ def share_interval(hits: np.ndarray, groups: Sequence[str] | None = None, seed: 
     """95% percentile-bootstrap interval of the share of true ``hits`` (one per row), resampling the rows'
     meaning ``groups`` with replacement (each row its own group when None), seeded; None without rows."""
     hits = np.asarray(hits, dtype=np.float64)
-    if not len(hits):
+    if _too_few(groups, len(hits)):
         return None
     codes = np.arange(len(hits)) if groups is None else group_codes(groups)
     n_groups = int(codes.max()) + 1
@@ -197,6 +205,103 @@ def per_language(
     return out
 
 
+def label_matrix(sets: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
+    """(rows, labels) 0/1: which of ``labels`` each row's set holds (others ignored)."""
+    index = {c: j for j, c in enumerate(labels)}
+    out = np.zeros((len(sets), len(labels)), dtype=np.int64)
+    for i, row in enumerate(sets):
+        out[i, [index[c] for c in row if c in index]] = 1
+    return out
+
+
+def _multilabel_scores(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, row_f1: np.ndarray, rows: np.ndarray):
+    """micro-F1, macro-F1 (labels with a true row), samples-F1 and each label's F1 from summed counts: ``tp``,
+    ``fp``, ``fn`` are (..., labels), ``row_f1`` the summed per-row F1 and ``rows`` the rows summed."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        micro = 2 * tp.sum(-1) / (2 * tp.sum(-1) + fp.sum(-1) + fn.sum(-1))
+        f1 = np.where(tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+        present = tp + fn > 0
+        macro = np.where(present, np.nan_to_num(f1), 0).sum(-1) / present.sum(-1)
+        return micro, macro, row_f1 / rows, f1
+
+
+def multilabel_metrics(
+    y_true: Sequence[Sequence[str]],
+    y_pred: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    languages: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
+    seed: int = 0,
+) -> dict:
+    """Figures for several labels per row (``y_true``, ``y_pred``: each row's labels): micro-F1 (every decision
+    pooled), macro-F1 (each label's F1 averaged: a rare label counts as much as a common one), samples-F1 (each
+    row's F1 averaged), exact-match share, per label precision/recall/F1/support, per language; each with its
+    95% interval resampling the meaning ``groups`` as :func:`classification_metrics` does. ``macro_f1`` and
+    ``accuracy`` (here the exact-match share) keep the keys single-label figures use."""
+    labels = list(labels)
+    T, P = label_matrix(y_true, labels), label_matrix(y_pred, labels)
+    tp, fp, fn = T & P, (1 - T) & P, T & (1 - P)
+    sizes = T.sum(1) + P.sum(1)
+    row_f1 = np.where(sizes > 0, 2 * tp.sum(1) / np.maximum(sizes, 1), 1.0)  # nothing given, nothing predicted: right
+    exact = (T == P).all(axis=1).astype(np.float64)
+    micro, macro, samples, f1 = _multilabel_scores(tp.sum(0), fp.sum(0), fn.sum(0), row_f1.sum(), len(T))
+    W = _group_weights(groups, len(T), seed)
+    if _too_few(groups, len(T)):  # no spread to show: every interval None
+        W = np.full((1, len(T)), np.nan)
+    r_micro, r_macro, r_samples, r_f1 = _multilabel_scores(W @ tp, W @ fp, W @ fn, W @ row_f1, W.sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp.sum(0) + fp.sum(0) > 0, tp.sum(0) / (tp.sum(0) + fp.sum(0)), 0)
+        recall = np.where(tp.sum(0) + fn.sum(0) > 0, tp.sum(0) / (tp.sum(0) + fn.sum(0)), 0)
+    result = {
+        "n": len(T),
+        "multi_label": True,
+        "micro_f1": _round(micro),
+        "micro_f1_ci": _interval(r_micro),
+        "macro_f1": _round(macro),
+        "macro_f1_ci": _interval(r_macro),
+        "samples_f1": _round(samples),
+        "samples_f1_ci": _interval(r_samples),
+        "accuracy": _round(exact.mean()),  # exact match: every label of the row right
+        "accuracy_ci": _interval((W @ exact) / W.sum(1)),
+        "labels": labels,
+        "per_class": {
+            c: {
+                "precision": _round(precision[j]),
+                "recall": _round(recall[j]),
+                "f1": _round(np.nan_to_num(f1[j])),
+                "support": int(T[:, j].sum()),
+                "f1_ci": _interval(r_f1[:, j]),
+            }
+            for j, c in enumerate(labels)
+        },
+    }
+    if languages is not None:
+        langs = np.asarray(languages, dtype=object)
+        values, counts = np.unique(langs, return_counts=True)
+        result["per_language"] = {}
+        for lang in values[np.argsort(-counts, kind="stable")]:
+            m = langs == lang
+            kept = None if groups is None else np.asarray(groups, dtype=object)[m].tolist()
+            sub = multilabel_metrics(
+                [y_true[i] for i in np.flatnonzero(m)], [y_pred[i] for i in np.flatnonzero(m)], labels, None, kept, seed
+            )
+            result["per_language"][str(lang)] = {
+                k: sub[k] for k in ("micro_f1", "micro_f1_ci", "macro_f1", "macro_f1_ci", "samples_f1", "accuracy",
+                                    "accuracy_ci", "n")
+            }  # fmt: skip
+    return result
+
+
+def measure(
+    truth: Sequence, predicted: Sequence, labels: Sequence[str], languages: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None, seed: int = 0,
+) -> dict:  # fmt: skip
+    """:func:`classification_metrics`, or :func:`multilabel_metrics` where rows hold tuples of labels."""
+    several = any(isinstance(v, tuple) for v in (*truth, *predicted))
+    measured = multilabel_metrics if several else classification_metrics
+    return measured(truth, predicted, labels, languages, groups, seed)
+
+
 def mean_language_macro_f1(metrics: dict) -> float:
     """The unweighted mean of the per-language macro-F1 scores (each language counts the same)."""
     scores = [v["macro_f1"] for v in metrics["per_language"].values()]
@@ -214,6 +319,14 @@ def classification_report(metrics: dict) -> str:
     n = metrics["n"]
     present = [c for c in metrics["labels"] if metrics["per_class"][c]["support"] > 0]  # as macro_f1
     macro = [np.mean([metrics["per_class"][c][k] for c in present]) for k in ("precision", "recall")]
+    if metrics.get("multi_label"):  # as scikit-learn reports several labels per row
+        return "\n".join([
+            *lines, "",
+            f"{'micro avg':>{width}}  {'':9} {'':9} {metrics['micro_f1']:9.4f} {n:9d}",
+            f"{'macro avg':>{width}}  {macro[0]:9.4f} {macro[1]:9.4f} {metrics['macro_f1']:9.4f} {n:9d}",
+            f"{'samples avg':>{width}}  {'':9} {'':9} {metrics['samples_f1']:9.4f} {n:9d}",
+            f"{'exact match':>{width}}  {'':9} {'':9} {metrics['accuracy']:9.4f} {n:9d}",
+        ])  # fmt: skip
     lines += [
         "",
         f"{'accuracy':>{width}}  {'':9} {'':9} {metrics['accuracy']:9.4f} {n:9d}",

@@ -41,13 +41,15 @@ def not_sure_note(probabilities: Sequence[float]) -> str:
 @dataclass(frozen=True)
 class Predictions:
     """The input table with ``predicted_label``, ``confidence``, ``certainty`` ("sure" or "not sure", see
-    :func:`not_sure`) and one ``prob_<label>`` column per class."""
+    :func:`not_sure`) and one ``prob_<label>`` column per class; for a multi-label classifier ``predicted_labels``
+    (every label over its threshold, joined by ", ") and each label's own probability."""
 
     table: Table
     text_column: str
     n_blank: int  # rows with no text: left without a prediction
     added: list[str]  # the columns the prediction added, as named in the table (a taken name gets "_predicted")
-    n_not_sure: int = 0
+    n_not_sure: int = 0  # several labels per row: the rows with no label over its threshold
+    multi_label: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,19 @@ def prediction_cells(
     rows = [i for i, c in enumerate(texts) if c and c.strip()]
     classes = classifier.classes_
     taken = set(taken)
-    names = ["predicted_label", "confidence", "certainty", *(f"prob_{c}" for c in classes)]
-    names = [n if n not in taken else f"{n}_predicted" for n in names]
+    several = classifier.multi_label
+    first = ["predicted_labels"] if several else ["predicted_label", "confidence", "certainty"]
+    names = [n if n not in taken else f"{n}_predicted" for n in [*first, *(f"prob_{c}" for c in classes)]]
     extra: list[list[str | None]] = [[None] * len(names) for _ in texts]
     unsure = []
-    if rows:
+    if rows and several:  # every label over its threshold; a row with none counts as "not sure"
+        asked = [texts[i] for i in rows]
+        proba = classifier.predict_proba(asked, progress=progress)
+        sets = classifier.label_sets(asked, proba)
+        unsure = [not s for s in sets]
+        for k, i in enumerate(rows):
+            extra[i] = [", ".join(sets[k]), *(f"{p:.4f}" for p in proba[k])]
+    elif rows:
         proba = classifier.predict_proba([texts[i] for i in rows], progress=progress)
         best = proba.argmax(axis=1)
         unsure = [not_sure(p) for p in proba]
@@ -97,6 +107,7 @@ def predict_table(
         n_blank=found.n_blank,
         added=found.names,
         n_not_sure=found.n_not_sure,
+        multi_label=classifier.multi_label,
     )
 
 

@@ -477,7 +477,8 @@ class Predictor(Worker):
 
 
 WORKERS = {"embed": Embedder, "predict": Predictor}
-ADDED = {"embed": EMBEDDING, "predict": "predicted_label"}  # null where a row got nothing: a blank text
+# null where a row got nothing, a blank text (a multi-label classifier adds "predicted_labels")
+ADDED = {"embed": (EMBEDDING,), "predict": ("predicted_label", "predicted_labels")}
 
 
 @contextmanager
@@ -576,8 +577,12 @@ def _results(
     attempts = ray.remote(num_cpus=0)(Attempts).remote()
     ds = ds.repartition(target_num_rows_per_block=batch_rows).map_batches(
         WORKERS[task],
-        fn_constructor_kwargs={"source": source, "text_column": text_column, "precision": precision,
-                               "attempts": attempts},
+        fn_constructor_kwargs={
+            "source": source,
+            "text_column": text_column,
+            "precision": precision,
+            "attempts": attempts,
+        },
         batch_format="pyarrow",
         batch_size=batch_rows,
         compute=ray.data.ActorPoolStrategy(size=options.actors),
@@ -607,7 +612,8 @@ def run(plan: Plan, options: RayOptions = RayOptions(), progress: Progress | Non
 
             def done(table: pa.Table) -> None:
                 counts["rows"] += len(table)
-                counts["blank"] += table.column(ADDED[plan.task]).null_count
+                added = next(name for name in ADDED[plan.task] if name in table.column_names)
+                counts["blank"] += table.column(added).null_count
                 if progress:
                     progress(Step(stage, counts["rows"], max(plan.rows, counts["rows"] + 1)))
 

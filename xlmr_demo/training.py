@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .classifier import BaseClassifier, Classifier
-from .dataset import Dataset, grouping_summary, match_classes, with_found_groups
+from .dataset import Dataset, grouping_summary, match_classes, strata_of, with_found_groups
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
 from .groups import Grouping, find_groups, group_codes
-from .heads import FEW_ROWS, Head, HeadConfig, routing_languages
-from .metrics import classification_metrics
+from .heads import FEW_ROWS, Head, HeadConfig, objects, routing_languages
+from .learning_curve import learning_curve
+from .metrics import label_matrix, measure
 from .models import EMBEDDED_NAME
 from .progress import Progress, Step
 from .prototypes import name_vectors
@@ -60,22 +61,31 @@ def fit_head(
 ) -> Head:  # fmt: skip
     """A head on embeddings ``X[train]``, stopping early on ``X[val]`` (indices into ``X``, ``y``, ``languages``);
     ``names``: each class's label-name vector, for a ``prototypes`` head."""
-    ys = np.asarray(y, dtype=object)
+    ys = objects(y)
+    if config.kind == "prototypes":  # no early stopping: the validation rows are examples too
+        train, val = np.concatenate([train, val]), val[:0]
     trained_on = None if languages is None else languages[train].tolist()
     return Head(config).fit(X[train], ys[train], X[val], ys[val], progress=progress, languages=trained_on, names=names)
 
 
 def head_for(dataset: Dataset, config: HeadConfig, encoder: Encoder) -> tuple[HeadConfig, dict | None, dict]:
-    """The head to train on ``dataset``: ``config``, or a ``prototypes`` head where the default was asked for and
-    the training rows are few (:data:`~xlmr_demo.heads.FEW_ROWS` or fewer per class, the median class); with
-    the label names' vectors such a head needs, and what was chosen and why (for the page)."""
+    """The head to train on ``dataset``: ``config``, its kind "auto" resolved (a ``prototypes`` head where the
+    training rows are few, :data:`~xlmr_demo.heads.FEW_ROWS` or fewer per class, the median class; else
+    ``by_language``); with the label names' vectors a prototypes head needs, and what was chosen and why."""
     train = dataset.indices("train")
-    counts = Counter(dataset.labels[i] for i in train)
+    counts = Counter(label for i in train for label in dataset.targets[i]) if dataset.multi_label else Counter(
+        dataset.labels[i] for i in train
+    )  # fmt: skip
     median = int(np.median(list(counts.values()))) if counts else 0
-    choice = {"kind": config.kind, "chosen": False, "median_rows_per_class": median}
-    if config.kind == "by_language" and median <= FEW_ROWS:
-        config = replace(config, kind="prototypes")
-        choice.update(kind="prototypes", chosen=True)
+    chosen = config.kind == "auto"
+    if chosen:
+        few = median <= FEW_ROWS and not dataset.multi_label
+        config = replace(config, kind="prototypes" if few else "by_language")
+    choice = {"kind": config.kind, "chosen": chosen, "median_rows_per_class": median}
+    if dataset.multi_label:  # one sigmoid per label; prototypes take one label per row
+        if config.kind == "prototypes":
+            raise UserError("Class prototypes take one label per row; choose another head for several labels.")
+        return replace(config, multi_label=True), None, {**choice, "multi_label": True}
     if config.kind != "prototypes":
         return config, None, choice
     classes = sorted(counts)
@@ -105,17 +115,16 @@ def transfer_matrix(
     never trained on ("trained on ar, evaluated on de" is not German translations of the Arabic
     training rows). ``eval_rows`` gives how many rows each cell rests on.
     """
-    from sklearn.metrics import f1_score
 
     langs = np.asarray(dataset.languages, dtype=object)
-    labels = np.asarray(dataset.labels, dtype=object)
+    labels = np.asarray(dataset.labels, dtype=object)  # with several labels per row, each row's joined
     train, val = dataset.indices("train"), dataset.indices("validation")
     sources = [
         lang
         for lang in sorted(set(langs[train].tolist()))
         if (langs[train] == lang).sum() >= MIN_TRANSFER_ROWS and len(set(labels[train][langs[train] == lang])) >= 2
     ]
-    eval_langs, y_eval = np.asarray(eval_languages, dtype=object), np.asarray(y_eval, dtype=object)
+    eval_langs, y_eval = np.asarray(eval_languages, dtype=object), objects(y_eval)
     targets = sorted(set(eval_langs.tolist()))
     if len(sources) < 2 or len(targets) < 2:
         return None
@@ -129,7 +138,7 @@ def transfer_matrix(
 
         check()
         fit_rows = train[langs[train] == source], val[langs[val] == source]
-        head = fit_head(X, labels, *fit_rows, config, progress=check, languages=routing, names=names)
+        head = fit_head(X, dataset.targets, *fit_rows, config, progress=check, languages=routing, names=names)
         seen = set(groups[np.concatenate(fit_rows)].tolist())
         unseen = (
             np.ones(len(eval_langs), bool) if eval_groups is None else np.array([g not in seen for g in eval_groups])
@@ -137,18 +146,25 @@ def transfer_matrix(
         row, sizes = [], []
         for target in targets:
             rows = (eval_langs == target) & unseen
-            present = sorted(set(y_eval[rows].tolist()))
             score = None
             if rows.any():
                 predicted = head.predict(X_eval[rows], None if eval_routing is None else eval_routing[rows])
-                score = round(
-                    float(f1_score(y_eval[rows], predicted, labels=present, average="macro", zero_division=0)), 4
-                )
+                score = _macro_f1(y_eval[rows].tolist(), predicted.tolist())
             row.append(score)
             sizes.append(int(rows.sum()))
         matrix.append(row)
         counts.append(sizes)
     return {"train_languages": sources, "eval_languages": targets, "macro_f1": matrix, "eval_rows": counts}
+
+
+def _macro_f1(truth: list, predicted: list) -> float:
+    """Macro-F1 over the labels the rows hold: of one label per row, or of several (each a tuple)."""
+    from sklearn.metrics import f1_score
+
+    if truth and isinstance(truth[0], tuple):
+        return measure(truth, predicted, sorted({x for v in truth for x in v}), None, None, 0)["macro_f1"]
+    present = sorted(set(truth))
+    return round(float(f1_score(truth, predicted, labels=present, average="macro", zero_division=0)), 4)
 
 
 def find_label_issues(
@@ -172,8 +188,13 @@ def find_label_issues(
         return []
     proba, y, classes = found
     labels = np.asarray(dataset.labels, dtype=object)
-    given = proba[np.arange(len(labels)), y]
-    model_suspect = confident_learning_suspects(proba, y)
+    if dataset.multi_label:
+        given, model_suspect, model_says, predicted = _label_set_suspects(proba, y, classes)
+    else:
+        given = proba[np.arange(len(labels)), y]
+        model_suspect = confident_learning_suspects(proba, y)
+        model_says = [""] * len(labels)
+        predicted = [(classes[int(p.argmax())], float(p.max())) for p in proba]
     grouped, group_suspect, group_says = _group_disagreement(labels, group_codes(dataset.groups), given)
     suspect = np.where(grouped, group_suspect, model_suspect)
     evidence = [
@@ -189,14 +210,43 @@ def find_label_issues(
             "split": dataset.splits[i],
             "given_label": labels[i],
             "given_probability": round(float(given[i]), 4),
-            "predicted_label": classes[int(proba[i].argmax())],
-            "predicted_probability": round(float(proba[i].max()), 4),
+            "predicted_label": predicted[i][0],
+            "predicted_probability": round(predicted[i][1], 4),
             "suspect": bool(suspect[i]),
-            "evidence": evidence[i],
+            "evidence": f"{evidence[i]}: {model_says[i]}" if model_says[i] and model_suspect[i] else evidence[i],
             "translations_say": group_says[i],
         }
         for i in order[:limit]
     ]
+
+
+#: A label is searched for errors when at least this many rows have it and this many do not.
+MIN_LABEL_ROWS = 5
+
+
+def _label_set_suspects(proba: np.ndarray, Y: np.ndarray, classes: list[str]):
+    """Several labels per row: each label searched as its own yes/no question by confident learning
+    (:func:`confident_learning_suspects`), a label missing where the model finds it likely, or there where it
+    finds it unlikely. Per row: the probability of its least likely given label, whether any label is suspect,
+    what the model says of them, and (the labels the model gives at 0.5, the probability of the likeliest label
+    not given)."""
+    suspects = np.zeros(Y.shape, bool)
+    for j in range(Y.shape[1]):
+        if MIN_LABEL_ROWS <= Y[:, j].sum() <= len(Y) - MIN_LABEL_ROWS:
+            suspects[:, j] = confident_learning_suspects(np.column_stack([1 - proba[:, j], proba[:, j]]), Y[:, j])
+    given = np.where(Y == 1, proba, 1.0).min(axis=1)
+    says = [
+        "; ".join(
+            f"{classes[j]!r} {'missing' if Y[i, j] == 0 else 'unlikely'} ({proba[i, j]:.2f})"
+            for j in np.flatnonzero(suspects[i])
+        )
+        for i in range(len(Y))
+    ]
+    predicted = [
+        (", ".join(classes[j] for j in np.flatnonzero(p >= 0.5)), float(np.where(y == 0, p, 0).max()))
+        for p, y in zip(proba, Y, strict=True)
+    ]
+    return given, suspects.any(axis=1), says, predicted
 
 
 def out_of_fold_probabilities(
@@ -211,18 +261,22 @@ def out_of_fold_probabilities(
     if config.kind == "by_language":
         config = replace(config, kind="mlp")
     labels = np.asarray(dataset.labels, dtype=object)
-    classes = sorted(set(labels.tolist()))
+    classes = dataset.classes
     index = {c: i for i, c in enumerate(classes)}
-    y = np.array([index[v] for v in labels])
+    if dataset.multi_label:  # y: (rows, labels) 0/1; folds stratified by each row's rarest label
+        y = label_matrix(dataset.label_sets, classes)
+        strata = np.array([index[v] for v in strata_of(dataset)])
+    else:
+        y = strata = np.array([index[v] for v in labels])
     codes = group_codes(dataset.groups)
-    folds = min(folds, int(codes.max()) + 1, int(np.bincount(y).min()))
+    folds = min(folds, int(codes.max()) + 1, int(np.bincount(strata).min()))
     if folds < 2 or len(classes) < 2:
         return None
     from sklearn.model_selection import StratifiedGroupKFold
 
     proba = np.zeros((len(labels), len(classes)))
     rng = np.random.default_rng(config.seed)
-    splits = StratifiedGroupKFold(folds, shuffle=True, random_state=config.seed).split(labels, y, codes)
+    splits = StratifiedGroupKFold(folds, shuffle=True, random_state=config.seed).split(labels, strata, codes)
     for k, (fit_rows, held_rows) in enumerate(splits):
 
         def check(_: Step | None = None, k: int = k) -> None:  # also each epoch: a chance to stop
@@ -235,9 +289,9 @@ def out_of_fold_probabilities(
         fold_groups = np.unique(codes[fit_rows])
         stopping = rng.permutation(fold_groups)[: max(1, len(fold_groups) // 10)]
         stop = np.isin(codes[fit_rows], stopping)
-        if len(set(y[fit_rows[~stop]].tolist())) < 2:
+        if len(set(strata[fit_rows[~stop]].tolist())) < 2:
             stop[:] = False
-        head = fit_head(X, labels, fit_rows[~stop], fit_rows[stop], config, progress=check, names=names)
+        head = fit_head(X, dataset.targets, fit_rows[~stop], fit_rows[stop], config, progress=check, names=names)
         cols = [index[c] for c in head.classes_]
         proba[np.ix_(held_rows, cols)] = head.predict_proba(X[held_rows])
     return proba, y, classes
@@ -281,11 +335,12 @@ def _group_disagreement(labels: np.ndarray, groups: np.ndarray, given: np.ndarra
 
 
 def _metrics(
-    classes: list[str], predicted: Sequence[str], truth: Sequence[str], languages: Sequence[str],
+    classes: list[str], predicted: Sequence, truth: Sequence, languages: Sequence[str],
     groups: Sequence[str] | None = None, seed: int = 0,
 ) -> dict:  # fmt: skip
-    labels = classes + sorted(set(truth) - set(classes))
-    metrics = classification_metrics(truth, predicted, labels, languages, groups, seed)
+    given = {label for v in truth for label in (v if isinstance(v, tuple) else (v,))}
+    labels = classes + sorted(given - set(classes))
+    metrics = measure(truth, predicted, labels, languages, groups, seed)
     unseen = labels[len(classes) :]
     if unseen:
         metrics["unseen_labels"] = unseen  # in the evaluation data but never in training: always wrong
@@ -294,12 +349,23 @@ def _metrics(
 
 def evaluate(classifier: BaseClassifier, dataset: Dataset, progress: Progress | None = None) -> dict:
     """Metrics of ``classifier`` on every row of ``dataset`` (see :func:`classification_metrics`)."""
-    proba = classifier.predict_proba(dataset.texts, progress=progress)
-    predicted = [classifier.classes_[i] for i in proba.argmax(axis=1)]
-    truth = match_classes(dataset.labels, classifier.classes_)
+    truth = _truth(dataset, classifier.classes_)
+    if dataset.multi_label:
+        predicted = classifier.predict_sets(dataset.texts, progress=progress)
+    else:
+        proba = classifier.predict_proba(dataset.texts, progress=progress)
+        predicted = [classifier.classes_[i] for i in proba.argmax(axis=1)]
     metrics = _metrics(classifier.classes_, predicted, truth, dataset.languages, dataset.groups)
     metrics["evaluated_on"] = "evaluation file"
     return metrics
+
+
+def _truth(dataset: Dataset, classes: Sequence[str]) -> list:
+    """The labels of ``dataset``'s rows spelled as ``classes`` where they are one class: a label per row, or a
+    tuple of them."""
+    if not dataset.multi_label:
+        return match_classes(dataset.labels, list(classes))
+    return [tuple(sorted(set(match_classes(list(s), list(classes))))) for s in dataset.label_sets]
 
 
 def _unseen_meanings(
@@ -313,7 +379,7 @@ def _unseen_meanings(
     keep = [k for k in range(len(truth)) if k not in leaked]
     out = {**metrics, "leaked_test_rows": len(leaked)}
     if keep:
-        m = classification_metrics(
+        m = measure(
             [truth[k] for k in keep], [predicted[k] for k in keep], metrics["labels"], None, [groups[k] for k in keep],
             seed,
         )  # fmt: skip
@@ -339,23 +405,26 @@ def _groups_across(
 
 TRANSFER = "cross-lingual transfer"
 LABEL_ERRORS = "label errors"
+MORE_ROWS = "how many more rows"
 
 
 def train_stages(
     dataset: Dataset,
     model: str | Encoder = EMBEDDED_NAME,
-    config: HeadConfig = HeadConfig(),
+    config: HeadConfig = HeadConfig(kind="auto"),
     *,
     eval_dataset: Dataset | None = None,
     transfer: bool = True,
     label_issues: bool = True,
+    more_rows: bool = True,
     progress: Progress | None = None,
 ) -> Iterator[TrainResult]:
     """:func:`train_classifier` in stages: the result so far after each, the headline first.
 
     1. the classifier, fitted and measured: overall, per class, per language, confusion matrix;
     2. with the cross-lingual transfer matrix (``transfer``: :data:`TRANSFER`);
-    3. with the suspected label errors (``label_issues``: :data:`LABEL_ERRORS`).
+    3. with the suspected label errors (``label_issues``: :data:`LABEL_ERRORS`);
+    4. with how many more rows the next points would take (``more_rows``: :data:`MORE_ROWS`).
 
     Each result is a new object; its ``pending`` names the diagnostics still to come. A caller that
     stops early (a Stop button, a time limit) keeps a complete, saved-ready classifier and every
@@ -377,12 +446,14 @@ def train_stages(
         raise UserError("No rows are marked for training.")
     config, names, choice = head_for(dataset, config, encoder)
     routing = routing_languages(dataset.texts, config)
-    head = fit_head(X, dataset.labels, train, val, config, progress=say, languages=routing, names=names)
+    head = fit_head(X, dataset.targets, train, val, config, progress=say, languages=routing, names=names)
     classifier = Classifier(encoder, head)
     if eval_dataset is not None:
         X_eval = embed(eval_dataset.texts, model=encoder, progress=evaluation_data)
         X_eval, langs = X_eval.embeddings, eval_dataset.languages
-        truth = match_classes(eval_dataset.labels, classifier.classes_)
+        if eval_dataset.multi_label != dataset.multi_label:
+            raise UserError("The evaluation file must have one label per row, or several, as the training file has.")
+        truth = _truth(eval_dataset, classifier.classes_)
         eval_routing = routing_languages(eval_dataset.texts, config)
         # translations across the two files: a row of the evaluation file whose translation is trained on
         dataset, eval_groups = _groups_across(dataset, X, eval_dataset, X_eval, say)
@@ -393,7 +464,7 @@ def train_stages(
         test = dataset.indices("test")
         if len(test) == 0:
             raise UserError("No rows are marked for testing, so nothing can be measured. Add test rows or --eval data.")
-        X_eval, truth = X[test], [dataset.labels[i] for i in test]
+        X_eval, truth = X[test], [dataset.targets[i] for i in test]
         langs = [dataset.languages[i] for i in test]
         eval_routing = None if routing is None else routing[test]
         eval_groups = transfer_groups = [dataset.groups[i] for i in test]
@@ -415,7 +486,10 @@ def train_stages(
         "groups": grouping_summary(dataset),
         "head": {**choice, **({"name_rows": head.name_rows_} if config.kind == "prototypes" else {})},
     }
-    pending = tuple(stage for stage, wanted in ((TRANSFER, transfer), (LABEL_ERRORS, label_issues)) if wanted)
+    if config.multi_label:
+        training["thresholds"] = dict(zip(head.classes_, map(float, head.thresholds_), strict=True))
+    wanted = ((TRANSFER, transfer), (LABEL_ERRORS, label_issues), (MORE_ROWS, more_rows))
+    pending = tuple(stage for stage, asked in wanted if asked)
     evaluated = {"rows": rows, "truth": list(truth), "predicted": predicted, "groups": list(eval_groups)}
     result = TrainResult(classifier, metrics, training=training, pending=pending, evaluated=evaluated, dataset=dataset)
     yield result
@@ -449,7 +523,17 @@ def diagnose(
         yield result
     if LABEL_ERRORS in result.pending:
         issues = find_label_issues(X, dataset, config, progress=say, names=names)
-        result = replace(result, label_issues=issues, pending=())
+        result = replace(result, label_issues=issues, pending=result.pending[1:])
+        yield result
+    if MORE_ROWS in result.pending:
+        val = dataset.indices("validation")
+
+        def fit_and_predict(rows: np.ndarray) -> list:
+            head = fit_head(X, dataset.targets, rows, val, config, languages=routing[0], names=names)
+            return head.predict(evaluation[0], routing[1]).tolist()
+
+        curve = learning_curve(dataset, evaluation[1:], fit_and_predict, result.metrics, config.seed, say)
+        result = replace(result, metrics={**result.metrics, "learning_curve": curve}, pending=result.pending[1:])
         yield result
     say(Step("done", 1, 1))
 
@@ -457,11 +541,12 @@ def diagnose(
 def train_classifier(
     dataset: Dataset,
     model: str | Encoder = EMBEDDED_NAME,
-    config: HeadConfig = HeadConfig(),
+    config: HeadConfig = HeadConfig(kind="auto"),
     *,
     eval_dataset: Dataset | None = None,
     transfer: bool = True,
     label_issues: bool = True,
+    more_rows: bool = True,
     progress: Progress | None = None,
 ) -> TrainResult:
     """Embed, train, measure (on ``eval_dataset`` when given, else the test split) and diagnose.
@@ -474,6 +559,6 @@ def train_classifier(
     """
     stages = train_stages(
         dataset, model, config, eval_dataset=eval_dataset, transfer=transfer, label_issues=label_issues,
-        progress=progress,
+        more_rows=more_rows, progress=progress,
     )  # fmt: skip
     return deque(stages, maxlen=1)[0]

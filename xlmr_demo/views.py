@@ -33,7 +33,7 @@ from .plots import (
 from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
 from .progress import TuningEvaluation, TuningStep, duration
 from .table import Table, short
-from .training import LABEL_ERRORS, MIN_TRANSFER_ROWS, MIN_TRUSTED_ROWS, TRANSFER, TrainResult
+from .training import LABEL_ERRORS, MIN_TRANSFER_ROWS, MIN_TRUSTED_ROWS, MORE_ROWS, TRANSFER, TrainResult
 from .writers import output_file, write_file_atomically
 from .zero_shot import ZeroShotResult
 
@@ -145,11 +145,23 @@ def headline(result: TrainResult) -> str:
     m = result.metrics
     groups = result.training.get("groups", {})
     unit = "groups of translations" if groups.get("groups") else "rows"
-    text = (
-        f"### Macro-F1 {ci_text(m['macro_f1'], m.get('macro_f1_ci'))} · accuracy "
-        f"{ci_text(m['accuracy'], m.get('accuracy_ci'))}\n"
-        f"Measured on {m['n']:,} rows of the {m['evaluated_on']} that the model never saw in training"
-    )
+    if m.get("multi_label"):
+        text = (
+            f"### Micro-F1 {ci_text(m['micro_f1'], m.get('micro_f1_ci'))} · macro-F1 "
+            f"{ci_text(m['macro_f1'], m.get('macro_f1_ci'))}\n"
+            f"Several labels per row: micro-F1 pools every label's yes-or-no over all rows, macro-F1 averages each "
+            f"label's F1 (a rare label counts as much as a common one); per row, F1 averages "
+            f"{ci_text(m['samples_f1'], m.get('samples_f1_ci'))} and every label is right on "
+            f"{ci_text(m['accuracy'], m.get('accuracy_ci'))} of the rows. Each label has its own threshold, chosen "
+            "on the validation rows. "
+            f"Measured on {m['n']:,} rows of the {m['evaluated_on']} that the model never saw in training"
+        )
+    else:
+        text = (
+            f"### Macro-F1 {ci_text(m['macro_f1'], m.get('macro_f1_ci'))} · accuracy "
+            f"{ci_text(m['accuracy'], m.get('accuracy_ci'))}\n"
+            f"Measured on {m['n']:,} rows of the {m['evaluated_on']} that the model never saw in training"
+        )
     if m["evaluated_on"] == "test split" and groups.get("groups") and "leaked_test_rows" not in m:
         text += ", nor any translation or copy of them"
     text += (
@@ -216,17 +228,18 @@ def few_rows_words(choice: dict) -> str:
     )
     names = choice.get("name_rows", 0)
     made = (
-        f"each class is the average of its examples and of its label name, which counts as {names} examples "
-        "(the names alone found your examples' classes more often than chance)"
+        f"each class is the average of its examples (validation rows included) and of its label name, which counts "
+        f"as {names} examples (the names alone found your examples' classes more often than chance)"
         if names
-        else "each class is the average of its examples (the label names alone did not find your examples' classes "
-        "more often than chance, so they were left out)"
+        else "each class is the average of its examples, validation rows included (the label names alone did not "
+        "find your examples' classes more often than chance, so they were left out)"
     )
     return (
         why + made + ". Texts are compared with them after each language's own centre is taken out, and each "
-        "class's centre then moves to the texts that lean to it, so a whole file is classified together. On texts in "
-        "other languages this beat logistic regression by 12 to 17 points with 8 rows per class, and by 3 to 7 with "
-        "32 (bench/results/few_shot.md). More rows per class bring the usual trained head back."
+        "class's centre then moves towards the texts that lean to it, so a whole file is classified together. On "
+        "public benchmarks, from 8 rows per class in one language, this beat logistic regression on texts in other "
+        "languages by 10 to 17 points; label names alone (No labels yet?, above) did as well there or better, so "
+        "try both (bench/results/few_shot.md). More rows per class bring the usual trained head back."
     )
 
 
@@ -239,9 +252,9 @@ def zero_shot_words(found: ZeroShotResult) -> str:
         text = (
             f"### Accuracy {ci_text(m['accuracy'], m.get('accuracy_ci'))} · macro-F1 "
             f"{ci_text(m['macro_f1'], m.get('macro_f1_ci'))}, with nothing trained\n"
-            f"Measured on the {m['n']:,} rows whose label (column {short(found.label_column)!r}) is one you typed; "
-            "in brackets, the range that holds the true figure 95 times in 100. No label of the file was read to "
-            "classify: only to measure."
+            f"Measured on the {m['n']:,} rows with a label (column {short(found.label_column)!r}); in brackets, the "
+            "range that holds the true figure 95 times in 100. No label of the file was read to classify: only to "
+            "measure."
         )
         per = m.get("per_language", {})
         if len(per) > 1:
@@ -253,18 +266,25 @@ def zero_shot_words(found: ZeroShotResult) -> str:
                 )
                 + "."
             )
+    elif found.label_column:
+        text = (
+            f"### {len(predicted):,} rows classified from the label names alone: nothing was trained\n"
+            f"The label column {short(found.label_column)!r} holds none of the labels you typed, so how often these "
+            "are right is not known: type the labels as the file spells them, or check a sample of rows."
+        )
     else:
         text = (
             f"### {len(predicted):,} rows classified from the label names alone: nothing was trained\n"
             "The file has no label column to measure on (one named label, category, ...), so how often these are "
             "right is not known: check a sample of rows before acting on them."
         )
-    if found.left_out:
-        listed = ", ".join(
-            f"{short(k)!r} ({v:,})" for k, v in sorted(found.left_out.items(), key=lambda kv: -kv[1])[:5]
+    if found.untyped:
+        listed = ", ".join(f"{short(k)!r} ({v:,})" for k, v in sorted(found.untyped.items(), key=lambda kv: -kv[1])[:5])
+        n = sum(found.untyped.values())
+        text += (
+            f"\n\n⚠️ {n:,} rows carry labels you did not type: {listed}. Each got one of the labels you typed "
+            "(nothing here answers 'none of these')" + (", and counts as wrong above." if m else ".")
         )
-        n = sum(found.left_out.values())
-        text += f"\n\n{n:,} rows carry labels you did not type and are left out of the figures: {listed}."
     text += "\n\nPredicted: " + ", ".join(f"{short(k)} {v:,}" for k, v in counts.most_common()) + "."
     text += (
         '\n\n**How:** each label is the model\'s vector of "This text is about <label>." (and of its description). '
@@ -407,7 +427,8 @@ def correction_summary(before: TrainResult, after: TrainResult, decisions: dict)
 def prediction_preview(predictions: Predictions, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list]]:
     """The first rows of a predicted file: text, predicted label, confidence and certainty."""
     table = predictions.table
-    picked = [predictions.text_column, *predictions.added[:3]]  # label, confidence, certainty (then prob_*)
+    # label, confidence, certainty (then prob_*); with several labels per row, the labels
+    picked = [predictions.text_column, *predictions.added[: 1 if predictions.multi_label else 3]]
     index = [table.columns.index(c) for c in picked]
     return picked, [[cell(row[i] or "") for i in index] for row in table.rows[:limit]]
 
@@ -419,7 +440,12 @@ def prediction_summary(predictions: Predictions, neutralised: int = 0, excel: bo
     """
     predicted = len(predictions.table) - predictions.n_blank
     lines = [f"Predicted **{_count(predicted, 'row')}**; the first rows are below."]
-    if predictions.n_not_sure:
+    if predictions.n_not_sure and predictions.multi_label:
+        lines.append(
+            f"With no label over its threshold (an empty predicted_labels cell): "
+            f"{_count(predictions.n_not_sure, 'row')}; each label's probability is in its prob_ column."
+        )
+    elif predictions.n_not_sure:
         lines.append(
             f"Marked *not sure* in the certainty column: {_count(predictions.n_not_sure, 'row')} (the top label "
             f"under {NOT_SURE_BELOW:.0%}, or the next label within {CLOSE_CALL:.0%} of it)."
@@ -468,7 +494,53 @@ def transfer_title(result: TrainResult) -> str:
     return "Cross-lingual transfer"
 
 
-STAGE_NAMES = {TRANSFER: "the cross-lingual transfer table", LABEL_ERRORS: "the suspected label errors"}
+STAGE_NAMES = {
+    TRANSFER: "the cross-lingual transfer table",
+    LABEL_ERRORS: "the suspected label errors",
+    MORE_ROWS: "how many more rows would help",
+}
+
+
+def more_rows_words(result: TrainResult) -> str:
+    """How many more labelled rows the next points of macro-F1 would take, and where they pay most (Markdown)."""
+    if MORE_ROWS in result.pending:
+        return "**How many more rows?** Being worked out after the other diagnostics."
+    curve = result.metrics.get("learning_curve")
+    if not curve:
+        return ""
+    overall = curve["overall"]
+    rows, scores = overall["rows_per_class"], overall["scores"]
+    text = (
+        "**How many more rows?** The same head trained on a quarter, a half, three quarters and all of your "
+        f"training rows (a median of {', '.join(f'{r:g}' for r in rows)} rows per class) scored macro-F1 "
+        f"{', '.join(f'{s:.3f}' for s in scores)} on the rows measured above"
+    )
+    gain = overall["per_doubling"]
+    if overall.get("rows_per_class_for_2_points") is None:
+        text += (
+            f": each doubling added {gain:+.3f}, a flat curve. More rows like these are unlikely to help much; the "
+            "suspected label errors and the classes confused with each other are the better place to look."
+        )
+        return text
+    now = rows[-1]
+    need = {points: overall[f"rows_per_class_for_{points}_points"] for points in (2, 5)}
+    text += (
+        f": each doubling added about {gain:.3f}. Read forward (a rough guide: curves flatten), 2 more points would "
+        f"take about {need[2]:,} rows per class ({max(0, need[2] - now):,.0f} more), 5 points about {need[5]:,}."
+    )
+    for key, what in (("per_language", "languages"), ("per_class", "classes")):
+        ranked = sorted(curve[key].items(), key=lambda kv: -kv[1]["per_doubling"])
+        if len(ranked) > 1:
+            text += (
+                f" Gaining most per doubling, {what}: "
+                + ", ".join(f"{short(name, 30)} {v['per_doubling']:+.3f}" for name, v in ranked[:3])
+                + (
+                    f"; least: {short(ranked[-1][0], 30)} {ranked[-1][1]['per_doubling']:+.3f}."
+                    if len(ranked) > 3
+                    else "."
+                )
+            )
+    return text
 
 
 def training_status(result: TrainResult, headline: float, elapsed: float, stopped: str | None = None) -> str:
@@ -668,8 +740,12 @@ def result_figures(result: TrainResult) -> dict:
     per_language = {lang: v["macro_f1"] for lang, v in m.get("per_language", {}).items()}
     intervals = {lang: v.get("macro_f1_ci") for lang, v in m.get("per_language", {}).items()}
     t = result.training
-    return {
-        "confusion": confusion_heatmap(m["confusion_matrix"], m["labels"]),
+    per_label = {c: v["f1"] for c, v in m["per_class"].items()}
+    label_intervals = {c: v.get("f1_ci") for c, v in m["per_class"].items()}
+    return {  # with several labels per row no confusion matrix: each label's F1 instead
+        "confusion": confusion_heatmap(m["confusion_matrix"], m["labels"])
+        if "confusion_matrix" in m
+        else bars(per_label, "F1 per label (whiskers: 95% range)", intervals=label_intervals),
         "languages": bars(per_language, "Macro-F1 per language (whiskers: 95% range)", intervals=intervals)
         if per_language
         else None,

@@ -8,6 +8,7 @@ The labels a file holds, when it has them, are used only to measure (:func:`zero
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 from .classifier import BaseClassifier
 from .columns import detect_columns
-from .dataset import label_key, match_classes, quoted
+from .dataset import MISSING, label_key, match_classes, quoted
 from .encoders import Encoder, embed, load_encoder
 from .errors import UserError
 from .languages import detect_languages
@@ -24,7 +25,15 @@ from .limits import current as current_limits
 from .limits import over_limit
 from .predict import Predictions, predict_table
 from .progress import Progress, Step
-from .prototypes import LANGUAGE_ROWS, REFINE_ROWS, SHOWN_TEMPERATURE, name_vectors, similarities, soft_assignment
+from .prototypes import (
+    LANGUAGE_ROWS,
+    REFINE_ROWS,
+    SHOWN_TEMPERATURE,
+    Comparison,
+    name_vectors,
+    similarities,
+    soft_assignment,
+)
 from .table import Table, short
 
 #: Bounds of what a user types: a label name, a description.
@@ -34,11 +43,22 @@ DESCRIPTION_CHARS = 1_000
 REFERENCE = Path(__file__).with_name("calibration.txt")
 
 
+#: What may separate typed labels, in the order tried: commas (Latin, Chinese and Japanese, Arabic), then
+#: semicolons, then bars (half- or full-width).
+LABEL_SEPARATORS = ((",", "，", "、", "،"), (";", "；"), ("|", "｜"))
+
+
 def parse_labels(text: str) -> list[str]:
-    """Label names typed one per line, or as "a, b, c" (";" where there is no comma, else "|"): stripped, blanks
-    dropped, checked."""
-    separator = "\n" if "\n" in text.strip() else next((s for s in ",;|" if s in text), ",")
-    return check_labels([p.strip() for p in text.split(separator) if p.strip()])
+    """Label names typed one per line, or as "a, b, c" (any script's comma; a semicolon where there is none,
+    else a bar): stripped, blanks dropped, checked."""
+    if "\n" in text.strip():
+        parts = text.split("\n")
+    else:
+        group = next((g for g in LABEL_SEPARATORS if any(sep in text for sep in g)), (",",))
+        for sep in group[1:]:
+            text = text.replace(sep, group[0])
+        parts = text.split(group[0])
+    return check_labels([p.strip() for p in parts if p.strip()])
 
 
 def check_labels(names: Sequence[str]) -> list[str]:
@@ -63,24 +83,32 @@ def check_labels(names: Sequence[str]) -> list[str]:
 
 
 def parse_descriptions(text: str, labels: Sequence[str]) -> dict[str, str]:
-    """Descriptions typed (or read from a file) one per line as "label: what it means"; every label named must be
-    one of ``labels`` (matched as the Data tab matches spellings). Lines without a colon are refused."""
+    """Descriptions typed (or read from a file) one per line as "label: what it means" (or a full-width "："); the
+    label is the longest start of the line that is one of ``labels`` (matched as the Data tab matches spellings),
+    so a label may hold a colon. Lines naming no label, or a label twice, are refused."""
     spelled = {label_key(c): c for c in labels}
     out: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        name, colon, description = line.partition(":")
-        if not colon or not description.strip():
-            raise UserError(f"Description line {number} should read 'label: what it means', not {quoted([line])}.")
-        label = spelled.get(label_key(name.strip()))
-        if label is None:
+        cuts = [i for i, ch in enumerate(line) if ch in ":："]
+        named = [(line[:i], line[i + 1 :]) for i in reversed(cuts) if label_key(line[:i].strip()) in spelled]
+        if not named:
+            first = line[: cuts[0]].strip() if cuts else ""
+            if not cuts or not first:
+                raise UserError(f"Description line {number} should read 'label: what it means', not {quoted([line])}.")
             raise UserError(
-                f"Description line {number} names {quoted([name.strip()])}, which is not one of the labels "
+                f"Description line {number} names {quoted([first])}, which is not one of the labels "
                 f"({quoted(list(labels)[:10])})."
             )
+        name, description = named[0]
+        label = spelled[label_key(name.strip())]
+        if not description.strip():
+            raise UserError(f"Description line {number} gives {quoted([label])} no description after the colon.")
         if len(description.strip()) > DESCRIPTION_CHARS:
             raise UserError(f"A description may have up to {DESCRIPTION_CHARS:,} characters; line {number} is longer.")
+        if label in out:
+            raise UserError(f"Description line {number} describes {quoted([label])} again; give each label one line.")
         out[label] = description.strip()
     return out
 
@@ -143,36 +171,44 @@ class ZeroShotClassifier(BaseClassifier):
         if progress:
             progress(Step("comparing with the label names", 0, 1))
         languages = detect_languages(texts) if languages is None else list(languages)
-        S, refined = similarities(X, languages, self.label_vectors(), self.reference_centre())
-        self.notes = calibration_notes(languages, len(texts), len(self.labels), refined)
+        compared = similarities(X, languages, self.label_vectors(), self.reference_centre())
+        self.notes = calibration_notes(compared, languages, self.labels)
         if progress:
             progress(Step("comparing with the label names", 1, 1))
-        return soft_assignment(S, SHOWN_TEMPERATURE)
+        return soft_assignment(compared.S, SHOWN_TEMPERATURE)
 
 
-def calibration_notes(languages: Sequence[str], n: int, n_labels: int, refined: bool) -> list[str]:
-    """What :meth:`ZeroShotClassifier.predict_proba` did with ``n`` rows, in words."""
-    values, counts = np.unique(np.asarray(languages, dtype=object), return_counts=True)
-    own = [str(v) for v, c in zip(values, counts, strict=True) if c >= LANGUAGE_ROWS]
-    few = [str(v) for v, c in zip(values, counts, strict=True) if c < LANGUAGE_ROWS]
+def calibration_notes(compared: Comparison, languages: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """What :meth:`ZeroShotClassifier.predict_proba` did, in words."""
+    counts = Counter(languages)
+    own = compared.own
+    other = sorted(set(counts) - set(own) - set(compared.leaning))
     notes = []
     if own:
-        listed = ", ".join(own[:12]) + (" ..." if len(own) > 12 else "")
-        notes.append(f"Each of {listed} was compared from its own centre.")
-    if few:
-        where = "all the rows'" if n >= LANGUAGE_ROWS else "the package's sample sentences'"
+        notes.append(f"Each of {_listed(own)} was compared from its own centre.")
+    for lang, (label, share) in compared.leaning.items():
         notes.append(
-            f"{len(few)} language(s) with fewer than {LANGUAGE_ROWS} rows ({', '.join(few[:8])}"
-            f"{' ...' if len(few) > 8 else ''}) were compared from {where} centre."
+            f"⚠️ {share:.0%} of the {lang} rows lean to {labels[label]!r}, so that language's average mostly says "
+            f"{labels[label]!r} and was not taken out (the package's own sentences gave the centre instead). If "
+            "the file is not mostly about one label, check a sample of rows: such files are read less well."
         )
-    if refined:
-        notes.append("Each label's centre was then moved to the texts that lean to it (no label was read).")
+    if other:
+        notes.append(
+            f"{_listed(other)}: fewer than {LANGUAGE_ROWS} different rows, compared from the package's own sentences' "
+            "centre."
+        )
+    if compared.refined:
+        notes.append("Each label's centre then moved towards the texts that lean to it (no label was read).")
     else:
         notes.append(
             f"Label centres were not refined from the texts: that needs {REFINE_ROWS} rows per label "
-            f"({REFINE_ROWS * n_labels:,} here)."
+            f"({REFINE_ROWS * len(labels):,} here)."
         )
     return notes
+
+
+def _listed(values: Sequence[str], most: int = 12) -> str:
+    return ", ".join(values[:most]) + (" ..." if len(values) > most else "")
 
 
 @dataclass(frozen=True)
@@ -184,7 +220,9 @@ class ZeroShotResult:
     notes: list[str]
     metrics: dict | None = None  # as classification_metrics gives, on the rows whose label is one typed
     label_column: str | None = None
-    left_out: dict[str, int] = field(default_factory=dict)  # labels in the file that were not typed: rows each
+    # labels in the file that were not typed, with their rows: measured, and always wrong (only a typed label is given)
+    untyped: dict[str, int] = field(default_factory=dict)
+    group_column: str | None = None  # the intervals resample its meaning groups (else the rows)
 
 
 def zero_shot_table(
@@ -199,8 +237,9 @@ def zero_shot_table(
     name: str = "the file",
 ) -> ZeroShotResult:
     """Classify every row of ``table`` from the label names; where it has a label column (given, or found by its
-    name), measure on the rows whose label is one of ``labels`` (accuracy, macro-F1, per class and language,
-    with 95% intervals over the rows, or over its meaning groups where it has a group column)."""
+    name), measure on the rows with a label (accuracy, macro-F1, per class and language, with 95% intervals over
+    the rows, or over its meaning groups where it has a group column). A row whose label was not typed counts as
+    wrong: it was given one of the typed labels."""
     from .metrics import classification_metrics
 
     found = detect_columns(
@@ -220,25 +259,24 @@ def zero_shot_table(
     notes = list(classifier.notes)
     if not found.label:
         return ZeroShotResult(predictions, classifier, notes)
-    truth = match_classes([(table.column(found.label)[i] or "").strip() for i in kept], classifier.labels)
+    given_labels = table.column(found.label)
+    truth = match_classes([(given_labels[i] or "").strip() for i in kept], classifier.labels)
     predicted = predictions.table.column(predictions.added[0])
-    inside = [k for k, t in enumerate(truth) if t in classifier.labels]
-    left_out: dict[str, int] = {}
-    for t in truth:
-        if t not in classifier.labels:
-            left_out[t] = left_out.get(t, 0) + 1
-    if not inside:
+    measured = [k for k, t in enumerate(truth) if t and t.casefold() not in MISSING]
+    untyped = Counter(truth[k] for k in measured if truth[k] not in classifier.labels)
+    if sum(untyped.values()) == len(measured):  # no row's label was typed (or no row has one)
         notes.append(
-            f"The label column {short(found.label)!r} holds none of the typed labels "
-            f"({quoted(sorted(left_out, key=left_out.get, reverse=True)[:5])} ...): nothing to measure."
+            f"The label column {short(found.label)!r} holds none of the labels typed (it holds "
+            f"{quoted([v for v, _ in untyped.most_common(5)])}{' ...' if len(untyped) > 5 else ''}): nothing to "
+            "measure. Type the labels as the file spells them to see how often they are right."
         )
-        return ZeroShotResult(predictions, classifier, notes, None, found.label, left_out)
+        return ZeroShotResult(predictions, classifier, notes, None, found.label, dict(untyped), found.group)
     groups = table.column(found.group) if found.group else None
     metrics = classification_metrics(
-        [truth[k] for k in inside], [predicted[kept[k]] for k in inside], classifier.labels,
-        [languages[k] for k in inside], None if groups is None else [groups[kept[k]] or f"\0{k}" for k in inside],
+        [truth[k] for k in measured], [predicted[kept[k]] for k in measured], classifier.labels + sorted(untyped),
+        [languages[k] for k in measured], None if groups is None else [groups[kept[k]] or f"\0{k}" for k in measured],
     )  # fmt: skip
-    return ZeroShotResult(predictions, classifier, notes, metrics, found.label, left_out)
+    return ZeroShotResult(predictions, classifier, notes, metrics, found.label, dict(untyped), found.group)
 
 
 class _Given(BaseClassifier):

@@ -13,6 +13,7 @@ import gradio as gr
 from .. import views
 from ..cache import cache_scope
 from ..compare import parse_sentences, similarity
+from ..dataset import several_labels
 from ..errors import UserError
 from ..limits import current as current_limits
 from ..limits import over_limit
@@ -60,6 +61,7 @@ def load_file(path: str | None, request: gr.Request = None):
         except UserError:
             guess, pair = (None, None, None, None), None
         colours = views.colour_choices(table, guess[0], guess[2], pair)
+        several = guess[1] is not None and several_labels(table.column(guess[1])) is not None
         languages = views.language_choices(table.column(guess[2])) if guess[2] else []
     notes = "\n".join(f"- ℹ️ {n}" for n in table.notes) or f"Read **{cell(name, 80)}**: {len(table)} rows."
     if len(table.columns) > len(header):
@@ -72,6 +74,7 @@ def load_file(path: str | None, request: gr.Request = None):
         language_column=column_choices(table.columns, guess[2], optional=True),
         split_column=column_choices(table.columns, guess[3], optional=True),
         group_column=column_choices(table.columns, pair, optional=True),
+        several_labels=several,
         colour=gr.update(choices=colours, value="language"),
         languages=gr.update(choices=languages, value=[]),
     )
@@ -88,11 +91,13 @@ def none_chosen(value: str | None) -> str | None:
 
 @user_errors
 def check_data(
-    text: str, label: str, language: str, split: str, group: str | None = None, request: gr.Request = None
+    text: str, label: str, language: str, split: str, group: str | None = None, several: bool = False,
+    request: gr.Request = None,
 ):  # fmt: skip
     """Validate the table with the chosen columns: report and label x language chart. ``group``: the column of
-    meaning ids ("(none)": translations and near-copies are found from the embeddings when training)."""
-    from ..dataset import prepare_dataset
+    meaning ids ("(none)": translations and near-copies are found from the embeddings when training);
+    ``several``: the label cells hold several labels each (the separator is detected)."""
+    from ..dataset import DataConfig, prepare_dataset
 
     with task(request, "Checking the data") as (session, _):
         table = need(session.table, session, "Load a file first.")
@@ -105,6 +110,7 @@ def check_data(
             language_column=none_chosen(language),
             split_column=none_chosen(split),
             group_column=none_chosen(group),
+            config=DataConfig(label_separator="auto" if several is True else None),
         )
         return views.dataset_report(session.dataset), views.counts_figure(session.dataset)
 
@@ -134,6 +140,9 @@ def predict_text(text: str, request: gr.Request = None):
     with task(request, "Predicting") as (session, _), cache_scope(session.cache):
         classifier = need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
         scores = dict(classifier.scores(text))
+        if classifier.multi_label:  # each label's own probability; the answer is every label over its threshold
+            labels = classifier.predict_sets([text])[0]
+            return scores, f"**Labels:** {', '.join(labels) if labels else 'none over its threshold'}."
     return scores, not_sure_note(list(scores.values()))
 
 

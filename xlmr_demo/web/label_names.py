@@ -31,10 +31,17 @@ def classify_from_names(
     described = parse_descriptions(descriptions or "", names)
 
     def work(session: Session, job, update):
-        table, name = (
-            (session.table, session.table_name) if session.table is not None else (read_table(SAMPLE), SAMPLE.name)
-        )
-        found = zero_shot_table(table, names, described, model_name(model), progress=job.progress, name=name)
+        if session.table is None:
+            table, name, columns = read_table(SAMPLE), SAMPLE.name, {}
+        else:  # the columns chosen in the Data tab, once checked; else found as the Data tab finds them
+            table, name = session.table, session.table_name
+            chosen = session.dataset.columns if session.dataset is not None else None
+            columns = {} if chosen is None else {
+                "text_column": chosen.text, "label_column": chosen.label, "language_column": chosen.language
+            }  # fmt: skip
+        found = zero_shot_table(
+            table, names, described, model_name(model), progress=job.progress, name=name, **columns
+        )  # fmt: skip
         out = write_table(found.predictions.table, session.new_file(f"{name.rsplit('.', 1)[0][:60]}_from_names.csv"))
         session.classifier = found.classifier
         return found, out

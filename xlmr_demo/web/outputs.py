@@ -25,6 +25,7 @@ class FileViews(NamedTuple):
     group_column: object = SKIP  # rows sharing a value are one meaning (translations, copies)
     colour: object = SKIP  # the Explore tab's choices: what the map can be coloured by
     languages: object = SKIP  # and which languages it can show
+    several_labels: object = SKIP  # ticked when the label column's cells hold several labels
 
 
 class TrainViews(NamedTuple):
@@ -42,6 +43,7 @@ class TrainViews(NamedTuple):
     comparison: object = SKIP  # the headline before and after label corrections
     corrected: object = SKIP  # the corrected file
     data_report: object = SKIP  # the Data tab's check report, with the meaning groups training found
+    more_rows: object = SKIP  # how many more rows the next points would take
 
 
 class FilePredictionViews(NamedTuple):

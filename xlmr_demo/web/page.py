@@ -103,6 +103,10 @@ def data_tab() -> Tab:
             label="Group column (same meaning: translations, copies)",
             info="Rows sharing a value never straddle train and test. (none): found from the embeddings.",
         )
+    several = gr.Checkbox(
+        label="Several labels per row", value=False,
+        info="cells such as 'joy, surprise' (separated by , ; or |): each label is learnt as its own yes or no",
+    )  # fmt: skip
     check = gr.Button("Check data", variant="primary")
     report = gr.Markdown()
     counts = gr.Plot(label="Rows per label and language")
@@ -117,13 +121,13 @@ def train_tab(public: bool) -> Tab:
             + ("." if public else "; a model folder (from finetune/) works."),
         )  # fmt: skip
         head = gr.Radio(
-            [("Best of both (recommended)", "by_language"), ("Neural network (MLP)", "mlp"),
-             ("Logistic regression", "logreg")],
-            value="by_language",
+            [("Recommended", "auto"), ("Best of both", "by_language"), ("Neural network (MLP)", "mlp"),
+             ("Logistic regression", "logreg"), ("Class prototypes", "prototypes")],
+            value="auto",
             label="Classifier head",
-            info="Best of both: the neural network for the languages in your file, "
-            "logistic regression (which carries over better) for any other language; with 32 rows per class or "
-            "fewer, class prototypes from your examples and label names instead (no network to train).",
+            info="Recommended: class prototypes (your examples and label names, nothing to train) with 32 rows per "
+            "class or fewer, else best of both: the neural network for the languages in your file, logistic "
+            "regression (which carries over better) for any other language.",
         )  # fmt: skip
     with gr.Row():
         how = gr.Radio(
@@ -173,6 +177,7 @@ def train_tab(public: bool) -> Tab:
             gr.Markdown(views.EXPLANATIONS["languages"])
     transfer = gr.Plot(label="Cross-lingual transfer")
     gr.Markdown(views.EXPLANATIONS["transfer"])
+    more_rows = gr.Markdown()
     issues = gr.Dataframe(
         label="Suspected label errors", headers=ISSUE_HEADERS, interactive=True, wrap=True, type="array",
         static_columns=list(range(len(ISSUE_HEADERS) - 1)),  # only "your decision" can be edited
@@ -338,9 +343,7 @@ def inside_tab(public: bool) -> Tab:
     read_button, read_stop = _go_and_stop("Read every row of the loaded file (or the sample), per language")
     reading_words = gr.Markdown()
     reading_plot = gr.Plot(label="Per language")
-    reading_table = gr.Dataframe(
-        label="Per language", interactive=False, wrap=True
-    )
+    reading_table = gr.Dataframe(label="Per language", interactive=False, wrap=True)
     gr.Markdown(inside_views.EXPLANATIONS["reading"])
     gr.Markdown("### Where languages meet, layer by layer")
     with_tuned = gr.Checkbox(
@@ -380,12 +383,12 @@ FINE_TUNING_QUEUE = {"concurrency_id": training.FINE_TUNING, "concurrency_limit"
 def _data_events(data: Tab, explore: Tab) -> None:
     shown = list(FileViews(
         data.preview, data.notes, data.text, data.label, data.language, data.split, data.group, explore.color,
-        explore.languages,
+        explore.languages, data.several,
     ))  # fmt: skip
     data.upload.upload(callbacks.load_file, [data.upload], shown, api_name="load_file")
     data.sample.click(callbacks.load_sample, None, shown, api_name=False)
     data.check.click(
-        callbacks.check_data, [data.text, data.label, data.language, data.split, data.group],
+        callbacks.check_data, [data.text, data.label, data.language, data.split, data.group, data.several],
         [data.report, data.counts], api_name="check_data",
     )  # fmt: skip
 
@@ -394,7 +397,7 @@ def _train_events(t: Tab, data: Tab) -> None:
     shown = list(TrainViews(
         headline=t.headline, status=t.status, per_class=t.per_class, confusion=t.confusion, languages=t.languages,
         transfer=t.transfer, loss=t.loss, issues=t.issues, download=t.download, comparison=t.comparison,
-        corrected=t.corrected, data_report=data.report,
+        corrected=t.corrected, data_report=data.report, more_rows=t.more_rows,
     ))  # fmt: skip
     # the progress bar (and a refusal) on the status line only: the headline stays readable while diagnostics run
     on_status = {"show_progress_on": [t.status]}

@@ -147,8 +147,11 @@ def staged_training(request, progress, stages, prepare, extra=None, on_headline=
         transfer = gr.Plot(value=figures["transfer"], label=views.transfer_title(result))
         issues_header, issues = views.issue_rows(result)
         issues = gr.Dataframe(value={"headers": issues_header, "data": issues}, label=views.issues_title(result))
+        more_rows = views.more_rows_words(result)
         if len(ready) > 1 and result.pending:  # a diagnostic stage: only what it added
-            return TrainViews(status=status, transfer=transfer, issues=issues, download=str(archive))
+            return TrainViews(
+                status=status, transfer=transfer, issues=issues, download=str(archive), more_rows=more_rows
+            )
         header, rows = views.report_rows(result)
         return TrainViews(  # the headline stage, and the last one again in full: what an API client gets
             headline=views.headline(result),
@@ -161,6 +164,7 @@ def staged_training(request, progress, stages, prepare, extra=None, on_headline=
             issues=issues,
             download=str(archive),
             data_report=views.dataset_report(session.dataset, result) if session.dataset is not None else SKIP,
+            more_rows=more_rows,
             **(extra(result, archive) if extra else {}),
         )
 
@@ -172,7 +176,7 @@ def _head_stages(model: str, head: str, seed: float):
     from ..heads import KINDS, HeadConfig
     from ..training import train_stages
 
-    config = HeadConfig(kind=head if head in KINDS else HeadConfig.kind, seed=parse_seed(seed))
+    config = HeadConfig(kind=head if head in KINDS else "auto", seed=parse_seed(seed))
     model = model_name(model)
     return lambda dataset, report: train_stages(dataset, model, config, progress=report)
 
@@ -283,13 +287,14 @@ def retrain(
                 "correct its suspected label errors, so that before and after compare the same method."
             )
         suspects = [i["row"] for i in before.label_issues if i["suspect"]]
-        decisions = parse_decisions(typed, suspects, before.classifier.classes_)
+        separator = session.dataset.config.label_separator
+        decisions = parse_decisions(typed, suspects, before.classifier.classes_, separator)
         if not decisions:
             raise UserError(
                 "Every decision is 'keep': type the right label (or 'remove') in the last column of the rows "
                 "to change, then retrain."
             )
-        table = corrected_table(session.table, session.dataset.columns.label, decisions)
+        table = corrected_table(session.table, session.dataset.columns.label, decisions, separator)
         suffix = ".xlsx" if file_format == "xlsx" else ".csv"
         name = f"{Path(session.table_name or 'data').stem[:60]}_corrected{suffix}"
         dataset = corrected_dataset(session.dataset, decisions)
