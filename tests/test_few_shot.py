@@ -12,7 +12,7 @@ from xlmr_demo.heads import Head, HeadConfig
 from xlmr_demo.prototypes import name_vectors
 from xlmr_demo.table import Table
 from xlmr_demo.training import train_classifier
-from xlmr_demo.views import headline
+from xlmr_demo.views import headline, write_training_report
 
 from .conftest import sib
 
@@ -73,6 +73,8 @@ def test_training_chooses_prototypes_for_few_rows_says_so_and_saves_them(few, en
     assert head.config.kind == "prototypes" and result.training["head"]["chosen"]
     words = headline(result)
     assert "no network was trained" in words and "counts as 16 examples" in words
+    page = write_training_report(result, tmp_path / "report.html", dataset).read_text(encoding="utf-8")
+    assert "class prototypes: each class the average" in page
     result.classifier.save(tmp_path / "few")
     loaded = Classifier.load(tmp_path / "few")
     texts = [r[3] for r in test]

@@ -68,15 +68,21 @@ def dataset_report(dataset: Dataset, result: TrainResult | None = None) -> str:
     groups = grouping_summary(dataset)
     if result is not None and result.training.get("groups"):
         split_counts, groups = result.training["rows"], result.training["groups"]
+    kinds = "labels" if dataset.multi_label else "classes"
     lines = [
-        f"**{len(dataset.texts)} usable rows**, {len(dataset.classes)} classes, "
+        f"**{len(dataset.texts)} usable rows**, {len(dataset.classes)} {kinds}, "
         f"{len(set(dataset.languages))} languages{' (detected)' if dataset.languages_detected else ''}.",
         f"Columns: text **{html.escape(m.text)}**, label **{html.escape(m.label)}**, "
         f"language **{html.escape(m.language or 'detected per row')}**, "
         f"split **{html.escape(m.split or 'automatic 70/10/20')}** "
         f"(train {split_counts['train']}, validation {split_counts['validation']}, test {split_counts['test']}).",
     ]
-    lines.append(f"Labels: {_counted(dataset.labels)}.")
+    if dataset.multi_label:
+        per_row = sum(map(len, dataset.label_sets)) / len(dataset.label_sets)
+        labels = [label for labels in dataset.label_sets for label in labels]
+        lines.append(f"Several labels per row ({per_row:.1f} on average); rows per label: {_counted(labels)}.")
+    else:
+        lines.append(f"Labels: {_counted(dataset.labels)}.")
     lines.append(f"Languages: {_counted(dataset.languages)}.")
     lines.append(grouping_words(groups))
     fixed = len(lines)
@@ -678,7 +684,8 @@ EXPLANATIONS = {
     "confusion": (
         "**Confusion matrix**: each row is the true label, each column the model's answer, each cell a count "
         "of test rows. Good looks like a dark diagonal; a dark cell off it names two labels the model "
-        "mixes up (often labels that overlap in meaning)."
+        "mixes up (often labels that overlap in meaning). With several labels per row, each label's F1 (with its "
+        "95% range) stands here instead."
     ),
     "languages": (
         "**Per language**: macro-F1 on each language's test rows, the whisker its 95% range (few rows, wide "
@@ -923,6 +930,7 @@ HEAD_KINDS = {
     "by_language": "a small neural network for the training rows' languages, logistic regression for any other",
     "mlp": "a small neural network (MLP)",
     "logreg": "logistic regression",
+    "prototypes": "class prototypes: each class the average of its examples (and label name), nothing trained",
 }
 
 
@@ -987,6 +995,8 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
         parts.append('<div class="figure">' + figures[key].to_html(full_html=False, include_plotlyjs=plotly_js))
         parts.append(f'<div class="explain">{_markdown_html(EXPLANATIONS[key])}</div></div>')
         plotly_js = False
+    if result.metrics.get("learning_curve"):
+        parts.append(_markdown_html(more_rows_words(result)))
     parts.append(f"<h2>{html.escape(issues_title(result))}</h2>")
     issues_header, issues = issue_rows(result)
     if issues:  # without the decision column: the report is read, not edited
@@ -999,7 +1009,11 @@ def training_report_html(result: TrainResult, dataset: Dataset | None = None) ->
             [
                 ["encoder", encoder.name],
                 ["encoder fingerprint (sha256 of its files and settings)", encoder.fingerprint],
-                ["classifier head", HEAD_KINDS[head.config.kind]],
+                [
+                    "classifier head",
+                    HEAD_KINDS[head.config.kind]
+                    + (" (one yes-or-no per label, each with its own threshold)" if head.config.multi_label else ""),
+                ],
                 *_fine_tuning_rows(result.training.get("fine_tuning")),
                 ["labels", ", ".join(cell(c, 40) for c in result.classifier.classes_)],
                 ["seed", head.config.seed],
