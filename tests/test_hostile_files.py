@@ -167,9 +167,7 @@ def test_billion_laughs_in_a_workbook_is_refused(tmp_path):
     buffer = io.BytesIO()
     book.save(buffer)
     source = zipfile.ZipFile(buffer)
-    entities = '<!ENTITY lol0 "lol">' + "".join(
-        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
-    )
+    entities = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
     sheet = (
         f'<?xml version="1.0"?><!DOCTYPE lolz [{entities}]><worksheet '
         'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1">'

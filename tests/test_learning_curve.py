@@ -21,6 +21,8 @@ def test_a_curve_read_forward_prices_the_next_points_and_a_flat_one_does_not():
     assert rising.to_json()["rows_per_class_for_2_points"] == round(80 * 2**0.4)
     flat = fit_curve([10, 20, 40, 80], [0.60, 0.61, 0.60, 0.60])
     assert flat.rows_for(0.02) is None and flat.to_json()["rows_per_class_for_5_points"] is None
+    noisy = fit_curve([10, 20, 40, 80], [0.50, 0.55, 0.60, 0.65], interval=[0.50, 0.80])  # rises 0.15, ±0.15
+    assert not noisy.readable and noisy.rows_for(0.02) is None
 
 
 def test_subsamples_take_each_class_alike_and_keep_meaning_groups_whole():

@@ -15,7 +15,7 @@ from xlmr_demo.dataset import DataConfig, prepare_dataset, several_labels
 from xlmr_demo.encoders import embed
 from xlmr_demo.errors import UserError
 from xlmr_demo.heads import Head, HeadConfig
-from xlmr_demo.metrics import label_matrix, multilabel_metrics
+from xlmr_demo.metrics import label_matrix, multilabel_metrics, paired_difference
 from xlmr_demo.table import Table
 from xlmr_demo.training import train_classifier
 
@@ -71,6 +71,26 @@ def test_each_label_is_one_class_however_it_is_spelled_and_bad_cells_are_refused
                         config=DataConfig(label_separator="auto"))  # fmt: skip
 
 
+def test_a_column_of_separators_only_and_none_among_labels_are_handled():
+    assert several_labels([",", ", ", ","]) is None  # nothing but separators: no labels, no crash
+    with pytest.raises(UserError):
+        prepare_dataset(Table(["text", "label"], [["a", ","], ["b", ","]]), "f", config=DataConfig(label_separator=","))
+    data = prepare_dataset(
+        Table(["text", "label"], [[f"t{i}", v] for i, v in enumerate(["a, none", "b", "a, b", "b, nan"] * 3)]),
+        "f", config=DataConfig(label_separator=","),
+    )  # fmt: skip
+    assert data.classes == ["a", "b"]
+
+
+def test_thresholds_need_ten_validation_rows_of_their_label():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    y = [("a",) if x[0] > 0 else ("b",) if x[1] > 0 else ("a", "c") for x in X]
+    rare = [("c",)] * 3 + [("a",)] * 37  # three validation rows of "c": too few to choose its threshold on
+    head = Head(HeadConfig(kind="logreg", multi_label=True)).fit(X[:260], y[:260], X[260:], rare)
+    assert head.thresholds_[list(head.classes_).index("c")] == 0.5
+
+
 def test_figures_agree_with_scikit_learn_and_carry_intervals():
     from sklearn.metrics import f1_score
 
@@ -87,6 +107,8 @@ def test_figures_agree_with_scikit_learn_and_carry_intervals():
         low, high = m[f"{key}_ci"]
         assert low < m[key] < high
     assert set(m["per_language"]) == {"en", "fi"} and "micro_f1_ci" in m["per_language"]["fi"]
+    change = paired_difference(truth, predicted, truth)  # the same rows, corrected to the truth: macro-F1 over labels
+    assert change["difference"] == pytest.approx(1 - m["macro_f1"], abs=1e-4) and change["clear"]
 
 
 def test_a_label_per_yes_or_no_beats_one_vs_rest_logistic_regression_and_loads_back(emotions, tmp_path):
@@ -140,6 +162,8 @@ def test_cli_trains_several_labels_and_predicts_them(emotions, tmp_path, capsys)
     assert main(["train", str(data), "--label-column", "emotions", "--multi-label", "--output", str(head)]) == 0
     assert "micro-F1" in capsys.readouterr().out
     assert main(["predict", str(head), str(data), "--output", str(out)]) == 0
+    one_each = write_csv(tmp_path / "one.csv", ["text", "emotions"], [["I am so happy!", "joy"], ["Go away.", "anger"]])
+    assert main(["evaluate", str(head), str(one_each), "--label-column", "emotions"]) == 0  # one label a row: fine
     with out.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert "predicted_labels" in rows[0] and "prob_joy" in rows[0] and "confidence" not in rows[0]

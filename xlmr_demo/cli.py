@@ -193,9 +193,15 @@ def _summary(metrics: dict, unit: str = "meaning groups") -> str:
                 f"without them ({unseen['n']} rows): macro-F1 {ci_text(unseen['macro_f1'], unseen['macro_f1_ci'])}, "
                 f"accuracy {ci_text(unseen['accuracy'], unseen['accuracy_ci'])}"
             )
+    if metrics.get("unseen_labels"):
+        lines.append(
+            f"warning: {len(metrics['unseen_labels'])} label(s) of the measured rows were never in training (always "
+            f"wrong): {', '.join(metrics['unseen_labels'][:10])}"
+        )
     lines.append("")
     if "per_language" in metrics:
-        lines.append(f"{'language':>10}  {'macro-F1 (95% interval)':>26}  {'accuracy (95% interval)':>26}  {'rows':>6}")
+        right = "all labels right" if metrics.get("multi_label") else "accuracy"
+        lines.append(f"{'language':>10}  {'macro-F1 (95% interval)':>26}  {right + ' (95% interval)':>26}  {'rows':>6}")
         for lang, r in metrics["per_language"].items():
             f1, acc = ci_text(r["macro_f1"], r.get("macro_f1_ci")), ci_text(r["accuracy"], r.get("accuracy_ci"))
             lines.append(f"{lang:>10}  {f1:>26}  {acc:>26}  {r['n']:6d}")

@@ -184,7 +184,7 @@ def several_labels(cells: list[str | None]) -> str | None:
         if len(holding) < SEVERAL_LABELS_SHARE * len(values) or len(holding) < 2:
             continue
         parts = [p.strip() for v in values for p in v.split(separator) if p.strip()]
-        if max(map(len, parts)) <= 60 and len(set(parts)) < len(set(values)):
+        if parts and max(map(len, parts)) <= 60 and len(set(parts)) < len(set(values)):
             return separator
     return None
 
@@ -194,8 +194,15 @@ def split_label_sets(
 ) -> tuple[list[tuple[str, ...]], list[str]]:  # fmt: skip
     """Each cell's labels (split on ``separator``, spellings merged per label as :func:`merge_spellings` does),
     sorted, each once; and the notes of the merges."""
-    parts = [[p.strip() for p in c.split(separator) if p.strip()] for c in cells]
+    parts = [[p.strip() for p in c.split(separator) if not _missing(p)] for c in cells]  # "a, none": a
     flat, notes = merge_spellings([p for row in parts for p in row], column)
+    other = several_labels(flat)
+    if other is not None:
+        example = next(p for p in flat if other in p)
+        notes.append(
+            f"Labels such as {short(example)!r} still hold {other!r}: if that separates the labels, choose it "
+            f"instead of {separator!r}."
+        )
     out, k = [], 0
     for row in parts:
         out.append(tuple(sorted(set(flat[k : k + len(row)]))))
@@ -349,7 +356,7 @@ def prepare_dataset(
         notes.append("Removed spaces around some labels (so 'pos ' and 'pos' are one class).")
     label_sets, hint = None, ""
     if config.label_separator == "auto":
-        found_separator = several_labels(labels)
+        found_separator = several_labels(labels) or ("," if purpose == "evaluate" else None)  # one label each
         if found_separator is None:
             raise UserError(
                 f"No cell of the label column {short(found.label)!r} holds several labels separated by "

@@ -42,8 +42,10 @@ KINDS = ("auto", "by_language", "mlp", "logreg", "prototypes")
 #: Training rows per class (the median class) at or below which training uses a "prototypes" head instead of
 #: the default: measured at 8, 16, 32 and 64 rows per class in ``bench/few_shot.py``.
 FEW_ROWS = 32
-#: The thresholds a multi-label head chooses from, per label, by F1 on the validation rows (0.5 without any).
+#: The thresholds a multi-label head chooses from, per label, by F1 on the validation rows ...
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
+#: ... where the label has this many of them (else 0.5): a threshold chosen on 3 rows floods the predictions.
+THRESHOLD_ROWS = 10
 #: A language counts as trained on when at least this share of the training rows is in it (one
 #: misdetected tweet does not make a language "seen").
 MIN_LANGUAGE_SHARE = 0.01
@@ -271,7 +273,8 @@ class Head:
 
     def _thresholds(self, network, validation) -> np.ndarray:
         """Each label's threshold of the sigmoid outputs of ``network``: the one of :data:`THRESHOLDS` with the
-        best F1 on the validation rows (the one nearest 0.5 among equals); 0.5 for a label none of them holds."""
+        best F1 on the validation rows (the one nearest 0.5 among equals); 0.5 for a label fewer than
+        :data:`THRESHOLD_ROWS` of them hold."""
         import torch
 
         out = np.full(len(self.classes_), 0.5, dtype=np.float32)
@@ -280,7 +283,7 @@ class Head:
         with torch.no_grad():
             proba = torch.sigmoid(network(self._standardised(validation[0]))).numpy()
         truth = validation[1].astype(bool)
-        for j in np.flatnonzero(truth.any(axis=0)):
+        for j in np.flatnonzero(truth.sum(axis=0) >= THRESHOLD_ROWS):
             predicted = proba[:, j, None] >= THRESHOLDS  # (rows, thresholds)
             tp = (predicted & truth[:, j, None]).sum(axis=0)
             f1 = 2 * tp / (predicted.sum(axis=0) + truth[:, j].sum())

@@ -37,10 +37,17 @@ class Curve:
     rows: list[float]  # training rows per class (the median class) at each point
     scores: list[float]
     per_doubling: float  # b * log 2: what doubling the rows added
+    noise: float = 0.0  # half the width of the last score's 95% interval
+
+    @property
+    def readable(self) -> bool:
+        """Whether the curve rises, and by more than the noise of one point: else reading it forward says
+        nothing (four points that go up and down within the interval of each)."""
+        return self.per_doubling >= FLAT and self.scores[-1] - self.scores[0] > self.noise
 
     def rows_for(self, gain: float) -> float | None:
-        """Rows per class for ``gain`` more than the last point (None where the curve is flat)."""
-        if self.per_doubling < FLAT:
+        """Rows per class for ``gain`` more than the last point (None where the curve is not :attr:`readable`)."""
+        if not self.readable:
             return None
         return float(self.rows[-1] * 2 ** (gain / self.per_doubling))
 
@@ -49,6 +56,8 @@ class Curve:
             "rows_per_class": [round(r, 1) for r in self.rows],
             "scores": [round(s, 4) for s in self.scores],
             "per_doubling": round(self.per_doubling, 4),
+            "noise": round(self.noise, 4),
+            "readable": self.readable,
             **{f"rows_per_class_for_{round(g * 100)}_points": _rounded(self.rows_for(g)) for g in GAINS},
         }
 
@@ -57,11 +66,12 @@ def _rounded(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
-def fit_curve(rows: Sequence[float], scores: Sequence[float]) -> Curve:
-    """The least-squares fit of ``scores`` on ``log(rows)``."""
+def fit_curve(rows: Sequence[float], scores: Sequence[float], interval: Sequence[float] | None = None) -> Curve:
+    """The least-squares fit of ``scores`` on ``log(rows)``; ``interval``: the last score's 95% interval."""
     x, y = np.log(np.asarray(rows, dtype=float)), np.asarray(scores, dtype=float)
     slope = float(np.polyfit(x, y, 1)[0]) if len(set(x.tolist())) > 1 else 0.0
-    return Curve(list(map(float, rows)), list(map(float, y)), slope * float(np.log(2)))
+    noise = (interval[1] - interval[0]) / 2 if interval else 0.0
+    return Curve(list(map(float, rows)), list(map(float, y)), slope * float(np.log(2)), float(noise))
 
 
 def subsample(dataset: Dataset, train: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -91,10 +101,13 @@ def learning_curve(
     headline: dict,
     seed: int = 0,
     progress: Progress | None = None,
+    also_learnt: np.ndarray | None = None,
 ) -> dict:
     """The learning curve of ``dataset``'s training rows: ``fit_and_predict(rows)`` trains the head on those
     training rows and predicts the measured rows, whose truth and languages ``evaluation`` holds; the last point
-    is ``headline`` (their metrics, all the training rows). Overall, per language, per class."""
+    is ``headline`` (their metrics, all the training rows). Overall, per language, per class. ``also_learnt``: rows
+    the head learns from besides the training rows (a prototypes head's validation rows), counted in the sizes."""
+    extra = np.zeros(0, dtype=np.int64) if also_learnt is None else also_learnt
     train = dataset.indices("train")
     truth, languages = evaluation
     labels = headline["labels"]
@@ -104,19 +117,19 @@ def learning_curve(
             progress(Step("how many more rows", k, len(FRACTIONS)))
         rows = subsample(dataset, train, fraction, seed)
         points.append(measure(list(truth), fit_and_predict(rows), labels, list(languages), None, seed))
-        sizes.append(_per_class(dataset, rows))
+        sizes.append(_per_class(dataset, np.concatenate([rows, extra])))
     points.append(headline)
-    sizes.append(_per_class(dataset, train))
+    sizes.append(_per_class(dataset, np.concatenate([train, extra])))
     if progress:
         progress(Step("how many more rows", len(FRACTIONS), len(FRACTIONS)))
-    overall = fit_curve(sizes, [p["macro_f1"] for p in points])
+    overall = fit_curve(sizes, [p["macro_f1"] for p in points], headline.get("macro_f1_ci"))
     per_language = {
-        lang: fit_curve(sizes, [p["per_language"][lang]["macro_f1"] for p in points])
+        lang: fit_curve(sizes, [p["per_language"][lang]["macro_f1"] for p in points], v.get("macro_f1_ci"))
         for lang, v in headline.get("per_language", {}).items()
         if v["n"] >= MIN_ROWS and all(lang in p.get("per_language", {}) for p in points)
     }
     per_class = {
-        c: fit_curve(sizes, [p["per_class"][c]["f1"] for p in points])
+        c: fit_curve(sizes, [p["per_class"][c]["f1"] for p in points], v.get("f1_ci"))
         for c, v in headline["per_class"].items()
         if v["support"] >= MIN_ROWS
     }

@@ -142,7 +142,10 @@ def paired_difference(
     seed: int = 0,
 ) -> dict:  # fmt: skip
     """How much macro-F1 changes from predictions ``before`` to ``after`` on the same rows, with its 95% interval
-    (both scored on each resample of the groups) and whether that interval excludes zero (``clear``)."""
+    (both scored on each resample of the groups) and whether that interval excludes zero (``clear``). Rows may
+    hold tuples of labels (several per row): macro-F1 is then each label's F1 averaged."""
+    if any(isinstance(v, tuple) for v in (*y_true, *before, *after)):
+        return _paired_label_sets(y_true, before, after, groups, seed)
     labels = sorted(set(y_true) | set(before) | set(after))
     k = len(labels)
     t = _codes(list(y_true), labels)
@@ -154,6 +157,22 @@ def paired_difference(
         scores.append((_scores(full, k)[1][0], _scores(_resampled_counts(cells, weights, k), k)[1]))
     difference = scores[1][0] - scores[0][0]
     ci = _interval(scores[1][1] - scores[0][1])
+    return {"difference": _round(difference), "ci": ci, "clear": bool(ci is not None and (ci[0] > 0 or ci[1] < 0))}
+
+
+def _paired_label_sets(y_true, before, after, groups, seed: int) -> dict:
+    """:func:`paired_difference` of macro-F1 over labels, for rows that hold several."""
+    labels = sorted({x for rows in (y_true, before, after) for v in rows for x in v})
+    T = label_matrix(y_true, labels)
+    W = _group_weights(groups, len(T), seed)
+    scores = []
+    for predicted in (before, after):
+        P = label_matrix(predicted, labels)
+        tp, fp, fn = T & P, (1 - T) & P, T & (1 - P)
+        full = _multilabel_scores(tp.sum(0), fp.sum(0), fn.sum(0), 0.0, len(T))[1]
+        scores.append((full, _multilabel_scores(W @ tp, W @ fp, W @ fn, 0.0, W.sum(1))[1]))
+    ci = _interval(scores[1][1] - scores[0][1])
+    difference = scores[1][0] - scores[0][0]
     return {"difference": _round(difference), "ci": ci, "clear": bool(ci is not None and (ci[0] > 0 or ci[1] < 0))}
 
 

@@ -477,8 +477,6 @@ class Predictor(Worker):
 
 
 WORKERS = {"embed": Embedder, "predict": Predictor}
-# null where a row got nothing, a blank text (a multi-label classifier adds "predicted_labels")
-ADDED = {"embed": (EMBEDDING,), "predict": ("predicted_label", "predicted_labels")}
 
 
 @contextmanager
@@ -612,8 +610,7 @@ def run(plan: Plan, options: RayOptions = RayOptions(), progress: Progress | Non
 
             def done(table: pa.Table) -> None:
                 counts["rows"] += len(table)
-                added = next(name for name in ADDED[plan.task] if name in table.column_names)
-                counts["blank"] += table.column(added).null_count
+                counts["blank"] += sum(c is None for c in text_cells(table.column(plan.text_column)))
                 if progress:
                     progress(Step(stage, counts["rows"], max(plan.rows, counts["rows"] + 1)))
 

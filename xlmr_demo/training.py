@@ -532,7 +532,8 @@ def diagnose(
             head = fit_head(X, dataset.targets, rows, val, config, languages=routing[0], names=names)
             return head.predict(evaluation[0], routing[1]).tolist()
 
-        curve = learning_curve(dataset, evaluation[1:], fit_and_predict, result.metrics, config.seed, say)
+        learnt = val if config.kind == "prototypes" else None  # fit_head gives a prototypes head these too
+        curve = learning_curve(dataset, evaluation[1:], fit_and_predict, result.metrics, config.seed, say, learnt)
         result = replace(result, metrics={**result.metrics, "learning_curve": curve}, pending=result.pending[1:])
         yield result
     say(Step("done", 1, 1))

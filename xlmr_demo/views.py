@@ -523,19 +523,25 @@ def more_rows_words(result: TrainResult) -> str:
     )
     gain = overall["per_doubling"]
     if overall.get("rows_per_class_for_2_points") is None:
-        text += (
+        if gain >= 0.005:  # a rise, but within the noise of one point
+            return text + (
+                f": the points rise by less than the headline's own range (±{overall['noise']:.3f}), so they are "
+                "too noisy to read forward. More rows would help measure this too: the test rows set that range."
+            )
+        return text + (
             f": each doubling added {gain:+.3f}, a flat curve. More rows like these are unlikely to help much; the "
             "suspected label errors and the classes confused with each other are the better place to look."
         )
-        return text
     now = rows[-1]
     need = {points: overall[f"rows_per_class_for_{points}_points"] for points in (2, 5)}
     text += (
         f": each doubling added about {gain:.3f}. Read forward (a rough guide: curves flatten), 2 more points would "
-        f"take about {need[2]:,} rows per class ({max(0, need[2] - now):,.0f} more), 5 points about {need[5]:,}."
-    )
+        f"take about {need[2]:,} rows per class ({max(0, need[2] - now):,.0f} more), 5 points about {need[5]:,}"
+        + (" (over ten times your rows: this head is likely near what these rows can teach it)." if (
+            need[5] > 10 * now) else ".")
+    )  # fmt: skip
     for key, what in (("per_language", "languages"), ("per_class", "classes")):
-        ranked = sorted(curve[key].items(), key=lambda kv: -kv[1]["per_doubling"])
+        ranked = sorted(((k, v) for k, v in curve[key].items() if v["readable"]), key=lambda kv: -kv[1]["per_doubling"])
         if len(ranked) > 1:
             text += (
                 f" Gaining most per doubling, {what}: "

@@ -140,9 +140,14 @@ def predict_text(text: str, request: gr.Request = None):
     with task(request, "Predicting") as (session, _), cache_scope(session.cache):
         classifier = need(session.classifier, session, "Train a classifier (Train tab) or load a saved one first.")
         scores = dict(classifier.scores(text))
-        if classifier.multi_label:  # each label's own probability; the answer is every label over its threshold
+        if classifier.multi_label:  # the answer is every label over its threshold: those are what the box shows
             labels = classifier.predict_sets([text])[0]
-            return scores, f"**Labels:** {', '.join(labels) if labels else 'none over its threshold'}."
+            others = ", ".join(f"{c} {p:.0%}" for c, p in scores.items() if c not in labels)
+            if not labels:
+                return scores, f"**No label** is over its threshold. Each label's own probability: {others}."
+            return {c: scores[c] for c in labels}, (
+                f"**Labels:** {', '.join(labels)} (each over its own threshold). The others: {others}."
+            )
     return scores, not_sure_note(list(scores.values()))
 
 
