@@ -218,3 +218,22 @@ def sib(languages: tuple[str, ...], n: int | None = None) -> list[tuple[str, str
             next(reader)
             rows += [(idx, folder[:2], cat, text) for idx, cat, text in list(reader)[:n]]
     return rows
+
+
+EMOTIONS = dict(enumerate(["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"], start=1))
+
+
+def xed(name: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """A seeded random ``n`` of XED's well-formed lines (the files are sorted by label): (text, "joy, fear")."""
+    import numpy as np
+
+    path = SHARED_DATA / "xed" / name
+    if not path.is_file():
+        missing_shared_data(path)
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if len(fields) == 2 and fields[0].strip() and all(p.strip().isdigit() for p in fields[1].split(",")):
+            rows.append((fields[0], ", ".join(EMOTIONS[int(p)] for p in fields[1].split(","))))
+    picked = np.random.default_rng(seed).choice(len(rows), n, replace=False)
+    return [rows[i] for i in sorted(picked)]

@@ -19,23 +19,7 @@ from xlmr_demo.metrics import label_matrix, multilabel_metrics, paired_differenc
 from xlmr_demo.table import Table
 from xlmr_demo.training import train_classifier
 
-from .conftest import SHARED_DATA, missing_shared_data, write_csv
-
-EMOTIONS = dict(enumerate(["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"], start=1))
-
-
-def xed(name: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """A seeded random ``n`` of XED's well-formed lines (the files are sorted by label): (text, "joy, fear")."""
-    path = SHARED_DATA / "xed" / name
-    if not path.is_file():
-        missing_shared_data(path)
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split("\t")
-        if len(fields) == 2 and fields[0].strip() and all(p.strip().isdigit() for p in fields[1].split(",")):
-            rows.append((fields[0], ", ".join(EMOTIONS[int(p)] for p in fields[1].split(","))))
-    picked = np.random.default_rng(seed).choice(len(rows), n, replace=False)
-    return [rows[i] for i in sorted(picked)]
+from .conftest import write_csv, xed
 
 
 @pytest.fixture(scope="module")
