@@ -419,8 +419,8 @@ class Head:
             raise ValueError(f"got {len(languages)} languages for {len(X)} rows")
         if self.config.kind == "prototypes":
             rows = [UNKNOWN_LANGUAGE] * len(X) if languages is None else list(languages)
-            self.comparison_ = similarities(X, rows, self.points_.astype(np.float64), self.mean_)
-            return (self.comparison_.S / SHOWN_TEMPERATURE).astype(np.float32)
+            compared = similarities(X, rows, self.points_.astype(np.float64), self.mean_)
+            return (compared.S / SHOWN_TEMPERATURE).astype(np.float32)
         inputs = self._standardised(X)
         with torch.no_grad():
             logits = self.network_(inputs).numpy()
