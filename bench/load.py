@@ -132,7 +132,7 @@ def attack_files(folder: Path, classifier_zip: Path) -> dict[str, tuple[str, obj
         "every layer measured on the sample, again and again": ("/layers", ("embedded", False)),
         "201 label names, then 200 of 200 characters each": ("/zero_shot", (",".join(["x"] * 201), "", "embedded")),
         "the sample classified from label names, again and again": (
-            "/zero_shot", (",".join(f"l{i}" + "x" * 197 for i in range(200)), "", "embedded")
+            "/zero_shot", (",".join(f"l{i:03d}" + "x" * 196 for i in range(200)), "", "embedded")
         ),
     }
 
