@@ -76,7 +76,7 @@ def test_sample_to_classifier_to_prediction_to_map(page):
     page.get_by_role("button", name="Draw the map").click()
     page.get_by_text("translations are nearest neighbours").first.wait_for(timeout=WAIT)
     page.get_by_text("By topic, the map is strongly grouped").wait_for(timeout=WAIT)
-    assert page.locator(".js-plotly-plot .scatterlayer .point").count() >= 384
+    page.locator(".js-plotly-plot .scatterlayer .point").nth(383).wait_for(timeout=WAIT)  # every row is drawn
     page.get_by_label("Place a text on the map").fill("Le train avait deux heures de retard à cause de la neige.")
     page.get_by_role("button", name="Place it").click()
     page.get_by_text("your text").first.wait_for(timeout=WAIT)
@@ -100,7 +100,8 @@ def test_inside_the_model_tab_explains_pieces_layers_and_blanks(page):
     page.get_by_role("button", name=re.compile("Measure every layer")).click()
     headline = page.get_by_text(re.compile(r"The languages of this file line up at layer \d+ of 12"))
     headline.wait_for(timeout=WAIT)
-    assert page.locator(".js-plotly-plot:visible").count() >= 2  # pieces per language, and the layer curve
+    # pieces per language, and the layer curve: Plotly draws after the headline's text lands
+    page.locator(".js-plotly-plot:visible").nth(1).wait_for(timeout=WAIT)
     page.get_by_label("Model with a fill-the-blank head").fill("embedded")
     page.get_by_label("Model with a fill-the-blank head").press("Enter")
     page.get_by_role("button", name="Guess").click()
