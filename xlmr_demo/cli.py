@@ -10,6 +10,7 @@ on every exit, Ctrl-C and ``kill`` included.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import sys
@@ -323,6 +324,7 @@ def cmd_map(args: argparse.Namespace) -> None:
     from .limits import current as current_limits
     from .maps import add_predictions, build_map, write_coords
     from .projection import ProjectionConfig
+    from .search import find_on_map, rows_table
     from .views import summary_lines, write_map_html
 
     options = _ray_options(args)
@@ -344,12 +346,23 @@ def cmd_map(args: argparse.Namespace) -> None:
         from .ray_engine import embed_texts
 
         embeddings = embed_texts(data.texts, args.model, options, progress=_progress_printer())
-    result = build_map(data, args.model, config, color=args.color, progress=_stage_printer(), embeddings=embeddings)
-    write_map_html(result, output)
+    result = build_map(
+        data, args.model, config, color=args.color, progress=_stage_printer(), embeddings=embeddings,
+        clusters=args.clusters, names_language=args.names_language,
+    )  # fmt: skip
+    found = find_on_map(result, args.search) if args.search is not None else None
+    write_map_html(result, output, found=found)
     if args.coords:
         write_coords(result, args.coords)
     for line in summary_lines(result):
         print(line, file=sys.stderr)
+    if result.clusters is not None:
+        headers, rows = result.clusters.table()
+        print("\t".join(headers), *("\t".join(map(str, row)) for row in rows), sep="\n", file=sys.stderr)
+    if found is not None:
+        print(_plain(found.words()), file=sys.stderr)
+        table = rows_table(result, found.rows, found)
+        csv.writer(sys.stdout, delimiter="\t", lineterminator="\n").writerows([table.columns, *table.rows])
     print(f"wrote {output}" + (f" and {args.coords}" if args.coords else ""), file=sys.stderr)
 
 
@@ -650,6 +663,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour points by 'language' or another column ('predicted_label', 'correct' with --head)",
     )
     p.add_argument("--head", help=CLASSIFIER_HELP + "; adds predicted_label and correct (yes/no) to colour by")
+    p.add_argument(
+        "--clusters", nargs="?", const="auto", metavar="N",
+        help="find named clusters (N of them, or as many as the rows suggest): shown on the map, listed on stderr, "
+        "and 'cluster', 'cluster_name' columns in --coords; --color cluster colours by them",
+    )  # fmt: skip
+    p.add_argument(
+        "--names-language", default="en", metavar="LANG",
+        help="name clusters with words of this language where a cluster has rows in it (default en; else the "
+        "file's most common language)",
+    )  # fmt: skip
+    p.add_argument(
+        "--search", metavar="QUERY",
+        help="find rows by meaning and by words (accents and case ignored): highlighted on the map, listed on "
+        "stdout (tab-separated)",
+    )  # fmt: skip
     _add_row_columns(p, "")
     group = p.add_mutually_exclusive_group()
     group.add_argument(

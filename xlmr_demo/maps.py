@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .clusters import Clusters, find_clusters
 from .columns import detect_columns
 from .encoders import embed
 from .errors import UserError
 from .languages import UNKNOWN_LANGUAGE, detect_languages
 from .limits import current as current_limits
 from .models import EMBEDDED_NAME
-from .progress import Progress
+from .progress import Progress, ticking
 from .projection import (
     TSNE_MAX_POINTS,
     Projection,
@@ -46,6 +47,7 @@ class MapData:
     columns: dict[str, list[str]] = field(default_factory=dict)  # other columns, to colour and hover by
     notes: list[str] = field(default_factory=list)
     label: str | None = None  # the one of ``columns`` that holds labels, if any
+    rows: list[int] | None = None  # each row's 1-based data-row number in the file it was read from
 
     def sample(self, n: int, seed: int = 0) -> MapData:
         """A seeded random ``n`` of the rows, in their order, translations kept together where groups exist."""
@@ -84,6 +86,7 @@ class MapData:
             languages=pick(self.languages),
             groups=pick(self.groups) if self.groups is not None else None,
             columns={c: pick(v) for c, v in self.columns.items()},
+            rows=pick(self.rows) if self.rows is not None else None,
             notes=[*self.notes, note],
         )
 
@@ -123,7 +126,7 @@ def map_data_from_table(
         groups = None
     other = [c for c in table.columns if c not in (text_column, language_column, pair_column)]
     columns = {c: [v or "" for v in kept(c)] for c in other}
-    return MapData(texts, languages, groups, columns, notes, label=found.label)
+    return MapData(texts, languages, groups, columns, notes, label=found.label, rows=[i + 1 for i in keep])
 
 
 def add_predictions(data: MapData, classifier, label_column: str | None = None) -> str | None:
@@ -158,6 +161,15 @@ class MapResult:
     centroid_languages: list[str]
     centroid_similarity: np.ndarray  # cosine similarity of the languages' mean embeddings
     model: str = EMBEDDED_NAME
+    clusters: Clusters | None = None
+
+    def colours(self) -> list[str]:
+        """Each row's value of what the map is coloured by."""
+        if self.color == "language":
+            return self.data.languages
+        if self.color in self.data.columns:  # a column of the file's own, even if called "cluster"
+            return self.data.columns[self.color]
+        return self.clusters.row_names()
 
 
 def build_map(
@@ -168,18 +180,25 @@ def build_map(
     label_column: str | None = None,
     progress: Progress | None = None,
     embeddings: np.ndarray | None = None,
+    clusters: int | str | None = None,
+    names_language: str | None = "en",
 ) -> MapResult:
     """Embed ``data``, project it and measure how well languages line up.
+
+    ``clusters`` ("auto" or a number) finds named clusters too (:mod:`xlmr_demo.clusters`), named in
+    ``names_language`` where a cluster has rows in it; the map can then be coloured by ``"cluster"``.
 
     Above the map size limit (:attr:`xlmr_demo.limits.Limits.map_points`, set in public mode) a
     seeded sample of the rows is mapped, and the findings say so. ``embeddings``, when given, are
     those of ``data.texts`` by ``model`` (made elsewhere, such as on Ray), row for row; they cannot
     be combined with a map size limit, which would sample the rows.
     """
-    if color != "language" and color not in data.columns:
+    if color == "cluster" and clusters is None and "cluster" not in data.columns:
+        clusters = "auto"
+    if color not in ("language", "cluster", *data.columns) or (color == "cluster" and clusters is None):
         choices = columns_text(list(data.columns)) or "none"
         raise UserError(f"Cannot colour by {short(color)!r}; choose language or one of: {choices}.")
-    colours = len(set(data.languages if color == "language" else data.columns[color]))
+    colours = len(set(data.languages if color == "language" else data.columns.get(color, ())))
     if colours > MAX_COLOURS:
         raise UserError(
             f"{short(color)!r} has {colours:,} different values; a map can tell at most {MAX_COLOURS} colours "
@@ -199,6 +218,11 @@ def build_map(
     rate_map = neighbour_rate(projection.coords, data.languages, groups) if groups else None
     label_column = label_column or data.label
     names, matrix = centroid_similarity(X, data.languages)
+    found = None
+    if clusters is not None:
+        count = None if clusters == "auto" else int(clusters)
+        with ticking(progress, "finding and naming clusters", 2 + len(X) / 2000):
+            found = find_clusters(X, data.languages, data.texts, model, count, names_language, seed=config.seed)
     return MapResult(
         data=data,
         projection=projection,
@@ -213,6 +237,7 @@ def build_map(
         centroid_languages=names,
         centroid_similarity=matrix,
         model=model,
+        clusters=found,
     )
 
 
@@ -248,15 +273,14 @@ class Placement:
     neighbours: list[dict]  # {text, language, similarity, **other columns}, most similar first
 
 
-def place_text(result: MapResult, text: str, k: int = 5) -> Placement:
-    """Put ``text`` on the map at the mean position of its ``k`` most similar mapped texts.
+def similarity_to(result: MapResult, text: str) -> tuple[np.ndarray, str]:
+    """(each mapped row's cosine similarity to ``text``, the text's detected language).
 
-    t-SNE cannot place new points, so every method uses this rule: the position says "among
-    these", the neighbour list says exactly which. When the map removed language identity, the
-    text's (detected) language mean is removed too before comparing.
+    When the map removed language identity, the text's language mean is removed too (the mean of all rows
+    when the map has none of its language), so that rows are near by meaning and not by language.
     """
     if not text or not text.strip():
-        raise UserError("Type a text to place on the map.")
+        raise UserError("Type a text first.")
     vector = embed([text], model=result.model).embeddings[0]
     language = detect_languages([text], 0.0)[0]
     X = result.embeddings
@@ -268,8 +292,17 @@ def place_text(result: MapResult, text: str, k: int = 5) -> Placement:
         vector = vector - own
         vector /= max(float(np.linalg.norm(vector)), 1e-12)
         X = center_languages(X, langs)
-    similarity = X @ vector
-    nearest = np.argsort(-similarity, kind="stable")[: min(k, len(X))]
+    return X @ vector, language
+
+
+def place_text(result: MapResult, text: str, k: int = 5) -> Placement:
+    """Put ``text`` on the map at the mean position of its ``k`` most similar mapped texts.
+
+    t-SNE cannot place new points, so every method uses this rule: the position says "among
+    these", the neighbour list says exactly which (:func:`similarity_to`).
+    """
+    similarity, language = similarity_to(result, text)
+    nearest = np.argsort(-similarity, kind="stable")[: min(k, len(similarity))]
     neighbours = [
         {
             "text": result.data.texts[i],
@@ -282,13 +315,22 @@ def place_text(result: MapResult, text: str, k: int = 5) -> Placement:
     return Placement(result.projection.coords[nearest].mean(axis=0), language, neighbours)
 
 
+CLUSTERS = ("cluster", "cluster_name")  # the columns --coords gets
+
+
 def write_coords(result: MapResult, path: str | Path) -> None:
-    """The input rows plus x, y (and z): CSV or TSV (5 decimals), or Parquet (float32, for maps of millions)."""
+    """The input rows plus x, y (and z), and each row's cluster and its name where the map found clusters: CSV
+    or TSV (5 decimals), or Parquet (float32, for maps of millions; what Embedding Atlas opens:
+    ``embedding-atlas map.parquet --text text --x x --y y``)."""
     coords = result.projection.coords
     axes = ["x", "y", "z"][: coords.shape[1]]
     data = result.data
     cells = [("text", data.texts), ("language", data.languages), *([("pair_id", data.groups)] if data.groups else [])]
     cells += list(data.columns.items())
+    if result.clusters is not None:  # named so as not to hide a column of the file's own
+        taken = {name for name, _ in cells}
+        number, name = (next(c + "_found" * k for k in range(3) if c + "_found" * k not in taken) for c in CLUSTERS)
+        cells += [(number, [str(c + 1) for c in result.clusters.labels]), (name, result.clusters.row_names())]
     if Path(path).suffix.lower() == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq

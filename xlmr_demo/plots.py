@@ -64,6 +64,7 @@ def similarity_heatmap(
     return fig
 
 
+GREY = "#d9d9d9"  # points a search did not find
 WEBGL_FROM = 5000  # points; SVG scatter slows down past a few thousand
 #: Above this many points a 2D map draws the density of all of them and a seeded sample of
 #: :data:`DOTS_SHOWN` as dots with their texts (a million dots with tooltips would make a page of
@@ -104,12 +105,14 @@ def embedding_map(
     texts: Sequence[str] | None = None,
     groups: Sequence[str | None] | None = None,
     title: str = "Embedding map",
+    highlight: np.ndarray | None = None,
 ) -> go.Figure:
     """Scatter of projected points (2D or 3D), one trace per ``color`` value.
 
     ``hover`` adds named columns (language, label, ...) to each point's tooltip, ``texts`` the
     (HTML-escaped, truncated) text; ``groups`` draws a thin line between rows that share an id
-    (a sentence and its translations).
+    (a sentence and its translations). ``highlight`` (a bool per row) keeps those rows' colours, larger,
+    and greys the rest. Each point carries its row position as ``customdata`` (what a selection returns).
     """
     coords = np.asarray(coords, dtype=np.float32)
     n, dims = coords.shape
@@ -139,18 +142,21 @@ def embedding_map(
         xyz = {"x": coords[rows, 0], "y": coords[rows, 1]}
         if dims == 3:
             xyz["z"] = coords[rows, 2]
+        size = 7 if dims == 2 and len(shown) <= WEBGL_FROM else 4
+        marker = {"size": size, "color": PALETTE[k % len(PALETTE)], "opacity": 0.85}
+        if highlight is not None:  # arrays (not selectedpoints): 3D scatters take no selection
+            lit = np.asarray(highlight, bool)[rows]
+            marker["color"] = np.where(lit, marker["color"], GREY).tolist()
+            marker["size"] = np.where(lit, size + 4, size).tolist()
         fig.add_trace(
             scatter(
                 **xyz,
                 mode="markers",
                 name=html.escape(_short(value)),
-                marker={
-                    "size": 7 if dims == 2 and len(shown) <= WEBGL_FROM else 4,
-                    "color": PALETTE[k % len(PALETTE)],
-                    "opacity": 0.85,
-                },
+                marker=marker,
                 hovertext=[lines[j] for j in picked],
                 hoverinfo="text",
+                customdata=rows.tolist(),
             )
         )
     fig.update_layout(

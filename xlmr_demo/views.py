@@ -8,11 +8,13 @@ functions of plain data (no Gradio), so everything the pages display is testable
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 
 from .compare import Similarity
@@ -32,6 +34,7 @@ from .plots import (
 )
 from .predict import CLOSE_CALL, NOT_SURE_BELOW, Predictions
 from .progress import TuningEvaluation, TuningStep, duration
+from .search import SHOWN_ROWS, Found, rows_table
 from .table import Table, short
 from .training import LABEL_ERRORS, MIN_TRANSFER_ROWS, MIN_TRUSTED_ROWS, MORE_ROWS, TRANSFER, TrainResult
 from .writers import output_file, write_file_atomically
@@ -787,21 +790,32 @@ def compare_views(result: Similarity, pairs: int = 5) -> tuple[go.Figure, str]:
     return similarity_heatmap(result.matrix, result.texts), table
 
 
-def map_figure(result: MapResult) -> go.Figure:
-    """The map: one colour per value of what it is coloured by, translations linked, texts on hover."""
+def map_figure(result: MapResult, highlight: np.ndarray | None = None) -> go.Figure:
+    """The map: one colour per value of what it is coloured by, translations linked, texts on hover; each found
+    cluster's name where its points lie (2D); ``highlight`` (a bool per row) greys the other rows."""
     data = result.data
-    colors = data.languages if result.color == "language" else data.columns[result.color]
     hover = {"language": data.languages, **{c: v for c, v in data.columns.items() if c == result.label_column}}
+    if result.clusters is not None:
+        hover["cluster"] = result.clusters.row_names()
     title = f"{result.projection.method.upper()} map of {len(data.texts)} texts"
     if result.rate_map is not None:
         title += (
             f" — {result.rate_map:.0%} of translations are nearest neighbours on the map "
             f"({result.rate_full:.0%} in full dimensions)"
         )
-    return embedding_map(
-        result.projection.coords, colors, color_name=result.color, hover=hover, texts=data.texts, groups=data.groups,
-        title=title,
+    figure = embedding_map(
+        result.projection.coords, result.colours(), color_name=result.color, hover=hover, texts=data.texts,
+        groups=data.groups, title=title, highlight=highlight,
     )  # fmt: skip
+    coords = result.projection.coords
+    if result.clusters is not None and coords.shape[1] == 2:
+        for c, name in enumerate(result.clusters.names):  # at the median of its points: inside it, not between
+            x, y = np.median(coords[result.clusters.labels == c], axis=0)
+            figure.add_annotation(
+                x=float(x), y=float(y), text=html.escape(name), showarrow=False, font={"size": 12, "color": "black"},
+                bgcolor="rgba(255,255,255,0.75)",
+            )  # fmt: skip
+    return figure
 
 
 def centroid_figure(result: MapResult) -> go.Figure:
@@ -916,18 +930,65 @@ def language_choices(values: list[str]) -> list[str]:
     return [v for v, _ in Counter(v.strip() for v in values if v and v.strip()).most_common(MAX_COLOURS)]
 
 
-def write_map_html(result: MapResult, path: str | Path) -> Path:
-    """One self-contained page (plotly.js inlined, works offline): findings, the map, the centroid heatmap."""
+MAP_PAGE_SCRIPT = """
+const FOLDED = TEXTS.map(fold);
+function fold(s) { return s.normalize("NFKD").replace(/\\p{M}/gu, "").toLowerCase().replace(/\\s+/g, " "); }
+const plot = document.getElementById("map");
+const kept = plot.data.map(t => ({color: t.marker && t.marker.color, size: t.marker && t.marker.size}));
+function search(typed) {
+  const q = fold(typed.trim());
+  const colors = [], sizes = [], traces = [], found = [];
+  plot.data.forEach((t, i) => {
+    if (!t.customdata) return;
+    const was = kept[i], at = (v, j) => Array.isArray(v) ? v[j] : v;
+    const lit = t.customdata.map(r => q !== "" && FOLDED[r].includes(q));
+    lit.forEach((l, j) => { if (l) found.push(t.customdata[j]); });
+    colors.push(q ? lit.map((l, j) => l ? at(was.color, j) : "#d9d9d9") : was.color);
+    sizes.push(q ? lit.map((l, j) => at(was.size, j) + (l ? 4 : 0)) : was.size);
+    traces.push(i);
+  });
+  Plotly.restyle(plot, {"marker.color": colors, "marker.size": sizes}, traces);
+  document.getElementById("found").textContent = q ? found.length + " of the points shown hold these words" : "";
+  const list = document.getElementById("found-rows");
+  list.replaceChildren(...found.slice(0, 50).map(r => {
+    const item = document.createElement("li"); item.textContent = TEXTS[r]; return item;
+  }));
+}
+document.getElementById("search").addEventListener("input", e => search(e.target.value));
+"""
+
+
+def write_map_html(result: MapResult, path: str | Path, found: Found | None = None) -> Path:
+    """One self-contained page (plotly.js inlined, works offline): findings, a word search that greys the other
+    points, the map with its clusters' names, the clusters, the centroid heatmap. ``found`` (a search made
+    with the model, by meaning and words) starts the page highlighting its rows, with the rows listed."""
     path = output_file(path, (".html", ".htm"), "The map")
     findings = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(result))
+    texts = json.dumps(result.data.texts, ensure_ascii=False).replace("</", "<\\/")
+    search = (
+        '<p><label>Find words on the map (accents and case ignored): <input id="search" size="40" dir="auto">'
+        '</label> <span id="found"></span></p>'
+    )
+    lit = None
+    if found is not None:
+        lit = np.zeros(len(result.data.texts), bool)
+        lit[found.rows] = True
+        listed = rows_table(result, found.rows, found, SHOWN_ROWS)
+        search = _markdown_html(found.words()) + _html_table(*_table_parts(listed)) + search
+    clusters = ""
+    if result.clusters is not None:
+        clusters = "<h2>Clusters</h2>" + _html_table(*result.clusters.table())
     body = (
-        f"<h1>Embedding map</h1><ul>{findings}</ul>"
-        + map_figure(result).to_html(full_html=False, include_plotlyjs=True)
+        f"<h1>Embedding map</h1><ul>{findings}</ul>{search}"
+        + map_figure(result, lit).to_html(full_html=False, include_plotlyjs=True, div_id="map")
+        + '<ol id="found-rows" dir="auto"></ol>'
         + _markdown_html(EXPLANATIONS["map"])
+        + clusters
         + centroid_figure(result).to_html(full_html=False, include_plotlyjs=False)
         + _markdown_html(EXPLANATIONS["centroids"])
+        + f"<script>const TEXTS = {texts};{MAP_PAGE_SCRIPT}</script>"
     )
-    head = '<meta charset="utf-8"><title>Embedding map</title>'
+    head = f'<meta charset="utf-8"><title>Embedding map</title><style>{BIDI_STYLE}</style>'
     page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
     return write_file_atomically(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
@@ -959,16 +1020,23 @@ def _markdown_html(text: str) -> str:
     return "".join(blocks)
 
 
+def _table_parts(table: Table) -> tuple[list[str], list[list]]:
+    return table.columns, [[cell(v) for v in row] for row in table.rows]
+
+
 def _html_table(headers: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+#: Right-to-left text (Arabic, Hebrew, Urdu) in a cell or list item runs and aligns by its own first letters.
+BIDI_STYLE = "td,th,li{unicode-bidi:plaintext;text-align:start}"
 REPORT_STYLE = (
     "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
-    ".explain{color:#555;max-width:800px}.figure{margin:1.5em 0}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em}"
+    + BIDI_STYLE
+    + ".explain{color:#555;max-width:800px}.figure{margin:1.5em 0}"
 )
 
 

@@ -1,0 +1,93 @@
+"""Questioning a map: rows found by meaning and by words, picked out by a selection, relabelled."""
+
+from __future__ import annotations
+
+import pytest
+
+from xlmr_demo.cli import main
+from xlmr_demo.corrections import corrected_table
+from xlmr_demo.errors import UserError
+from xlmr_demo.maps import build_map, load_map_data
+from xlmr_demo.projection import ProjectionConfig
+from xlmr_demo.readers import read_table
+from xlmr_demo.search import counts_words, find_on_map, fold, relabel_decisions, rows_table, selected_rows
+from xlmr_demo.views import map_figure, write_map_html
+
+from .conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample_map(encoder):
+    return build_map(load_map_data(SAMPLE), config=ProjectionConfig(method="pca"), clusters=4)
+
+
+def test_a_query_in_one_language_finds_the_same_meaning_in_every_other(sample_map):
+    found = find_on_map(sample_map, "Le train a eu deux heures de retard")  # no row says this
+    topics = sample_map.data.columns["topic"]
+    nearest = found.rows[:10]
+    assert sum(topics[i] == "travel" for i in nearest) >= 8
+    assert len({sample_map.data.languages[i] for i in nearest}) >= 5  # across languages, not only French
+    assert not found.by_words.any() and found.by_meaning.sum() == 25
+    assert list(found.similarity) == sorted(found.similarity, reverse=True)
+
+
+def test_words_are_found_whatever_their_accents_and_case(sample_map):
+    texts = sample_map.data.texts
+    found = find_on_map(sample_map, "PARAPLUIE")  # "parapluie" in a French row
+    assert found.by_words.sum() >= 1
+    assert all("parapluie" in fold(texts[i]) for i in found.rows[found.by_words])
+    assert fold("Éte  À") == "ete  a" and fold("Ｔｅｓｔ") == "test"
+    accented = find_on_map(sample_map, "metéo")  # the file writes météo
+    assert any("météo" in texts[i] for i in accented.rows[accented.by_words])
+    table = rows_table(sample_map, found.rows, found)
+    assert table.columns == ["row", "language", "topic", "found cluster", "similarity", "found by", "text"]
+    assert {r[5] for r in table.rows} <= {"words", "meaning", "words and meaning"}
+
+
+def test_found_rows_are_lit_and_the_rest_greyed(sample_map):
+    found = find_on_map(sample_map, "football")
+    lit = [False] * len(sample_map.data.texts)
+    for i in found.rows:
+        lit[i] = True
+    traces = map_figure(sample_map, lit).to_dict()["data"][1:]
+    colours = [(row, colour) for t in traces for row, colour in zip(t["customdata"], t["marker"]["color"], strict=True)]
+    assert len(colours) == len(lit)
+    assert all((colour != "#d9d9d9") == lit[row] for row, colour in colours)
+
+
+def test_a_selection_becomes_rows_counts_and_a_relabelling(sample_map):
+    rows = selected_rows(sample_map, "3, 1 2 2")
+    assert rows.tolist() == [1, 2, 3]
+    words = counts_words(sample_map, rows)
+    assert words.startswith("**3 rows selected.**") and "By topic: weather 3." in words and "By language:" in words
+    decisions = relabel_decisions(sample_map, rows, "  rain  ")
+    assert decisions == {2: "rain", 3: "rain", 4: "rain"}  # the file's data rows, 1-based
+    table = read_table(SAMPLE)
+    fixed = corrected_table(table, "topic", decisions)
+    assert [r[2] for r in fixed.rows[:5]] == ["weather", "rain", "rain", "rain", "weather"]
+    for typed, message in [("7 x", "not a list of points"), ("999", "points of another map"), ("-1", "another map")]:
+        with pytest.raises(UserError, match=message):
+            selected_rows(sample_map, typed)
+    with pytest.raises(UserError, match="Type the label"):
+        relabel_decisions(sample_map, rows, " ")
+    with pytest.raises(UserError, match="Select rows on the map first"):
+        relabel_decisions(sample_map, selected_rows(sample_map, ""), "rain")
+
+
+def test_the_shared_page_starts_with_the_search_and_searches_by_words(tmp_path, sample_map):
+    found = find_on_map(sample_map, "الطقس")  # Arabic: "the weather"
+    page = write_map_html(sample_map, tmp_path / "m.html", found).read_text(encoding="utf-8")
+    assert 'id="search"' in page and "const TEXTS = [" in page and page.count("<h2>Clusters</h2>") == 1
+    assert "rows found.</b>" in page and 'dir="auto"' in page
+    assert "unicode-bidi:plaintext" in page  # right-to-left cells run right to left
+
+
+def test_cli_search_lists_rows_on_stdout(tmp_path, capsys, encoder):
+    argv = ["map", str(SAMPLE), "-o", str(tmp_path / "m.html"), "--method", "pca", "--search", "umbrella"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == "row\tlanguage\ttopic\tsimilarity\tfound by\ttext"
+    assert len(lines) >= 26 and "rows found." in err
+    assert main([*argv[:-1], "  ", "--overwrite"]) == 2
+    assert "Type words to look for" in capsys.readouterr().err
