@@ -32,6 +32,7 @@ API_NAMES = {
     "place_on_map", "predict", "predict_file", "report", "retrain", "stop", "train", "train_entities",
     "pieces", "read_rows", "layers", "fill_mask",  # Inside the model
     "zero_shot",  # Train: from label names
+    "find_on_map", "map_selection", "selected_rows", "relabel_selection", "share_map", "atlas_file",  # Explore
 }  # fmt: skip
 
 

@@ -322,3 +322,26 @@ def test_classifying_from_label_names_is_bounded_and_leaves_nothing(public_url, 
     probabilities, _ = client.predict("Il neige sur la montagne.", api_name="/predict")  # the names now predict
     assert probabilities["label"] == "weather"
     assert emptied(gradio_cache) == []
+
+
+def test_questions_to_a_map_are_bounded_and_leave_nothing(public_url, gradio_cache):
+    client = visitor(public_url)
+    assert "Draw the map first" in refusal(lambda: client.predict("rain", api_name="/find_on_map"))
+    outputs = client.predict("pca", "2", "cluster", True, [], True, 0, "en", api_name="/embedding_map")
+    clusters = outputs[4]  # the sample, with named clusters, as map work
+    assert clusters["value"]["headers"][:2] == ["cluster", "named by"] and len(clusters["value"]["data"]) == 4
+    over = refusal(lambda: client.predict("x" * 100_001, api_name="/find_on_map"))
+    assert "the limit is 100,000" in over and "This public demo limits every request" in over
+    _, words, found = client.predict("parapluie", api_name="/find_on_map")
+    assert "rows found" in words and found["headers"][-1] == "text"
+    words, _ = client.predict("0 1 2", api_name="/map_selection")
+    assert words.startswith("**3 rows selected.**")
+    for hostile, message in [("1 " * 5_000, "longer than"), ("999999", "another map"), ("1; DROP", "not a list")]:
+        assert message in refusal(lambda h=hostile: client.predict(h, api_name="/map_selection"))
+    rows = client.predict("0 1 2", "xlsx", api_name="/selected_rows")
+    assert Path(rows["path"]).name == "selected_rows.xlsx"
+    assert "at most 200 characters" in refusal(lambda: client.predict("0", "x" * 201, api_name="/relabel_selection"))
+    assert "not of the file loaded now" in refusal(lambda: client.predict("0", "rain", api_name="/relabel_selection"))
+    assert Path(client.predict(api_name="/share_map")["path"]).name == "map.html"
+    assert Path(client.predict(api_name="/atlas_file")["path"]).name == "map.parquet"
+    assert emptied(gradio_cache) == []

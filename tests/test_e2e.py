@@ -240,3 +240,99 @@ def test_fine_tuning_and_entities_in_the_browser(page, tmp_path):
     page.locator("[data-testid=highlighted-text] >> visible=true", has_text="Macron").first.wait_for(timeout=WAIT)
     page.screenshot(path=str(ARTIFACTS / "tab-entities.png"), full_page=True)
     assert page.get_by_text("Traceback").count() == 0
+
+
+#: the space left and right of a table cell's text (the first cell holding the given text), in pixels
+CELL_GAPS = """text => {
+  const span = [...document.querySelectorAll(".cell-wrap span.text")].find(s => s.textContent.includes(text));
+  const range = document.createRange(); range.selectNodeContents(span);
+  const t = range.getBoundingClientRect(), c = span.closest(".body-cell").getBoundingClientRect();
+  return [t.left - c.left, c.right - t.right];
+}"""
+
+
+def _drag_box_around(page, point, margin: float) -> None:
+    """Plotly's box select, dragged from ``margin`` pixels above-left of ``point`` to as far below-right."""
+    page.locator("#embedding-map .modebar-btn[data-val='select']").first.click()
+    point.scroll_into_view_if_needed()  # the mouse moves in the window: the point must be in it
+    box = point.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - margin, y - margin)
+    page.mouse.down()
+    page.mouse.move(x + margin, y + margin, steps=12)
+    page.mouse.up()
+
+
+def test_search_select_relabel_and_retrain_on_the_map(page):
+    page.reload()  # a fresh session
+    _tab(page, "1. Data")
+    page.get_by_role("button", name="Use the sample data").click()
+    page.get_by_text("384 rows").first.wait_for(timeout=WAIT)
+    page.get_by_role("button", name="Check data").click()
+    page.locator("p", has_text="usable rows").wait_for(timeout=WAIT)
+
+    _tab(page, "4. Explore")
+    page.get_by_label("Find named clusters").check()
+    page.get_by_role("button", name="Draw the map").click()
+    page.get_by_text("translations are nearest neighbours").first.wait_for(timeout=WAIT)
+    clusters = page.locator("#embedding-map .annotation-text")
+    clusters.first.wait_for(timeout=WAIT)  # each cluster's name on the map, and in a table
+    assert clusters.count() == 4 and page.get_by_text("Named clusters").first.is_visible()
+
+    page.get_by_label("Find on the map: words or a meaning, in any language").fill("مظلة")  # "umbrella"
+    page.get_by_role("button", name="Find", exact=True).click()
+    page.get_by_text(re.compile(r"\d+ rows found\.")).wait_for(timeout=WAIT)
+    found = page.locator(".cell-wrap >> visible=true", has_text="weather")
+    found.first.wait_for(timeout=WAIT)  # the rows closest in meaning are about the weather, in any language
+    page.screenshot(path=str(ARTIFACTS / "map-search.png"), full_page=True)
+
+    points = page.locator("#embedding-map .scatterlayer .point")
+    _drag_box_around(page, points.nth(points.count() // 2), margin=70)
+    selected = page.get_by_text(re.compile(r"(\d+) rows? selected\."))
+    selected.wait_for(timeout=WAIT)
+    count = int(re.search(r"(\d+) rows? selected", selected.inner_text()).group(1))
+    assert count >= 1 and page.get_by_text("By language:").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "map-selection.png"), full_page=True)
+
+    page.get_by_label("Relabel these as").fill("picked on the map")
+    page.get_by_role("button", name="Relabel these").click()
+    page.get_by_text(re.compile(rf"{count} rows? now labelled 'picked on the map'")).wait_for(timeout=WAIT)
+    page.locator("a[href*='_relabelled.csv']").first.wait_for(timeout=WAIT)
+
+    _tab(page, "2. Train")  # the next training learns the new label
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"Macro-F1 \d\.\d{3}")).wait_for(timeout=WAIT)
+    page.locator(".cell-wrap >> visible=true", has_text="picked on the map").first.wait_for(timeout=WAIT)
+    assert page.get_by_text("Traceback").count() == 0
+
+
+def test_right_to_left_and_wide_scripts_read_right_in_hovers_tables_and_names(page):
+    page.reload()
+    _tab(page, "1. Data")
+    page.locator("input[type=file]").first.set_input_files(str(ROOT / "tests" / "data" / "right_to_left.csv"))
+    page.get_by_text("30 rows").first.wait_for(timeout=WAIT)
+    _tab(page, "4. Explore")
+    page.get_by_label("Find named clusters").check()
+    page.get_by_label("Name clusters in").fill("ar")  # Arabic words name the clusters
+    page.get_by_label("Name clusters in").press("Enter")
+    page.get_by_role("button", name="Draw the map").click()
+    names = page.locator("#embedding-map .annotation-text")
+    names.first.wait_for(timeout=WAIT)
+    assert all(re.search("[\u0600-\u06ff]", name) for name in names.all_text_contents())
+    arabic = page.locator("#embedding-map .scatterlayer .trace").nth(1).locator(".point").first  # traces: ar first
+    arabic.scroll_into_view_if_needed()
+    box = arabic.bounding_box()  # Plotly's drag layer lies over the points: the mouse goes there itself
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    hover = page.locator("#embedding-map .hoverlayer .hovertext")
+    hover.first.wait_for(timeout=WAIT)
+    assert "language: ar" in hover.first.text_content()
+    page.locator("#embedding-map").screenshot(path=str(ARTIFACTS / "map-rtl-hover.png"))
+    page.get_by_label("Find on the map: words or a meaning, in any language").fill("גשם")  # Hebrew: "rain"
+    page.get_by_role("button", name="Find", exact=True).click()
+    page.get_by_text(re.compile(r"\d+ rows found\.")).wait_for(timeout=WAIT)
+    for text, flush in [("עומד לרדת גשם", "right"), ("ستمطر", "right"), ("بارش", "right"), ("It is going", "left")]:
+        left, right = page.evaluate(CELL_GAPS, text)  # the found rows' table: Hebrew, Arabic, Urdu, English
+        assert (right < 12 < left) if flush == "right" else (left < 12 < right), (text, left, right)
+    page.get_by_text(re.compile(r"\d+ rows found\.")).scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "map-rtl-table.png"))
+    assert page.get_by_text("Traceback").count() == 0

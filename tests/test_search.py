@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from xlmr_demo.cli import main
@@ -91,3 +93,39 @@ def test_cli_search_lists_rows_on_stdout(tmp_path, capsys, encoder):
     assert len(lines) >= 26 and "rows found." in err
     assert main([*argv[:-1], "  ", "--overwrite"]) == 2
     assert "Type words to look for" in capsys.readouterr().err
+
+
+CHROMIUM = "/usr/bin/chromium"
+#: a cell's space left and right of its text, in pixels
+GAPS = """td => { const r = document.createRange(); r.selectNodeContents(td); const t = r.getBoundingClientRect();
+const c = td.getBoundingClientRect(); return [t.left - c.left, c.right - t.right]; }"""
+RIGHT_TO_LEFT = SAMPLE.parents[1] / "tests" / "data" / "right_to_left.csv"  # written for this project
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (CI installs it)")
+def test_the_shared_page_searches_offline_and_runs_right_to_left_text_right_to_left(tmp_path, encoder):
+    playwright = pytest.importorskip("playwright.sync_api")
+    result = build_map(load_map_data(RIGHT_TO_LEFT), config=ProjectionConfig(method="pca"), clusters=2)
+    page_file = write_map_html(result, tmp_path / "m.html", find_on_map(result, "גשם"))  # Hebrew: "rain"
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())  # offline
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(page_file.as_uri())
+        page.locator("#map .scatterlayer .point").first.wait_for(timeout=30_000)
+        page.fill("#search", "SALT")  # the English row, whatever its case
+        page.get_by_text("1 of the points shown hold these words").wait_for(timeout=10_000)
+        assert page.locator("#found-rows li").all_inner_texts() == ["This soup needs a little more salt."]
+        points = "document.getElementById('map').data.filter(t => t.customdata)"  # not the translations' lines
+        colours = page.evaluate(f"() => {points}.flatMap(t => t.marker.color)")
+        assert colours.count("#d9d9d9") == 29  # every point but the one found is grey
+        for text in ["עומד לרדת גשם", "ستمطر", "بارش"]:  # Hebrew, Arabic, Urdu: flush right
+            left, right = page.locator("td", has_text=text).first.evaluate(GAPS)
+            assert right < 12 < left, (text, left, right)  # the padding on the right, the space on the left
+        left, right = page.locator("td", has_text="It is going to rain").first.evaluate(GAPS)
+        assert left < 12 < right  # left to right stays flush left
+        page.screenshot(path=str(tmp_path / "rtl.png"), full_page=True)
+        browser.close()
+    assert not errors

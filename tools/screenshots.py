@@ -17,11 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TABS = ("data", "train", "train-finetuned", "predict", "explore", "explore-finetuned", "entities", "compare", "inside")
 WALK = ("1-upload", "2-check", "3-headline", "4-diagnostics", "5-predict")
+MAP = ("search", "selection", "rtl-hover", "rtl-table")  # questioning the map, and right-to-left scripts
 
 
 def main() -> None:
     subprocess.run([sys.executable, "-m", "pytest", "-q", "--slow", "tests/test_e2e.py"], cwd=ROOT, check=True)
-    for name in [f"tab-{tab}.png" for tab in TABS] + [f"walk-{step}.png" for step in WALK] + ["finetune-live.png"]:
+    names = [f"tab-{tab}.png" for tab in TABS] + [f"walk-{step}.png" for step in WALK]
+    for name in names + [f"map-{m}.png" for m in MAP] + ["finetune-live.png"]:
         shutil.copyfile(ROOT / "tests" / "_artifacts" / name, ROOT / "assets" / name)
         print(f"assets/{name}")
 

@@ -21,6 +21,7 @@ from .table import Table, short
 
 MEANING_TOP = 25  # rows closest in meaning that a search finds (beside every row holding its words)
 SHOWN_ROWS = 500  # rows a table on the page shows; files hold all
+NOTHING_SELECTED = "No point selected: drag a box or a lasso (the tools at the top right of the map) around some."
 
 
 def fold(text: str) -> str:
@@ -69,8 +70,10 @@ def find_on_map(result: MapResult, query: str, top: int = MEANING_TOP) -> Found:
 def selected_rows(result: MapResult, typed: str | Sequence) -> np.ndarray:
     """The map rows named by a selection (its points' row positions, as numbers or as text separated by spaces
     or commas), in map order, each once; numbers that are not rows of this map are a :class:`UserError`."""
-    parts = re.split(r"[\s,]+", typed.strip()) if isinstance(typed, str) else list(typed)
     n = len(result.data.texts)
+    if isinstance(typed, str) and len(typed) > 8 * n + 100:  # a row number and a space each, with room to spare
+        raise UserError("The selection is longer than this map's points could make. Select again on the map.")
+    parts = re.split(r"[\s,]+", typed.strip()) if isinstance(typed, str) else list(typed)
     if len(parts) > n:
         raise UserError(f"The selection names {len(parts):,} points; this map has {n:,}. Draw the map again.")
     try:
@@ -112,7 +115,7 @@ def counts_words(result: MapResult, rows: Sequence[int]) -> str:
     data = result.data
     rows = list(rows)
     if not rows:
-        return "No point selected: drag a box or a lasso (the tools at the top right of the map) around some."
+        return NOTHING_SELECTED
 
     def counted(values: Sequence[str]) -> str:
         common = Counter(values).most_common()

@@ -80,6 +80,7 @@ class Session:
     result: TrainResult | None = None
     classifier: BaseClassifier | None = None
     map: MapResult | None = None
+    map_table: Table | None = None  # the table the map was drawn from (None: the sample)
     entities: object | None = None  # the Entities tab's tagger and its measurements (finetune's EntityResult)
     entity_files: dict = field(default_factory=dict)  # upload path -> its corpus, read once (the upload then goes)
     cache: MemoryCache = field(default_factory=MemoryCache)
@@ -90,7 +91,7 @@ class Session:
     def set_table(self, table: Table, name: str) -> None:
         """A newly loaded table replaces everything derived from the previous one."""
         self.table, self.table_name, self._table_bytes = table, name, table_bytes(table)
-        self.dataset = self.result = self.map = None
+        self.dataset = self.result = self.map = self.map_table = None
 
     def correct_table(self, table: Table) -> None:
         """A corrected version of the loaded table (label fixes): what was trained on it stays."""

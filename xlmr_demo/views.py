@@ -904,15 +904,15 @@ def tuning_change(before: MapResult, after: MapResult) -> str:
 def colour_choices(
     table: Table, text_column: str | None, language_column: str | None, pair_column: str | None = None
 ) -> list[str]:
-    """What a map of ``table`` can be coloured by: language, then its other columns of categories
-    (not the text, language or translation-pair column, which the map uses otherwise).
+    """What a map of ``table`` can be coloured by: language, the clusters a map finds, then its other columns of
+    categories (not the text, language or translation-pair column, which the map uses otherwise).
 
     A column qualifies with 2 to :data:`~xlmr_demo.maps.MAX_COLOURS` different values; counting
     stops as soon as a column has more.
     """
-    choices = ["language"]
+    choices = ["language", "cluster"]
     for column in table.columns:
-        if column in (text_column, language_column, pair_column, "language"):
+        if column in (text_column, language_column, pair_column, "language", "cluster"):
             continue
         seen: set = set()
         for value in table.column(column):

@@ -267,10 +267,12 @@ def loaded_rows(session: Session):
 
 @user_errors
 def embedding_map(
-    method: str, dims: str, color: str, center: bool, languages: list[str] | None = None,
-    request: gr.Request = None, progress=gr.Progress(),
+    method: str, dims: str, color: str, center: bool, languages: list[str] | None = None, clusters: bool = False,
+    how_many: float | None = 0, names_language: str | None = "en", request: gr.Request = None,
+    progress=gr.Progress(),
 ):  # fmt: skip
-    """Map the loaded data (or the sample), only ``languages`` if any are chosen: figure, findings, centroids."""
+    """Map the loaded data (or the sample), only ``languages`` if any are chosen: figure, findings, centroids; with
+    ``clusters``, named clusters (``how_many``, 0 for as many as the rows suggest) named in ``names_language``."""
     from ..maps import build_map
     from ..projection import ProjectionConfig
 
@@ -283,16 +285,30 @@ def embedding_map(
         data = loaded_rows(session)
         offered = views.language_choices(data.languages)
         data = data.keep_languages([str(v) for v in languages or []])
-        session.map = build_map(data, config=config, color=(color or "language").strip(), progress=job.progress)
+        session.map = build_map(
+            data, config=config, color=(color or "language").strip(), progress=job.progress,
+            clusters=count, names_language=(names_language or "en").strip(),
+        )  # fmt: skip
+        session.map_table = session.table
         return session.map, offered
 
+    try:
+        count = None if not clusters else "auto" if not how_many else int(how_many)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError("The number of clusters must be a whole number (0: as many as the rows suggest).") from None
     result, offered = yield from run_job(request, "Drawing the map", work, MapViews, progress_bar(progress))
     findings = "\n".join(f"- {line}" for line in views.summary_lines(result))
+    cluster_rows = None
+    if result.clusters is not None:
+        headers, rows = result.clusters.table()
+        cluster_rows = {"headers": headers, "data": table_rows(rows)}
     yield MapViews(
         map=views.map_figure(result),
         findings=findings,
         centroids=views.centroid_figure(result),
         languages=gr.update(choices=offered),
+        clusters=gr.update(value=cluster_rows, visible=cluster_rows is not None),
+        names_language=gr.update(choices=offered),
     )
 
 

@@ -61,6 +61,8 @@ class MapViews(NamedTuple):
     findings: object = SKIP
     centroids: object = SKIP
     languages: object = SKIP  # the filter's choices: every language of the data
+    clusters: object = SKIP  # the found clusters' table
+    names_language: object = SKIP  # the choices of language to name clusters in
 
 
 class TuningMapViews(NamedTuple):

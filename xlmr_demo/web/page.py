@@ -10,8 +10,10 @@ from .. import inside_views, views
 from ..limits import DEFAULT_MODELS, allowed_models, public_mode
 from ..limits import current as current_limits
 from ..models import EMBEDDED_NAME
+from ..search import NOTHING_SELECTED
 from ..views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS
-from . import callbacks, inside, label_names, training
+from . import callbacks, explore, inside, label_names, training
+from .explore import PAGE_SCRIPT
 from .outputs import (
     EntityViews,
     FilePredictionViews,
@@ -229,8 +231,9 @@ def explore_tab() -> Tab:
         method = gr.Radio(["auto", "tsne", "umap", "pca"], value="auto", label="Projection")
         dims = gr.Radio(["2", "3"], value="2", label="Dimensions")
         color = gr.Dropdown(
-            ["language"], value="language", label="Colour by", info="language, or a column of categories"
-        )
+            ["language", "cluster"], value="language", label="Colour by",
+            info="language, found clusters, or a column of categories",
+        )  # fmt: skip
         center = gr.Checkbox(
             value=True, label="Group by meaning, not language", info="takes out what each language has in common"
         )
@@ -238,10 +241,47 @@ def explore_tab() -> Tab:
         [], value=[], multiselect=True, label="Languages to show",
         info="none chosen: every language (the list fills once a file is read or a map drawn)",
     )  # fmt: skip
+    with gr.Row():
+        clusters = gr.Checkbox(value=False, label="Find named clusters", info="groups by meaning, named by their words")
+        how_many = gr.Number(
+            value=0, precision=0, minimum=0, maximum=50, label="How many clusters (0: as the rows suggest)"
+        )
+        names_language = gr.Dropdown(
+            ["en"], value="en", allow_custom_value=True, label="Name clusters in",
+            info="words of this language where a cluster has rows in it; else the file's most common language",
+        )  # fmt: skip
     button, stop = _go_and_stop("Draw the map")
     findings = gr.Markdown()
-    map_plot = gr.Plot(label="Embedding map")
+    with gr.Row():
+        query = gr.Textbox(label="Find on the map: words or a meaning, in any language", scale=3)
+        find_button = gr.Button("Find", scale=1)
+    found_words = gr.Markdown()
+    map_plot = gr.Plot(label="Embedding map", elem_id=explore.MAP_ID)
     gr.Markdown(views.EXPLANATIONS["map"])
+    cluster_table = gr.Dataframe(label="Named clusters", interactive=False, wrap=True, visible=False)
+    found_rows = gr.Dataframe(
+        label="Found rows", headers=["row", "language", "similarity", "found by", "text"], interactive=False,
+        wrap=True, max_height=400,
+    )  # fmt: skip
+    with gr.Accordion("Selected rows: drag a box or a lasso on the map (its tools are at the top right)", open=True):
+        selection = gr.Textbox(visible="hidden", elem_id=explore.SELECTION_ID, label="Selected points")
+        selected_words = gr.Markdown(NOTHING_SELECTED)
+        selected_rows = gr.Dataframe(
+            headers=["row", "language", "text"], interactive=False, wrap=True, max_height=400, label="The selected rows"
+        )
+        with gr.Row():
+            selected_format = gr.Radio(["csv", "xlsx"], value="csv", label="File type", scale=1)
+            download_button = gr.Button("Download the selected rows", scale=1)
+            selected_file = gr.File(label="Selected rows", scale=2)
+        with gr.Row():
+            new_label = gr.Textbox(label="Relabel these as", scale=2)
+            relabel_button = gr.Button("Relabel these", scale=1)
+        relabelled_words = gr.Markdown()
+        relabelled_file = gr.File(label="Your file, relabelled")
+    with gr.Row():
+        share_button = gr.Button("Download this map as one page (works offline)")
+        atlas_button = gr.Button("Download for Embedding Atlas (Parquet)")
+    share_file = gr.File(label="The map to share")
     with gr.Row():
         new_text = gr.Textbox(label="Place a text on the map (any language)", scale=3)
         place_button = gr.Button("Place it", scale=1)
@@ -441,10 +481,30 @@ def _predict_events(p: Tab) -> None:
 
 def _explore_events(e: Tab) -> None:
     mapping = e.button.click(
-        callbacks.embedding_map, [e.method, e.dims, e.color, e.center, e.languages],
-        list(MapViews(map=e.map_plot, findings=e.findings, centroids=e.centroids, languages=e.languages)),
+        callbacks.embedding_map,
+        [e.method, e.dims, e.color, e.center, e.languages, e.clusters, e.how_many, e.names_language],
+        list(MapViews(
+            map=e.map_plot, findings=e.findings, centroids=e.centroids, languages=e.languages, clusters=e.cluster_table,
+            names_language=e.names_language,
+        )),
         api_name="embedding_map", show_progress_on=[e.findings], **HEAVY_QUEUE,
     )  # fmt: skip
+    e.find_button.click(
+        explore.find_on_map, [e.query], [e.map_plot, e.found_words, e.found_rows], api_name="find_on_map"
+    )
+    e.query.submit(explore.find_on_map, [e.query], [e.map_plot, e.found_words, e.found_rows], api_name=False)
+    e.selection.change(
+        explore.show_selection, [e.selection], [e.selected_words, e.selected_rows], api_name="map_selection"
+    )
+    e.download_button.click(
+        explore.download_selection, [e.selection, e.selected_format], [e.selected_file], api_name="selected_rows"
+    )
+    e.relabel_button.click(
+        explore.relabel_selection, [e.selection, e.new_label], [e.relabelled_words, e.relabelled_file, e.map_plot],
+        api_name="relabel_selection",
+    )  # fmt: skip
+    e.share_button.click(explore.share_map, None, [e.share_file], api_name="share_map")
+    e.atlas_button.click(explore.atlas_file, None, [e.share_file], api_name="atlas_file")
     e.stop.click(stop_job, None, e.findings, cancels=[mapping], api_name=False, queue=False)
     e.place_button.click(callbacks.place_on_map, [e.new_text], [e.map_plot, e.neighbours], api_name="place_on_map")
     e.tuning_button.click(
@@ -516,5 +576,6 @@ def build_app() -> gr.Blocks:
         compare.button.click(
             callbacks.compare, [compare.sentences, compare.model], [compare.heatmap, compare.pairs], api_name="compare"
         )
+        demo.load(None, js=PAGE_SCRIPT)
         demo.unload(end_session)
     return demo
