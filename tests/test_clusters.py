@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -71,9 +72,13 @@ def test_the_number_of_clusters_follows_the_rows_and_is_bounded(sib_rows):
 
 
 def test_a_map_shows_names_colours_by_cluster_and_writes_both_columns(tmp_path, encoder):
-    result = build_map(load_map_data(SAMPLE), config=ProjectionConfig(method="pca"), color="cluster")
+    data = load_map_data(SAMPLE)
+    result = build_map(data, config=ProjectionConfig(method="pca"), color="cluster")
     clusters = result.clusters
     assert clusters is not None and len(clusters.sizes) == auto_clusters(384)
+    english = [words_of(t) for t, lang in zip(data.texts, data.languages, strict=True) if lang == "en"]
+    common = {w for w, n in Counter(w for words in english for w in set(words)).items() if n >= 3}  # of 48 rows
+    assert not common & {w for words in clusters.words for w in words}  # names say something: no "you", "can"
     figure = map_figure(result).to_dict()
     assert {a["text"] for a in figure["layout"]["annotations"]} == set(clusters.names)
     assert {t["name"] for t in figure["data"][1:]} == set(clusters.names)  # one colour per cluster

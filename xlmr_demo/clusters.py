@@ -33,6 +33,7 @@ from .errors import UserError
 NAME_WORDS = 3  # words in a cluster's name
 CANDIDATES = 30  # class-TF-IDF candidates a cluster's name is picked from
 NAME_ROWS = 2  # rows a cluster needs in the names language for its name to be taken from them
+REPEATS_FROM = 20  # rows (in the names language) from which a naming word must be in two of them at least
 MAX_CLUSTERS = 50
 DIVERSITY = 0.5  # maximal marginal relevance: 0 picks the best-fitting words, 1 the most different
 # Thai, Lao, Myanmar, Khmer, Japanese kana, Chinese characters: scripts written without spaces between words
@@ -144,7 +145,7 @@ def _names(X, labels, k, langs, texts, model, names_language) -> list[list[str]]
         everywhere = Counter()
         for d in pool:
             everywhere.update(counts[d])
-        least = 2 if rows_of[c] >= 4 * NAME_ROWS else 1  # a small cluster's words come once each
+        least = 2 if rows_of[c] >= REPEATS_FROM else 1  # a small cluster's telling words come once each
         scored = {}
         for w, m in counted.items():
             lift = (m / rows_of[c]) / (everywhere[w] / total_rows)
