@@ -136,8 +136,8 @@ def main() -> None:
         "",
         f"`python bench/clusters.py` on {cpu_model()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}. "
         "The same vectors (the embedded model) for both methods; see the script's docstring for the scores. "
-        "BERTopic's UMAP is not seeded by default, so its topics differ a little from run to run (244 and 247 topics "
-        "on SIB in two runs). On UMSAB the labels are sentiments, which clusters of meaning do not follow (both "
+        "BERTopic's UMAP is not seeded by default, so its topics differ a little from run to run (244 to 247 topics "
+        "on SIB in three runs). On UMSAB the labels are sentiments, which clusters of meaning do not follow (both "
         "methods are near 0.1): it shows that neither method is fooled into grouping by language.",
         "",
     ]
