@@ -16,7 +16,7 @@ from xlmr_demo.encoders import embed
 from xlmr_demo.errors import UserError
 from xlmr_demo.maps import MapData, build_map, load_map_data, write_coords
 from xlmr_demo.projection import ProjectionConfig
-from xlmr_demo.views import map_figure
+from xlmr_demo.views import map_figure, summary_lines
 
 from .conftest import SAMPLE, sib
 
@@ -65,8 +65,9 @@ def test_words_are_cut_as_each_script_is_written():
 def test_the_number_of_clusters_follows_the_rows_and_is_bounded(sib_rows):
     assert [auto_clusters(n) for n in (10, 384, 8032, 10**6)] == [2, 4, 18, 20]
     rows, texts, X = sib_rows
-    with pytest.raises(UserError, match="between 2 and 50 clusters"):
-        find_clusters(X, [r[1] for r in rows], texts, "embedded", k=51)
+    for asked in (51, 1, 2.5, "abc", 10**30):
+        with pytest.raises(UserError, match="whole number of clusters from 2 to 50"):
+            find_clusters(X, [r[1] for r in rows], texts, "embedded", k=asked)
     with pytest.raises(UserError, match="too few for 7 clusters"):
         find_clusters(X[:10], [r[1] for r in rows[:10]], texts[:10], "embedded", k=7)
 
@@ -111,7 +112,28 @@ def test_cli_lists_clusters_and_adds_them_to_the_coordinates(tmp_path, capsys, e
     french = " ".join(r["text"] for r in rows if r["language"] == "fr").casefold()
     assert all(w in french for name in names for w in name.split(" · "))
     assert main([*argv[:-2], "--clusters", "1", "--overwrite"]) == 2
-    assert "Choose between 2 and 50 clusters" in capsys.readouterr().err
+    assert "whole number of clusters from 2 to 50" in capsys.readouterr().err
+
+
+def test_a_files_own_columns_of_those_names_are_never_overwritten(tmp_path, encoder):
+    data = load_map_data(SAMPLE)
+    for name in ("cluster", "cluster_found", "cluster_name"):
+        data.columns[name] = ["mine"] * len(data.texts)
+    result = build_map(data, config=ProjectionConfig(method="pca"), color="cluster")  # the file's column
+    assert result.clusters is None and set(result.colours()) == {"mine"}
+    result = build_map(data, config=ProjectionConfig(method="pca"), clusters=2)
+    write_coords(result, tmp_path / "coords.csv")
+    row = next(csv.DictReader((tmp_path / "coords.csv").open(encoding="utf-8-sig")))
+    assert row["cluster"] == row["cluster_found"] == row["cluster_name"] == "mine"
+    assert row["cluster_found_found"] in {"1", "2"} and row["cluster_name_found_found"] in result.clusters.names
+
+
+def test_identical_rows_leave_no_empty_cluster_and_a_fallback_language_is_said(encoder):
+    data = MapData(["the same words"] * 10 + ["other words here"] * 2, ["fr"] * 12)
+    result = build_map(data, config=ProjectionConfig(method="pca"), clusters=3, names_language="en")
+    assert 0 not in result.clusters.sizes and sum(result.clusters.sizes) == 12
+    assert "no row is in en: fr is the file's most common language" in result.clusters.words_about()
+    assert result.clusters.words_about() in summary_lines(result)
 
 
 def test_few_rows_get_clusters_even_without_words_to_name_them(encoder):

@@ -9,7 +9,7 @@ import pytest
 from xlmr_demo.cli import main
 from xlmr_demo.corrections import corrected_table
 from xlmr_demo.errors import UserError
-from xlmr_demo.maps import build_map, load_map_data
+from xlmr_demo.maps import MapData, build_map, load_map_data
 from xlmr_demo.projection import ProjectionConfig
 from xlmr_demo.readers import read_table
 from xlmr_demo.search import counts_words, find_on_map, fold, relabel_decisions, rows_table, selected_rows
@@ -39,6 +39,9 @@ def test_words_are_found_whatever_their_accents_and_case(sample_map):
     assert found.by_words.sum() >= 1
     assert all("parapluie" in fold(texts[i]) for i in found.rows[found.by_words])
     assert fold("Éte  À") == "ete  a" and fold("Ｔｅｓｔ") == "test"
+    for meaningless in ("!!!", "\u200b", "  "):  # nothing to mean or to match
+        with pytest.raises(UserError, match="Type words"):
+            find_on_map(sample_map, meaningless)
     accented = find_on_map(sample_map, "metéo")  # the file writes météo
     assert any("météo" in texts[i] for i in accented.rows[accented.by_words])
     table = rows_table(sample_map, found.rows, found)
@@ -67,11 +70,17 @@ def test_a_selection_becomes_rows_counts_and_a_relabelling(sample_map):
     table = read_table(SAMPLE)
     fixed = corrected_table(table, "topic", decisions)
     assert [r[2] for r in fixed.rows[:5]] == ["weather", "rain", "rain", "rain", "weather"]
-    for typed, message in [("7 x", "not a list of points"), ("999", "points of another map"), ("-1", "another map")]:
+    assert selected_rows(sample_map, "0 " * 500).tolist() == [0]  # a point named again and again is one point
+    hostile = [("7 x", "not a list"), ("999", "another map"), ("-1", "not a list"), ("+3", "not a list"),
+               ("1_0", "not a list"), ("٣", "not a list"), ("9" * 20, "not a list")]  # fmt: skip
+    for typed, message in hostile:
         with pytest.raises(UserError, match=message):
             selected_rows(sample_map, typed)
     with pytest.raises(UserError, match="Type the label"):
         relabel_decisions(sample_map, rows, " ")
+    for word in ("remove", " Keep "):  # the corrections' own words would delete rows or do nothing
+        with pytest.raises(UserError, match="a word the corrections use"):
+            relabel_decisions(sample_map, rows, word)
     with pytest.raises(UserError, match="Select rows on the map first"):
         relabel_decisions(sample_map, selected_rows(sample_map, ""), "rain")
 
@@ -79,9 +88,19 @@ def test_a_selection_becomes_rows_counts_and_a_relabelling(sample_map):
 def test_the_shared_page_starts_with_the_search_and_searches_by_words(tmp_path, sample_map):
     found = find_on_map(sample_map, "الطقس")  # Arabic: "the weather"
     page = write_map_html(sample_map, tmp_path / "m.html", found).read_text(encoding="utf-8")
+    hostile = write_map_html(sample_map, tmp_path / "h.html", find_on_map(sample_map, "<img src=x onerror=alert(9)>"))
+    assert "<img src=x" not in hostile.read_text(encoding="utf-8")  # the query is escaped like any cell
     assert 'id="search"' in page and "const TEXTS = [" in page and page.count("<h2>Clusters</h2>") == 1
     assert "rows found.</b>" in page and 'dir="auto"' in page
     assert "unicode-bidi:plaintext" in page  # right-to-left cells run right to left
+
+
+def test_no_cell_can_end_or_keep_open_the_pages_script(tmp_path, encoder):
+    texts = ["note <!--<script> here", "</script><script>alert(1)</script>", "plain words", "more plain words"]
+    result = build_map(MapData(texts, ["en"] * 4), config=ProjectionConfig(method="pca"))
+    page = write_map_html(result, tmp_path / "m.html").read_text(encoding="utf-8")
+    script = page[page.index("const TEXTS = ") :]
+    assert "<" not in script[: script.index(";")] and "\\u003c!--\\u003cscript>" in script
 
 
 def test_cli_search_lists_rows_on_stdout(tmp_path, capsys, encoder):

@@ -76,3 +76,38 @@ def test_a_file_that_breaks_a_reader_is_logged_without_its_name_in_public_mode(p
         readers.read_table(broken)
     assert "could not read" in caplog.text and "ValueError" in caplog.text and "fails" in caplog.text
     assert ("acme_customers" in caplog.text) is not public and ("secret price" in caplog.text) is not public
+
+
+def test_relabelling_from_the_map_reaches_the_file_and_the_checked_data_and_says_what_it_cannot(encoder):
+    from xlmr_demo.readers import read_table
+    from xlmr_demo.table import Table
+    from xlmr_demo.web import explore
+    from xlmr_demo.web.runner import end_session
+    from xlmr_demo.web.visitors import LOCAL_SESSION, SESSIONS
+
+    from .conftest import SAMPLE
+
+    session = SESSIONS.get(LOCAL_SESSION)
+    sample = read_table(SAMPLE)
+    rows = [list(r) for r in sample.rows[:96]]
+    rows[1][2] = ""  # file row 2 has no label: the check leaves it out
+    for row in rows[-8:]:  # a meaning in 8 languages with two labels (one class until several are ticked)
+        row[2] = "weather, food"
+    try:
+        session.set_table(Table(sample.columns, rows), "few.csv")
+        callbacks.check_data("text", "topic", "language", "(none)", "pair_id")
+        list(callbacks.embedding_map("pca", "2", "language", True, [], False, 0, "en"))
+        with pytest.raises(gr.Error, match="a word the corrections use"):
+            explore.relabel_selection("0 1", "Remove")  # would delete the rows
+        words, file, _ = explore.relabel_selection("0 1", "rain")
+        assert words.startswith("**2 rows now labelled 'rain'**") and "1 of them (file row 2) were left out" in words
+        assert [r[2] for r in read_table(file).rows[:3]] == ["rain", "rain", rows[2][2]]
+        assert session.dataset.labels[session.dataset.rows.index(1)] == "rain" and 2 not in session.dataset.rows
+        callbacks.check_data("text", "topic", "language", "(none)", "pair_id", True)  # several labels per row
+        list(callbacks.embedding_map("pca", "2", "language", True, [], False, 0, "en"))
+        with pytest.raises(gr.Error, match="holds only separators"):
+            explore.relabel_selection("3", ", ,")
+        explore.relabel_selection("3", "sun, rain , sun")
+        assert session.dataset.label_sets[session.dataset.rows.index(4)] == ("rain", "sun")
+    finally:
+        end_session()

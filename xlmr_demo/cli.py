@@ -360,7 +360,7 @@ def cmd_map(args: argparse.Namespace) -> None:
         headers, rows = result.clusters.table()
         print("\t".join(headers), *("\t".join(map(str, row)) for row in rows), sep="\n", file=sys.stderr)
     if found is not None:
-        print(_plain(found.words()), file=sys.stderr)
+        print(_plain(found.words(markup=False)), file=sys.stderr)
         table = rows_table(result, found.rows, found)
         csv.writer(sys.stdout, delimiter="\t", lineterminator="\n").writerows([table.columns, *table.rows])
     print(f"wrote {output}" + (f" and {args.coords}" if args.coords else ""), file=sys.stderr)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ CANDIDATES = 30  # class-TF-IDF candidates a cluster's name is picked from
 NAME_ROWS = 2  # rows a cluster needs in the names language for its name to be taken from them
 REPEATS_FROM = 20  # rows (in the names language) from which a naming word must be in two of them at least
 MAX_CLUSTERS = 50
+MAX_WORD_CHARS = 30
 DIVERSITY = 0.5  # maximal marginal relevance: 0 picks the best-fitting words, 1 the most different
 # Thai, Lao, Myanmar, Khmer, Japanese kana, Chinese characters: scripts written without spaces between words
 _NO_SPACES = re.compile(
@@ -62,6 +64,17 @@ class Clusters:
     sizes: list[int]
     languages: list[dict[str, int]]  # each cluster's rows per language, most first
     names_language: str | None  # the language names were taken from where a cluster had its rows
+    asked_language: str | None = None  # the language asked for (another when the file has no rows in it)
+
+    def words_about(self) -> str:
+        """How the clusters were found and named, in a sentence."""
+        named = f"named by words of its {self.names_language} rows"
+        if self.asked_language and self.asked_language != self.names_language:
+            named += f" (no row is in {self.asked_language}: {self.names_language} is the file's most common language)"
+        return (
+            f"{len(self.sizes)} clusters found by meaning (in the model's own dimensions, each language's centre "
+            f"removed), each {named} where it has some, else by words of all its rows."
+        )
 
     @property
     def names(self) -> list[str]:
@@ -100,28 +113,45 @@ def find_clusters(
 ) -> Clusters:  # fmt: skip
     """Cluster the rows (embeddings ``X`` of ``texts`` by ``model``) and name each cluster; see the module."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     from .projection import center_languages
 
     n = len(X)
-    k = auto_clusters(n) if k is None else int(k)
-    if not 2 <= k <= MAX_CLUSTERS:
-        raise UserError(f"Choose between 2 and {MAX_CLUSTERS} clusters (asked for {k}).")
-    if n < 2 * k:
-        raise UserError(f"{n} rows are too few for {k} clusters: each needs 2 rows at least. Choose fewer.")
+    k = cluster_count(k, n)
     langs = np.asarray([str(v) for v in languages], dtype=object)
     C = center_languages(X, langs)
     many = n > 50_000  # mini-batches: a million rows in seconds rather than minutes
     kmeans = (MiniBatchKMeans if many else KMeans)(k, n_init=3, random_state=seed)
-    found = kmeans.fit_predict(C)
+    with warnings.catch_warnings():  # identical rows: fewer distinct clusters than asked, dropped below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        found = kmeans.fit_predict(C)
     order = np.argsort(-np.bincount(found, minlength=k), kind="stable")  # cluster 0 the largest
     labels = np.argsort(order)[found]
+    k = int(labels.max()) + 1  # identical rows can leave a cluster empty: the empty ones (last) are dropped
+    asked = names_language
     if names_language not in set(langs.tolist()):
         names_language = Counter(langs.tolist()).most_common(1)[0][0]
     words = _names(np.asarray(X, dtype=np.float32), labels, k, langs, texts, model, names_language)
     sizes = np.bincount(labels, minlength=k).tolist()
     mixes = [dict(Counter(langs[labels == c].tolist()).most_common()) for c in range(k)]
-    return Clusters(labels, words, sizes, mixes, names_language)
+    return Clusters(labels, words, sizes, mixes, names_language, asked)
+
+
+def cluster_count(k: int | str | None, n: int) -> int:
+    """The number of clusters ``n`` rows get when ``k`` is asked ("auto" or None: :func:`auto_clusters`); a
+    :class:`UserError` when it is not a whole number from 2 to :data:`MAX_CLUSTERS` or the rows are too few."""
+    if k is None or k == "auto":
+        return auto_clusters(n)
+    try:
+        count = int(k) if float(k) == int(float(k)) else None
+    except (TypeError, ValueError, OverflowError):
+        count = None
+    if count is None or not 2 <= count <= MAX_CLUSTERS:
+        raise UserError(f"Choose a whole number of clusters from 2 to {MAX_CLUSTERS} (asked for {str(k)[:20]!r}).")
+    if n < 2 * count:
+        raise UserError(f"{n} rows are too few for {count} clusters: each needs 2 rows at least. Choose fewer.")
+    return count
 
 
 def _names(X, labels, k, langs, texts, model, names_language) -> list[list[str]]:
@@ -148,6 +178,8 @@ def _names(X, labels, k, langs, texts, model, names_language) -> list[list[str]]
         least = 2 if rows_of[c] >= REPEATS_FROM else 1  # a small cluster's telling words come once each
         scored = {}
         for w, m in counted.items():
+            if len(w) > MAX_WORD_CHARS:  # a run of letters longer than any word ("aaaa…", a joined hashtag)
+                continue
             lift = (m / rows_of[c]) / (everywhere[w] / total_rows)
             if m >= least and lift > 1:
                 scored[w] = m * math.log(lift)

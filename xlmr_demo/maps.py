@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clusters import Clusters, find_clusters
+from .clusters import Clusters, cluster_count, find_clusters
 from .columns import detect_columns
 from .encoders import embed
 from .errors import UserError
@@ -195,7 +195,7 @@ def build_map(
     """
     if color == "cluster" and clusters is None and "cluster" not in data.columns:
         clusters = "auto"
-    if color not in ("language", "cluster", *data.columns) or (color == "cluster" and clusters is None):
+    if color not in ("language", "cluster", *data.columns):
         choices = columns_text(list(data.columns)) or "none"
         raise UserError(f"Cannot colour by {short(color)!r}; choose language or one of: {choices}.")
     colours = len(set(data.languages if color == "language" else data.columns.get(color, ())))
@@ -209,6 +209,7 @@ def build_map(
         max_points = min(max_points, TSNE_MAX_POINTS)  # 3D t-SNE of 5,000 points takes 36-41 s
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)
+    count = None if clusters is None else cluster_count(clusters, len(data.texts))  # refused before any work
     if embeddings is not None and len(embeddings) != len(data.texts):
         raise ValueError(f"{len(embeddings)} embeddings for {len(data.texts)} texts (was the map sampled?)")
     X = embed(data.texts, model=model, progress=progress).embeddings if embeddings is None else embeddings
@@ -220,7 +221,6 @@ def build_map(
     names, matrix = centroid_similarity(X, data.languages)
     found = None
     if clusters is not None:
-        count = None if clusters == "auto" else int(clusters)
         with ticking(progress, "finding and naming clusters", 2 + len(X) / 2000):
             found = find_clusters(X, data.languages, data.texts, model, count, names_language, seed=config.seed)
     return MapResult(
@@ -329,7 +329,9 @@ def write_coords(result: MapResult, path: str | Path) -> None:
     cells += list(data.columns.items())
     if result.clusters is not None:  # named so as not to hide a column of the file's own
         taken = {name for name, _ in cells}
-        number, name = (next(c + "_found" * k for k in range(3) if c + "_found" * k not in taken) for c in CLUSTERS)
+        number, name = CLUSTERS
+        while number in taken or name in taken:
+            number, name = number + "_found", name + "_found"
         cells += [(number, [str(c + 1) for c in result.clusters.labels]), (name, result.clusters.row_names())]
     if Path(path).suffix.lower() == ".parquet":
         import pyarrow as pa

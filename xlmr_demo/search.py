@@ -7,6 +7,7 @@ the Explore tab, the ``map --search`` command and the map's offline page use it.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections import Counter
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .corrections import KEEP, REMOVE
+from .dataset import label_key
 from .errors import UserError
 from .maps import MapResult, similarity_to
 from .table import Table, short
@@ -40,11 +43,12 @@ class Found:
     by_meaning: np.ndarray  # (len(rows),) bool: among the :data:`MEANING_TOP` closest in meaning
     similarity: np.ndarray  # (len(rows),) cosine similarity to the query
 
-    def words(self) -> str:
-        """What was found, in a sentence."""
+    def words(self, markup: bool = True) -> str:
+        """What was found, in a sentence: Markdown with the query escaped (it may hold HTML), or plain text."""
         words, meaning = int(self.by_words.sum()), int(self.by_meaning.sum())
         both = int((self.by_words & self.by_meaning).sum())
-        held = f"{words:,} row{'s' * (words != 1)} hold{'s' * (words == 1)} the words {short(self.query, 60)!r}"
+        query = html.escape(repr(short(self.query, 60)), quote=False) if markup else repr(short(self.query, 60))
+        held = f"{words:,} row{'s' * (words != 1)} hold{'s' * (words == 1)} the words {query}"
         return (
             f"**{len(self.rows):,} rows found.** {held} (accents and case ignored); the {meaning} closest in "
             f"meaning are added ({both} of them hold the words too). Found rows are in colour on the map, the "
@@ -55,7 +59,7 @@ class Found:
 def find_on_map(result: MapResult, query: str, top: int = MEANING_TOP) -> Found:
     """Rows of the map holding ``query``'s words (accent- and case-insensitive), and the ``top`` closest to it
     in meaning (the model's own dimensions, in any language: :func:`~xlmr_demo.maps.similarity_to`)."""
-    if not query or not query.strip():
+    if not query or not any(c.isalnum() for c in query):  # spaces, punctuation or invisible marks mean nothing
         raise UserError("Type words to look for on the map (in any language).")
     similarity, _ = similarity_to(result, query)
     folded = re.sub(r"\s+", " ", fold(query).strip())
@@ -73,14 +77,13 @@ def selected_rows(result: MapResult, typed: str | Sequence) -> np.ndarray:
     n = len(result.data.texts)
     if isinstance(typed, str) and len(typed) > 8 * n + 100:  # a row number and a space each, with room to spare
         raise UserError("The selection is longer than this map's points could make. Select again on the map.")
-    parts = re.split(r"[\s,]+", typed.strip()) if isinstance(typed, str) else list(typed)
+    parts = {str(p).strip() for p in (re.split(r"[\s,]+", typed) if isinstance(typed, str) else typed)} - {""}
     if len(parts) > n:
         raise UserError(f"The selection names {len(parts):,} points; this map has {n:,}. Draw the map again.")
-    try:
-        rows = np.unique(np.asarray([int(p) for p in parts if str(p).strip()], dtype=np.int64))
-    except ValueError:
-        raise UserError("The selection is not a list of points of this map. Select again on the map.") from None
-    if len(rows) and (rows[0] < 0 or rows[-1] >= n):
+    if not all(re.fullmatch(r"[0-9]{1,12}", p) for p in parts):  # plain digits: no "+3", "1_0", "٣" or 10**30
+        raise UserError("The selection is not a list of points of this map. Select again on the map.")
+    rows = np.unique(np.asarray(sorted(int(p) for p in parts), dtype=np.int64))
+    if len(rows) and rows[-1] >= n:
         raise UserError("The selection holds points of another map. Draw the map again, then select.")
     return rows
 
@@ -138,6 +141,11 @@ def relabel_decisions(result: MapResult, rows: Sequence[int], label: str) -> dic
     label = " ".join(str(label or "").split())
     if not label:
         raise UserError("Type the label to give the selected rows.")
+    if label_key(label) in (KEEP, REMOVE):  # the corrections' own words: "remove" would delete the rows
+        raise UserError(
+            f"{label!r} is a word the corrections use ('keep' a row, 'remove' it), so it cannot be a label here. "
+            "Choose another label; to leave rows out, remove them from your file."
+        )
     if not len(rows):
         raise UserError("Select rows on the map first (a box or a lasso around them).")
     return {result.data.rows[i]: label for i in rows}

@@ -859,6 +859,8 @@ def _grouping(sep: dict) -> str:
 def summary_lines(result: MapResult) -> list[str]:
     """Plain-language findings, one per line: how the map was drawn, then what it shows."""
     lines = [f"Drawn with {METHOD_WORDS[result.projection.method]}.", *result.projection.notes, *result.data.notes]
+    if result.clusters is not None:
+        lines.append(result.clusters.words_about())
     if result.rate_map is not None:
         lines.append(
             f"Translations sit together: for {result.rate_full:.0%} of the translated texts the closest text in "
@@ -964,7 +966,8 @@ def write_map_html(result: MapResult, path: str | Path, found: Found | None = No
     with the model, by meaning and words) starts the page highlighting its rows, with the rows listed."""
     path = output_file(path, (".html", ".htm"), "The map")
     findings = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(result))
-    texts = json.dumps(result.data.texts, ensure_ascii=False).replace("</", "<\\/")
+    # no "<" at all in the script: "</script>" would end it, "<!--<script>" would keep it from ending
+    texts = json.dumps(result.data.texts, ensure_ascii=False).replace("<", "\\u003c")
     search = (
         '<p><label>Find words on the map (accents and case ignored): <input id="search" size="40" dir="auto">'
         '</label> <span id="found"></span></p>'

@@ -292,10 +292,7 @@ def embedding_map(
         session.map_table = session.table
         return session.map, offered
 
-    try:
-        count = None if not clusters else "auto" if not how_many else int(how_many)
-    except (TypeError, ValueError, OverflowError):
-        raise UserError("The number of clusters must be a whole number (0: as many as the rows suggest).") from None
+    count = (how_many or "auto") if clusters else None  # checked by build_map before any work
     result, offered = yield from run_job(request, "Drawing the map", work, MapViews, progress_bar(progress))
     findings = "\n".join(f"- {line}" for line in views.summary_lines(result))
     cluster_rows = None

@@ -7,6 +7,7 @@ positions (each point's ``customdata``) into a hidden textbox, whose change call
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -128,9 +129,16 @@ def relabel_selection(selection: str, label: str, request: gr.Request = None):
         column = session.dataset.columns.label if session.dataset is not None else result.data.label
         separator = session.dataset.config.label_separator if session.dataset is not None else None
         if separator and session.dataset.label_sets is not None:  # a row's whole set of labels
-            decisions = {
-                r: tuple(sorted({p.strip() for p in v.split(separator) if p.strip()})) for r, v in decisions.items()
-            }
+            labels = tuple(sorted({p.strip() for p in label.split(separator) if p.strip()}))
+            if not labels:
+                raise UserError(
+                    f"{label.strip()!r} holds only separators: type the rows' labels, separated by {separator!r}."
+                )
+            decisions = dict.fromkeys(decisions, labels)
+        outside = []  # rows the checked data left out (an empty label, say): they change in the file only
+        if session.dataset is not None:
+            checked = set(session.dataset.rows)
+            outside = [r for r in decisions if r not in checked]
         table = corrected_table(session.table, column, decisions, separator)
         if session.dataset is not None:
             session.dataset = corrected_dataset(session.dataset, decisions)
@@ -143,10 +151,17 @@ def relabel_selection(selection: str, label: str, request: gr.Request = None):
                 result.data.columns[column][i] = shown
         name = f"{Path(session.table_name or 'data').stem[:60]}_relabelled.csv"
         file = write_table(table, session.new_file(name))
+        shown_label = html.escape(repr(views.cell(" ".join(label.split()), 60)), quote=False)
         words = (
-            f"**{len(rows):,} row{'s' * (len(rows) != 1)} now labelled {views.cell(label.strip(), 60)!r}** in your "
-            "data. Press **Train** (Train tab) to train again on the corrected data; the corrected file is below."
+            f"**{len(rows):,} row{'s' * (len(rows) != 1)} now labelled {shown_label}** in your data. Press **Train** "
+            "(Train tab) to train again on the corrected data; the corrected file is below."
         )
+        if outside:
+            words += (
+                f" {len(outside)} of them (file row{'s' * (len(outside) != 1)} {', '.join(map(str, outside[:10]))}) "
+                "were left out when the data was checked: they change in the file, and join training once you press "
+                "**Check data** (Data tab) again."
+            )
         return words, str(file), views.map_figure(result)
 
 
