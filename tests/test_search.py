@@ -10,6 +10,7 @@ from xlmr_demo.cli import main
 from xlmr_demo.corrections import corrected_table
 from xlmr_demo.errors import UserError
 from xlmr_demo.maps import MapData, build_map, load_map_data
+from xlmr_demo.plots import PALETTE
 from xlmr_demo.projection import ProjectionConfig
 from xlmr_demo.readers import read_table
 from xlmr_demo.search import counts_words, find_on_map, fold, relabel_decisions, rows_table, selected_rows
@@ -54,10 +55,14 @@ def test_found_rows_are_lit_and_the_rest_greyed(sample_map):
     lit = [False] * len(sample_map.data.texts)
     for i in found.rows:
         lit[i] = True
-    traces = map_figure(sample_map, lit).to_dict()["data"][1:]
+    traces = map_figure(sample_map, lit).to_dict()["data"][1:]  # 2D: found rows selected, the rest grey
+    shown = sorted(t["customdata"][j] for t in traces for j in t["selectedpoints"])
+    assert shown == sorted(found.rows.tolist()) and all(t["unselected"]["marker"]["color"] == "#d9d9d9" for t in traces)
+    assert {t["marker"]["color"] for t in traces} == set(PALETTE[: len(traces)])  # the legend keeps its colours
+    deep = build_map(sample_map.data, config=ProjectionConfig(method="pca", dims=3))  # 3D: colours per point
+    traces = map_figure(deep, lit).to_dict()["data"][1:]
     colours = [(row, colour) for t in traces for row, colour in zip(t["customdata"], t["marker"]["color"], strict=True)]
-    assert len(colours) == len(lit)
-    assert all((colour != "#d9d9d9") == lit[row] for row, colour in colours)
+    assert len(colours) == len(lit) and all((colour != "#d9d9d9") == lit[row] for row, colour in colours)
 
 
 def test_a_selection_becomes_rows_counts_and_a_relabelling(sample_map):
@@ -138,8 +143,10 @@ def test_the_shared_page_searches_offline_and_runs_right_to_left_text_right_to_l
         page.get_by_text("1 of the points shown hold these words").wait_for(timeout=10_000)
         assert page.locator("#found-rows li").all_inner_texts() == ["This soup needs a little more salt."]
         points = "document.getElementById('map').data.filter(t => t.customdata)"  # not the translations' lines
-        colours = page.evaluate(f"() => {points}.flatMap(t => t.marker.color)")
-        assert colours.count("#d9d9d9") == 29  # every point but the one found is grey
+        lit = page.evaluate(f"() => {points}.flatMap(t => (t.selectedpoints || []).map(j => t.customdata[j]))")
+        assert [result.data.texts[r] for r in lit] == ["This soup needs a little more salt."]  # the rest grey
+        page.fill("#search", "")
+        assert page.evaluate(f"() => {points}.every(t => t.selectedpoints == null)")  # all in colour again
         for text in ["עומד לרדת גשם", "ستمطر", "بارش"]:  # Hebrew, Arabic, Urdu: flush right
             left, right = page.locator("td", has_text=text).first.evaluate(GAPS)
             assert right < 12 < left, (text, left, right)  # the padding on the right, the space on the left

@@ -112,7 +112,8 @@ def embedding_map(
     ``hover`` adds named columns (language, label, ...) to each point's tooltip, ``texts`` the
     (HTML-escaped, truncated) text; ``groups`` draws a thin line between rows that share an id
     (a sentence and its translations). ``highlight`` (a bool per row) keeps those rows' colours, larger,
-    and greys the rest. Each point carries its row position as ``customdata`` (what a selection returns).
+    and greys the rest (as a selection on 2D maps). Each point carries its row position as ``customdata``
+    (what a selection returns).
     """
     coords = np.asarray(coords, dtype=np.float32)
     n, dims = coords.shape
@@ -144,10 +145,17 @@ def embedding_map(
             xyz["z"] = coords[rows, 2]
         size = 7 if dims == 2 and len(shown) <= WEBGL_FROM else 4
         marker = {"size": size, "color": PALETTE[k % len(PALETTE)], "opacity": 0.85}
-        if highlight is not None:  # arrays (not selectedpoints): 3D scatters take no selection
-            lit = np.asarray(highlight, bool)[rows]
-            marker["color"] = np.where(lit, marker["color"], GREY).tolist()
-            marker["size"] = np.where(lit, size + 4, size).tolist()
+        lit = {}
+        if highlight is not None and dims == 2:  # Plotly's own selection: the legend keeps its colours
+            lit = {
+                "selectedpoints": np.flatnonzero(np.asarray(highlight, bool)[rows]).tolist(),
+                "selected": {"marker": {"size": size + 4, "opacity": 1.0}},
+                "unselected": {"marker": {"color": GREY, "opacity": 0.5}},
+            }
+        elif highlight is not None:  # 3D scatters take no selection: colours and sizes per point
+            found = np.asarray(highlight, bool)[rows]
+            marker["color"] = np.where(found, marker["color"], GREY).tolist()
+            marker["size"] = np.where(found, size + 4, size).tolist()
         fig.add_trace(
             scatter(
                 **xyz,
@@ -157,6 +165,7 @@ def embedding_map(
                 hovertext=[lines[j] for j in picked],
                 hoverinfo="text",
                 customdata=rows.tolist(),
+                **lit,
             )
         )
     fig.update_layout(

@@ -939,17 +939,24 @@ const plot = document.getElementById("map");
 const kept = plot.data.map(t => ({color: t.marker && t.marker.color, size: t.marker && t.marker.size}));
 function search(typed) {
   const q = fold(typed.trim());
-  const colors = [], sizes = [], traces = [], found = [];
+  const colors = [], sizes = [], flat = [], picked = [], found = [];
   plot.data.forEach((t, i) => {
     if (!t.customdata) return;
     const was = kept[i], at = (v, j) => Array.isArray(v) ? v[j] : v;
     const lit = t.customdata.map(r => q !== "" && FOLDED[r].includes(q));
     lit.forEach((l, j) => { if (l) found.push(t.customdata[j]); });
-    colors.push(q ? lit.map((l, j) => l ? at(was.color, j) : "#d9d9d9") : was.color);
-    sizes.push(q ? lit.map((l, j) => at(was.size, j) + (l ? 4 : 0)) : was.size);
-    traces.push(i);
+    if (t.type === "scatter3d") {  // no selection in 3D: colours and sizes per point
+      colors.push(q ? lit.map((l, j) => l ? at(was.color, j) : "#d9d9d9") : was.color);
+      sizes.push(q ? lit.map((l, j) => at(was.size, j) + (l ? 4 : 0)) : was.size);
+    } else {  // Plotly's own selection: the legend keeps its colours
+      flat.push(i);
+      picked.push(q ? lit.flatMap((l, j) => l ? [j] : []) : null);
+    }
   });
-  Plotly.restyle(plot, {"marker.color": colors, "marker.size": sizes}, traces);
+  const deep = plot.data.flatMap((t, i) => t.type === "scatter3d" && t.customdata ? [i] : []);
+  if (deep.length) Plotly.restyle(plot, {"marker.color": colors, "marker.size": sizes}, deep);
+  if (flat.length) Plotly.restyle(plot, {selectedpoints: picked,
+    "selected.marker.opacity": 1, "unselected.marker.color": "#d9d9d9", "unselected.marker.opacity": 0.5}, flat);
   document.getElementById("found").textContent = q ? found.length + " of the points shown hold these words" : "";
   const list = document.getElementById("found-rows");
   list.replaceChildren(...found.slice(0, 50).map(r => {
