@@ -134,6 +134,17 @@ def attack_files(folder: Path, classifier_zip: Path) -> dict[str, tuple[str, obj
         "the sample classified from label names, again and again": (
             "/zero_shot", (",".join(f"l{i:03d}" + "x" * 196 for i in range(200)), "", "embedded")
         ),
+        "the sample mapped with 50 named clusters, again and again": (
+            "/embedding_map", ("pca", "2", "cluster", True, [], True, 50, "en")
+        ),
+        "clusters named in a 100,000-character language": (
+            "/embedding_map", ("pca", "2", "cluster", True, [], True, 0, "x" * 100_000)
+        ),
+        "a 100,000-character search on the map": ("/find_on_map", ("pluie " * 16_666,)),
+        "a selection of 100,000 points": ("/map_selection", (" ".join(["7"] * 100_000),)),
+        "the map's 384 points downloaded as Excel": ("/selected_rows", (" ".join(map(str, range(384))), "xlsx")),
+        "a 201-character label for a selection": ("/relabel_selection", ("0 1 2", "x" * 201)),
+        "the map shared as a page": ("/share_map", ()),
     }
 
 

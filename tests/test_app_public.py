@@ -327,6 +327,11 @@ def test_classifying_from_label_names_is_bounded_and_leaves_nothing(public_url, 
 def test_questions_to_a_map_are_bounded_and_leave_nothing(public_url, gradio_cache):
     client = visitor(public_url)
     assert "Draw the map first" in refusal(lambda: client.predict("rain", api_name="/find_on_map"))
+    for many, language, message in [(51, "en", "Value 51 is greater than maximum value 50"),
+                                     (1, "en", "whole number of clusters"),
+                                     (0, "x" * 100_000, "64 characters at most")]:  # fmt: skip
+        asked = ("pca", "2", "cluster", True, [], True, many, language)
+        assert message in refusal(lambda a=asked: client.predict(*a, api_name="/embedding_map"))
     outputs = client.predict("pca", "2", "cluster", True, [], True, 0, "en", api_name="/embedding_map")
     clusters = outputs[4]  # the sample, with named clusters, as map work
     assert clusters["value"]["headers"][:2] == ["cluster", "named by"] and len(clusters["value"]["data"]) == 4

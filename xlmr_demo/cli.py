@@ -324,7 +324,7 @@ def cmd_map(args: argparse.Namespace) -> None:
     from .limits import current as current_limits
     from .maps import add_predictions, build_map, write_coords
     from .projection import ProjectionConfig
-    from .search import find_on_map, rows_table
+    from .search import check_query, find_on_map, rows_table
     from .views import summary_lines, write_map_html
 
     options = _ray_options(args)
@@ -337,6 +337,8 @@ def cmd_map(args: argparse.Namespace) -> None:
     if args.coords:
         suffixes = (".csv", ".tsv", ".parquet")
         output_file(args.coords, suffixes, "--coords", inputs=[*inputs, output], overwrite=args.overwrite)
+    if args.search is not None:
+        check_query(args.search)  # before the map is drawn
     data = _rows(args)
     if args.head:
         add_predictions(data, load_classifier(args.head))

@@ -4,7 +4,8 @@ by a few words that stand for it across its languages.
 1. **Groups**: k-means on the embeddings with each language's centre removed (the map's own centring), so
    that rows group by meaning rather than by language; never on the 2D picture, whose distances mean little.
    The number of groups is the caller's, or :func:`auto_clusters` of the row count.
-2. **Candidate words**: each group's words scored class-TF-IDF (frequent in the group, rare elsewhere), from
+2. **Candidate words**: each group's words scored by how many of its rows hold them times the log of their
+   lift (their share of the group's rows against their share of every group's: "the" and "que" score 0), from
    its rows in the *names language* (the interface's, or the file's most common) when it has
    :data:`NAME_ROWS` of them, else from all its rows. Scripts without spaces (Chinese, Japanese, Thai) give
    two-character pieces.
@@ -30,13 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UserError
+from .table import short
 
 NAME_WORDS = 3  # words in a cluster's name
-CANDIDATES = 30  # class-TF-IDF candidates a cluster's name is picked from
+CANDIDATES = 30  # words (best by lift) a cluster's name is picked from
 NAME_ROWS = 2  # rows a cluster needs in the names language for its name to be taken from them
 REPEATS_FROM = 20  # rows (in the names language) from which a naming word must be in two of them at least
 MAX_CLUSTERS = 50
 MAX_WORD_CHARS = 30
+MAX_LANGUAGE_CHARS = 64  # a names language is a code or a name ("en", "spa_Latn", "english"), never a text
 DIVERSITY = 0.5  # maximal marginal relevance: 0 picks the best-fitting words, 1 the most different
 # Thai, Lao, Myanmar, Khmer, Japanese kana, Chinese characters: scripts written without spaces between words
 _NO_SPACES = re.compile(
@@ -68,9 +71,10 @@ class Clusters:
 
     def words_about(self) -> str:
         """How the clusters were found and named, in a sentence."""
-        named = f"named by words of its {self.names_language} rows"
+        language = short(str(self.names_language), 40)
+        named = f"named by words of its {language} rows"
         if self.asked_language and self.asked_language != self.names_language:
-            named += f" (no row is in {self.asked_language}: {self.names_language} is the file's most common language)"
+            named += f" (no row is in {short(self.asked_language, 40)}: {language} is the file's most common language)"
         return (
             f"{len(self.sizes)} clusters found by meaning (in the model's own dimensions, each language's centre "
             f"removed), each {named} where it has some, else by words of all its rows."
@@ -136,6 +140,12 @@ def find_clusters(
     sizes = np.bincount(labels, minlength=k).tolist()
     mixes = [dict(Counter(langs[labels == c].tolist()).most_common()) for c in range(k)]
     return Clusters(labels, words, sizes, mixes, names_language, asked)
+
+
+def check_names_language(language: str | None) -> None:
+    """A :class:`UserError` for a names language that cannot be a language (a paste, not a code or a name)."""
+    if language is not None and len(language) > MAX_LANGUAGE_CHARS:
+        raise UserError(f"Name clusters in a language code or name ({MAX_LANGUAGE_CHARS} characters at most).")
 
 
 def cluster_count(k: int | str | None, n: int) -> int:

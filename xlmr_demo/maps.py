@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clusters import Clusters, cluster_count, find_clusters
+from .clusters import Clusters, check_names_language, cluster_count, find_clusters
 from .columns import detect_columns
 from .encoders import embed
 from .errors import UserError
@@ -209,7 +209,10 @@ def build_map(
         max_points = min(max_points, TSNE_MAX_POINTS)  # 3D t-SNE of 5,000 points takes 36-41 s
     if max_points is not None and len(data.texts) > max_points:
         data = data.sample(max_points, seed=config.seed)
-    count = None if clusters is None else cluster_count(clusters, len(data.texts))  # refused before any work
+    count = None  # the clusters asked for are refused before any work, as are names languages that are pastes
+    if clusters is not None:
+        check_names_language(names_language)
+        count = cluster_count(clusters, len(data.texts))
     if embeddings is not None and len(embeddings) != len(data.texts):
         raise ValueError(f"{len(embeddings)} embeddings for {len(data.texts)} texts (was the map sampled?)")
     X = embed(data.texts, model=model, progress=progress).embeddings if embeddings is None else embeddings

@@ -43,6 +43,12 @@ class Found:
     by_meaning: np.ndarray  # (len(rows),) bool: among the :data:`MEANING_TOP` closest in meaning
     similarity: np.ndarray  # (len(rows),) cosine similarity to the query
 
+    def lit(self, n: int) -> np.ndarray:
+        """(n,) bool: which of the map's ``n`` rows were found (what :func:`~xlmr_demo.views.map_figure` lights)."""
+        found = np.zeros(n, bool)
+        found[self.rows] = True
+        return found
+
     def words(self, markup: bool = True) -> str:
         """What was found, in a sentence: Markdown with the query escaped (it may hold HTML), or plain text."""
         words, meaning = int(self.by_words.sum()), int(self.by_meaning.sum())
@@ -56,11 +62,16 @@ class Found:
         )
 
 
+def check_query(query: str | None) -> None:
+    """A :class:`UserError` for a query with nothing to mean or match: empty, spaces, punctuation, invisible marks."""
+    if not query or not any(c.isalnum() for c in query):
+        raise UserError("Type words to look for on the map (in any language).")
+
+
 def find_on_map(result: MapResult, query: str, top: int = MEANING_TOP) -> Found:
     """Rows of the map holding ``query``'s words (accent- and case-insensitive), and the ``top`` closest to it
     in meaning (the model's own dimensions, in any language: :func:`~xlmr_demo.maps.similarity_to`)."""
-    if not query or not any(c.isalnum() for c in query):  # spaces, punctuation or invisible marks mean nothing
-        raise UserError("Type words to look for on the map (in any language).")
+    check_query(query)
     similarity, _ = similarity_to(result, query)
     folded = re.sub(r"\s+", " ", fold(query).strip())
     by_words = np.fromiter((folded in re.sub(r"\s+", " ", fold(t)) for t in result.data.texts), bool, len(similarity))
@@ -100,9 +111,9 @@ def rows_table(result: MapResult, rows: Sequence[int], found: Found | None = Non
         columns.append(name)
         cells.append([data.columns[name][i] for i in rows])
     if result.clusters is not None:
-        names = result.clusters.names
+        names = result.clusters.row_names()
         columns.append("found cluster")
-        cells.append([names[result.clusters.labels[i]] for i in rows])
+        cells.append([names[i] for i in rows])
     if found is not None:
         pairs = zip(found.by_words[: len(rows)], found.by_meaning[: len(rows)], strict=True)
         how = ["words and meaning" if w and m else "words" if w else "meaning" for w, m in pairs]
@@ -130,14 +141,15 @@ def counts_words(result: MapResult, rows: Sequence[int]) -> str:
         parts.append(f"By {short(data.label, 30)}: {counted([data.columns[data.label][i] for i in rows])}.")
     parts.append(f"By language: {counted([data.languages[i] for i in rows])}.")
     if result.clusters is not None:
-        parts.append(f"By cluster: {counted([result.clusters.names[result.clusters.labels[i]] for i in rows])}.")
+        names = result.clusters.row_names()
+        parts.append(f"By cluster: {counted([names[i] for i in rows])}.")
     return " ".join(parts)
 
 
 def relabel_decisions(result: MapResult, rows: Sequence[int], label: str) -> dict[int, str]:
     """``{file row number: label}`` for the selected ``rows``: what :mod:`xlmr_demo.corrections` applies."""
-    if not result.data.label or result.data.rows is None:
-        raise UserError("This map's file has no label column to change.")
+    if result.data.rows is None:
+        raise UserError("This map's rows are not a file's: load the file in the Data tab and draw the map again.")
     label = " ".join(str(label or "").split())
     if not label:
         raise UserError("Type the label to give the selected rows.")

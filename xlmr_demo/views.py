@@ -23,6 +23,7 @@ from .dataset import Dataset, grouping_summary
 from .maps import MAX_COLOURS, MapResult, Placement
 from .metrics import ci_text, mean_language_macro_f1, paired_difference
 from .plots import (
+    GREY,
     bars,
     confusion_heatmap,
     counts_chart,
@@ -946,7 +947,7 @@ function search(typed) {
     const lit = t.customdata.map(r => q !== "" && FOLDED[r].includes(q));
     lit.forEach((l, j) => { if (l) found.push(t.customdata[j]); });
     if (t.type === "scatter3d") {  // no selection in 3D: colours and sizes per point
-      colors.push(q ? lit.map((l, j) => l ? at(was.color, j) : "#d9d9d9") : was.color);
+      colors.push(q ? lit.map((l, j) => l ? at(was.color, j) : GREY) : was.color);
       sizes.push(q ? lit.map((l, j) => at(was.size, j) + (l ? 4 : 0)) : was.size);
     } else {  // Plotly's own selection: the legend keeps its colours
       flat.push(i);
@@ -956,7 +957,7 @@ function search(typed) {
   const deep = plot.data.flatMap((t, i) => t.type === "scatter3d" && t.customdata ? [i] : []);
   if (deep.length) Plotly.restyle(plot, {"marker.color": colors, "marker.size": sizes}, deep);
   if (flat.length) Plotly.restyle(plot, {selectedpoints: picked,
-    "selected.marker.opacity": 1, "unselected.marker.color": "#d9d9d9", "unselected.marker.opacity": 0.5}, flat);
+    "selected.marker.opacity": 1, "unselected.marker.color": GREY, "unselected.marker.opacity": 0.5}, flat);
   document.getElementById("found").textContent = q ? found.length + " of the points shown hold these words" : "";
   const list = document.getElementById("found-rows");
   list.replaceChildren(...found.slice(0, 50).map(r => {
@@ -981,10 +982,9 @@ def write_map_html(result: MapResult, path: str | Path, found: Found | None = No
     )
     lit = None
     if found is not None:
-        lit = np.zeros(len(result.data.texts), bool)
-        lit[found.rows] = True
+        lit = found.lit(len(result.data.texts))
         listed = rows_table(result, found.rows, found, SHOWN_ROWS)
-        search = _markdown_html(found.words()) + _html_table(*_table_parts(listed)) + search
+        search = _markdown_html(found.words()) + _html_table(listed.columns, table_rows(listed.rows)) + search
     clusters = ""
     if result.clusters is not None:
         clusters = "<h2>Clusters</h2>" + _html_table(*result.clusters.table())
@@ -996,7 +996,7 @@ def write_map_html(result: MapResult, path: str | Path, found: Found | None = No
         + clusters
         + centroid_figure(result).to_html(full_html=False, include_plotlyjs=False)
         + _markdown_html(EXPLANATIONS["centroids"])
-        + f"<script>const TEXTS = {texts};{MAP_PAGE_SCRIPT}</script>"
+        + f"<script>const TEXTS = {texts}, GREY = {json.dumps(GREY)};{MAP_PAGE_SCRIPT}</script>"
     )
     head = f'<meta charset="utf-8"><title>Embedding map</title><style>{BIDI_STYLE}</style>'
     page = f'<!DOCTYPE html><html><head>{head}</head><body style="font-family:sans-serif">{body}</body></html>'
@@ -1028,10 +1028,6 @@ def _markdown_html(text: str) -> str:
         else:
             blocks.append(f"<p>{bolded}</p>")
     return "".join(blocks)
-
-
-def _table_parts(table: Table) -> tuple[list[str], list[list]]:
-    return table.columns, [[cell(v) for v in row] for row in table.rows]
 
 
 def _html_table(headers: list[str], rows: list[list]) -> str:

@@ -71,11 +71,8 @@ def find_on_map(query: str, request: gr.Request = None):
     with task(request, "Searching the map") as (session, _), cache_scope(session.cache):
         result = _map(session)
         found = find_on_map(result, query)
-        lit = [False] * len(result.data.texts)
-        for i in found.rows:
-            lit[i] = True
         table = rows_table(result, found.rows, found, SHOWN_ROWS)
-        return views.map_figure(result, lit), found.words(), _rows_update(table)
+        return views.map_figure(result, found.lit(len(result.data.texts))), found.words(), _rows_update(table)
 
 
 @user_errors
@@ -124,9 +121,11 @@ def relabel_selection(selection: str, label: str, request: gr.Request = None):
                 "This map is not of the file loaded now (it shows the sample, or the file changed since): load your "
                 "file in the Data tab, draw the map again, then select and relabel."
             )
+        column = session.dataset.columns.label if session.dataset is not None else result.data.label
+        if not column:
+            raise UserError("Your file has no label column to change: choose one in the Data tab (Check data).")
         rows = selected_rows(result, selection or "")
         decisions = relabel_decisions(result, rows, label)
-        column = session.dataset.columns.label if session.dataset is not None else result.data.label
         separator = session.dataset.config.label_separator if session.dataset is not None else None
         if separator and session.dataset.label_sets is not None:  # a row's whole set of labels
             labels = tuple(sorted({p.strip() for p in label.split(separator) if p.strip()}))

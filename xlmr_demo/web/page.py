@@ -13,7 +13,6 @@ from ..models import EMBEDDED_NAME
 from ..search import NOTHING_SELECTED
 from ..views import ISSUE_HEADERS, NEIGHBOUR_HEADERS, REPORT_HEADERS
 from . import callbacks, explore, inside, label_names, training
-from .explore import PAGE_SCRIPT
 from .outputs import (
     EntityViews,
     FilePredictionViews,
@@ -560,22 +559,22 @@ def build_app() -> gr.Blocks:
         with gr.Tab("3. Predict"):
             predict = predict_tab()
         with gr.Tab("4. Explore"):
-            explore = explore_tab()
+            exploring = explore_tab()
         with gr.Tab("5. Entities"):
             entities = entities_tab(public)
         with gr.Tab("Compare sentences"):
             compare = compare_tab(public)
         with gr.Tab("Inside the model"):
             inside_model = inside_tab(public)
-        _data_events(data, explore)
+        _data_events(data, exploring)
         _train_events(train, data)
         _predict_events(predict)
-        _explore_events(explore)
+        _explore_events(exploring)
         _entities_events(entities, train.seed)
         _inside_events(inside_model)
         compare.button.click(
             callbacks.compare, [compare.sentences, compare.model], [compare.heatmap, compare.pairs], api_name="compare"
         )
-        demo.load(None, js=PAGE_SCRIPT)
+        demo.load(None, js=explore.PAGE_SCRIPT)
         demo.unload(end_session)
     return demo
