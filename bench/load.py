@@ -113,7 +113,8 @@ def attack_files(folder: Path, classifier_zip: Path) -> dict[str, tuple[str, obj
     text = "Il pleut et il fait froid. " * 750_000 + "\nHello"  # 20 MB
     return {
         "classifier asking for hidden=2,000,000": (
-            "/load_head", _zip(folder / "wide.zip", with_config(hidden(2_000_000)))
+            "/load_head",
+            _zip(folder / "wide.zip", with_config(hidden(2_000_000))),
         ),
         "CSV of 30,000 columns": ("/load_file", wide),
         "Parquet of 10 million rows (67 KB)": ("/load_file", parquet),
@@ -132,13 +133,16 @@ def attack_files(folder: Path, classifier_zip: Path) -> dict[str, tuple[str, obj
         "every layer measured on the sample, again and again": ("/layers", ("embedded", False)),
         "201 label names, then 200 of 200 characters each": ("/zero_shot", (",".join(["x"] * 201), "", "embedded")),
         "the sample classified from label names, again and again": (
-            "/zero_shot", (",".join(f"l{i:03d}" + "x" * 196 for i in range(200)), "", "embedded")
+            "/zero_shot",
+            (",".join(f"l{i:03d}" + "x" * 196 for i in range(200)), "", "embedded"),
         ),
         "the sample mapped with 50 named clusters, again and again": (
-            "/embedding_map", ("pca", "2", "cluster", True, [], True, 50, "en")
+            "/embedding_map",
+            ("pca", "2", "cluster", True, [], True, 50, "en"),
         ),
         "clusters named in a 100,000-character language": (
-            "/embedding_map", ("pca", "2", "cluster", True, [], True, 0, "x" * 100_000)
+            "/embedding_map",
+            ("pca", "2", "cluster", True, [], True, 0, "x" * 100_000),
         ),
         "a 100,000-character search on the map": ("/find_on_map", ("pluie " * 16_666,)),
         "a selection of 100,000 points": ("/map_selection", (" ".join(["7"] * 100_000),)),
@@ -269,12 +273,12 @@ def normal_flow(url: str, data: Path, to_predict: Path, times: dict, errors: lis
         times[step].append(time.perf_counter() - start)
 
 
-def attacker(url: str, attacks: dict, done: threading.Event, seen: dict, offset: int) -> None:
+def attacker(url: str, attacks: dict, done: threading.Event, seen: dict, offset: int, attackers: int) -> None:
     from gradio_client import handle_file
 
     visitor = client(url, f"10.66.0.{offset}")
     names = list(attacks)
-    k = offset
+    k = offset * len(names) // attackers  # spread over the list: a slow attack must not keep the last ones unsent
     while not done.is_set():
         name = names[k % len(names)]
         k += 1
@@ -301,7 +305,7 @@ def attackers_process(url: str, attacks: dict, n: int, done, results) -> None:
     stop = threading.Event()
     threading.Thread(target=lambda: (done.wait(), stop.set()), daemon=True).start()
     with ThreadPoolExecutor(n) as pool:
-        for future in [pool.submit(attacker, url, attacks, stop, seen, i) for i in range(n)]:
+        for future in [pool.submit(attacker, url, attacks, stop, seen, i, n) for i in range(n)]:
             future.result()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     results.put((dict(seen), usage.ru_utime + usage.ru_stime))
