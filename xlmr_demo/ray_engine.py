@@ -238,17 +238,17 @@ def plan_embed(
 
     _ray()
     encoder = load_encoder(model)  # the model's name and fingerprint; the network loads in the workers
-    identity = {"model": encoder.name, "fingerprint": encoder.fingerprint, "precision": _precision()}
+    identity = {"model": encoder.name, "fingerprint": encoder.fingerprint, "precision": _precision(model)}
     return _plan("embed", _model_source(model), identity, inputs, output, text_column, overwrite)
 
 
-def _precision() -> str:
-    """The arithmetic every worker uses, chosen here once (``precision="auto"`` on this machine, or
-    ``XLMR_DEMO_PRECISION``): workers on other hardware would otherwise choose their own, and one output
-    (or a resumed one) would mix vectors of different precisions. Part of the manifest."""
-    from .encoders import default_device, inference_precision
+def _precision(model: str) -> str:
+    """The arithmetic every worker uses for ``model``, chosen here once (``precision="auto"``, measured on this
+    machine, or ``XLMR_DEMO_PRECISION``): workers on other hardware would otherwise choose their own, and one
+    output (or a resumed one) would mix vectors of different precisions. Part of the manifest."""
+    from .encoders import load_encoder
 
-    return inference_precision(default_device())
+    return load_encoder(model).precision
 
 
 def _model_source(model: str) -> str:
@@ -267,9 +267,11 @@ def plan_predict(
 
     _ray()
     path = Path(classifier).expanduser().resolve()
-    load_classifier(path)  # refuses a damaged or mismatched classifier here, not in every worker
+    loaded = load_classifier(path)  # refuses a damaged or mismatched classifier here, not in every worker
     fingerprint = file_sha256(path) if path.is_file() else folder_fingerprint(path)
-    identity = {"classifier": str(path), "fingerprint": fingerprint, "precision": _precision()}
+    encoder = getattr(loaded, "encoder", None)  # a whole fine-tuned model folder chooses by the CPU's flags
+    precision = encoder.precision if encoder is not None else loaded.precision
+    identity = {"classifier": str(path), "fingerprint": fingerprint, "precision": precision}
     return _plan("predict", str(path), identity, inputs, output, text_column, overwrite)
 
 
@@ -775,7 +777,7 @@ def embed_texts(
     chunks, done = [], 0
     with _session(ray, options):
         ds = ray.data.from_arrow(pa.table({"text": pa.array(list(texts), pa.string())}))
-        for batch in _results(ray, ds, "embed", _model_source(model), "text", _precision(), len(texts), options):
+        for batch in _results(ray, ds, "embed", _model_source(model), "text", _precision(model), len(texts), options):
             chunks.append(_vectors(batch.column(EMBEDDING)))
             done += len(batch)
             if progress:
