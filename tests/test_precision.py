@@ -60,3 +60,16 @@ def test_the_precision_can_be_forced_for_a_process(monkeypatch, model_dir):
     monkeypatch.setenv(PRECISION_ENV, "fp8")
     with pytest.raises(UserError, match="auto, fp32, bf16 or int8"):
         forced_precision()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_gpu_takes_bf16_where_it_is_native_without_timing(monkeypatch, model_dir, cache_root, native):
+    """No GPU here: the GPU branch of ``auto`` is a rule (bf16 where the GPU has it), and it times nothing."""
+    import xlmr_demo.encoders as encoders
+
+    monkeypatch.delenv(PRECISION_ENV, raising=False)
+    monkeypatch.setattr(encoders, "_torch_cuda_bf16", lambda: native)
+    before = sorted((cache_root / "precision").glob("*"))
+    encoder = Encoder(EncoderConfig(device="cuda"))  # construction loads nothing
+    assert encoder.precision == ("bf16" if native else "fp32") and encoder.cache_key.endswith("-cuda")
+    assert sorted((cache_root / "precision").glob("*")) == before
