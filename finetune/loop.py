@@ -332,7 +332,9 @@ def make_optimizer(params: dict[str, object], config: FineTuneConfig):
         {"params": [p for n, p in params.items() if decays(n)], "weight_decay": config.weight_decay},
         {"params": [p for n, p in params.items() if not decays(n)], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr)
+    # fused: one kernel per step for all weights. torch's default (foreach) took 0.41 s a step for every weight of
+    # e5-small on 2 cores, fused 0.08 s: half of all the training time (bench/results/finetune_trainer.md)
+    return torch.optim.AdamW(groups, lr=config.lr, fused=True)
 
 
 def learning_rate(step: int, total: int, config: FineTuneConfig) -> float:
