@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import subprocess
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,21 @@ def real_texts() -> list[tuple[str, str, str]]:
             lines = Path(f"{base}.{side}").read_text(encoding="utf-8").splitlines()
             rows += [(t, side, f"{lang}{i}") for i, t in enumerate(lines) if t.strip()]
     return rows
+
+
+def labels(n: int) -> tuple[list[str], list[str]]:
+    """The language and pair id of each of :func:`write_inputs`' ``n`` rows, without writing them."""
+    base = real_texts()
+    return [base[i % len(base)][1] for i in range(n)], [base[i % len(base)][2] for i in range(n)]
+
+
+def noisy_copies(X: np.ndarray, languages: list[str], pairs: list[str], points: int):
+    """``points`` rows made of copies of ``X`` with a little noise (seed 0), unit length: every point distinct."""
+    copies = -(-points // len(X))
+    rng = np.random.default_rng(0)
+    noisy = np.concatenate([X + rng.normal(0, 0.01, X.shape).astype(np.float32) for _ in range(copies)])[:points]
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    return noisy, (languages * copies)[:points], (pairs * copies)[:points], copies
 
 
 def write_inputs(folder: Path, n: int) -> tuple[Path, list[Path], list[str], list[str]]:
@@ -156,12 +173,27 @@ def embedding(folder: Path, rows: int) -> tuple[list[str], dict, np.ndarray, lis
     return lines, facts, one, languages, pairs
 
 
-def map_stages(X: np.ndarray, languages: list[str], pairs: list[str], folder: Path, label: str) -> list[str]:
-    from encode import timed  # bench/encode.py: wall time and the CPU used by this process and by others
+#: --split: where the map of the first run waits for the second
+SPLIT = Path(tempfile.gettempdir()) / "xlmr-scale-split"
+
+
+def map_stages(
+    X: np.ndarray, languages: list[str], pairs: list[str], folder: Path, label: str, split: bool = False
+) -> list[str]:
+    """The product's map stages on ``X``, timed; ``split``: stop after the map (saved), or go on from a saved one."""
+    from encode import Timing, timed  # bench/encode.py: wall time and the CPU used by this process and by others
 
     from xlmr_demo.maps import MapData, MapResult, write_coords
     from xlmr_demo.plots import DENSITY_FROM
-    from xlmr_demo.projection import Projection, ProjectionConfig, center_languages, neighbour_rate, project
+    from xlmr_demo.projection import (
+        LARGE_MAP,
+        LARGE_MAP_POINTS,
+        Projection,
+        ProjectionConfig,
+        center_languages,
+        neighbour_rate,
+        project,
+    )
     from xlmr_demo.views import map_figure
 
     times = []
@@ -172,9 +204,26 @@ def map_stages(X: np.ndarray, languages: list[str], pairs: list[str], folder: Pa
         return out
 
     groups = [p or None for p in pairs]
-    centred = stage("centre each language", lambda: center_languages(X, languages))
-    config = ProjectionConfig(center_languages=False)
-    projection = stage("remove duplicates, t-SNE (openTSNE, 2D)", lambda: project(centred, config, cache=False))
+    _peak_reset()
+    saved = SPLIT / f"map-{len(X)}.npz"  # --split: the first two stages of an earlier run, to go on from
+    if split and saved.is_file():
+        with np.load(saved) as earlier:
+            times += [(str(n), Timing(float(sec), float(own), float(other))) for n, sec, own, other in earlier["times"]]
+            projection = Projection(earlier["coords"], "tsne", True)
+            earlier_peak = int(earlier["peak"])
+    else:
+        centred = stage("centre each language", lambda: center_languages(X, languages))
+        config = ProjectionConfig(center_languages=False)
+        recipe = "large-map recipe, `LARGE_MAP`" if len(X) > LARGE_MAP_POINTS else "openTSNE as it comes"
+        name = f"remove duplicates, t-SNE (openTSNE, 2D; {recipe})"
+        projection = stage(name, lambda: project(centred, config, cache=False))
+        del centred
+        earlier_peak = _peak()
+        if split:
+            SPLIT.mkdir(parents=True, exist_ok=True)
+            rows = np.array([(n, t.seconds, t.own_cores, t.other_cores) for n, t in times], dtype=object).astype(str)
+            np.savez(saved, coords=projection.coords, times=rows, peak=earlier_peak)
+            raise SystemExit(f"{label}: map saved to {saved}; run the same command again for the other stages")
     full = stage("translation rate, full dimensions", lambda: neighbour_rate(X, languages, groups))
     kept = stage("translation rate, map", lambda: neighbour_rate(projection.coords, languages, groups))
     data = MapData([f"text {i}" for i in range(len(X))], languages, groups, {}, [])
@@ -185,6 +234,17 @@ def map_stages(X: np.ndarray, languages: list[str], pairs: list[str], folder: Pa
     stage("HTML page", lambda: figure.write_html(html, include_plotlyjs=True))
     stage("coordinates as Parquet", lambda: write_coords(result, folder / "coords.parquet"))
     total = sum(t.seconds for _, t in times)
+    peak = max(_peak(), earlier_peak)
+    if len(X) > LARGE_MAP_POINTS and full:  # the product's recipe measured here: its cell of "Faster maps"
+        records = json.loads(STEPS_JSON.read_text()) if STEPS_JSON.is_file() else []
+        tsne = times[1][1]
+        records = [r for r in records if (r["size"], r["step"]) not in ((len(X), "product"), (len(X), "full"))]
+        records += [
+            {"size": len(X), "step": "full", "rate": full, "seconds": times[2][1].seconds},
+            {"size": len(X), "step": "product", "seconds": tsne.seconds, "cpu": tsne.cpu, "rate": kept,
+             "kept": kept / full, "peak_gib": peak / 2**30, "recipe": repr(LARGE_MAP), "via": "map_stages"},
+        ]  # fmt: skip
+        STEPS_JSON.write_text(json.dumps(records, indent=1) + "\n")
     return [
         f"### {label}: {len(X):,} points",
         "",
@@ -199,9 +259,164 @@ def map_stages(X: np.ndarray, languages: list[str], pairs: list[str], folder: Pa
             if full
             else "No translated rows. "
         )
-        + f"Page: {html.stat().st_size / 1e6:.1f} MB.",
+        + f"Page: {html.stat().st_size / 1e6:.1f} MB. Peak resident memory of the process: {gib(peak)}.",
         "",
     ]
+
+
+#: Each measured step of "Faster maps" (``--steps``): id -> (what it is, recipe for n points; None: the product's
+#: map below LARGE_MAP_POINTS, openTSNE's TSNE as it comes)
+STEPS_JSON = ROOT / "bench" / "results" / "scale_steps.json"
+FASTER_MAPS = "## Faster maps: the t-SNE stage, one change at a time"
+
+
+def step_recipes() -> dict:
+    from xlmr_demo.projection import LARGE_MAP, TsneRecipe
+
+    pca, short = {"pca_dims": 50}, {"exaggeration_iter": 125, "n_iter": 250}
+    return {
+        "default": ("openTSNE as it comes: Annoy neighbours by cosine in all 384 dimensions, PCA start, 250 steps of "
+                    "early exaggeration + 500", lambda n: None),
+        "pca50": ("PCA to 50 dimensions before the neighbour search", lambda n: TsneRecipe(**pca)),
+        "pca128": ("PCA to 128 dimensions before the neighbour search", lambda n: TsneRecipe(pca_dims=128)),
+        "exact": ("PCA 50, exact neighbours instead of Annoy", lambda n: TsneRecipe(**pca, neighbors="exact")),
+        "nndescent": ("PCA 50, pynndescent instead of Annoy", lambda n: TsneRecipe(**pca, neighbors="pynndescent")),
+        "perplexity10": ("perplexity 10 (30 neighbours, not 90)", lambda n: TsneRecipe(perplexity=10)),
+        "short": ("125 + 250 steps", lambda n: TsneRecipe(**short)),
+        "shorter": ("60 + 120 steps", lambda n: TsneRecipe(exaggeration_iter=60, n_iter=120)),
+        "spectral": ("125 + 250 steps, spectral start", lambda n: TsneRecipe(**short, initialization="spectral")),
+        "sample": ("a seeded tenth fitted (125 + 250 steps), the rest placed at their neighbours, then 100 steps of "
+                   "all", lambda n: TsneRecipe(exaggeration_iter=125, sample=n // 10, sample_iter=250, n_iter=100)),
+        "short-pca128": ("PCA 128, 125 + 250 steps", lambda n: TsneRecipe(pca_dims=128, **short)),
+        "product": ("the product above LARGE_MAP_POINTS (`LARGE_MAP`): PCA 128, perplexity 10, 60 + 120 steps",
+                    lambda n: LARGE_MAP),
+    }  # fmt: skip
+
+
+def _peak_reset() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak resident memory
+
+
+def _peak() -> int:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(ln.split()[1]) * 1024 for ln in status if ln.startswith("VmHWM"))
+
+
+def _tsne_step(centred: np.ndarray, recipe) -> np.ndarray:
+    from xlmr_demo.projection import tsne_2d
+
+    if recipe is None:
+        import openTSNE
+
+        return np.asarray(openTSNE.TSNE(metric="cosine", n_jobs=-1, random_state=0).fit(centred))
+    return tsne_2d(centred, recipe, seed=0, verbose=True)
+
+
+def steps(X: np.ndarray, languages: list[str], pairs: list[str], sizes: list[int], only: list[str]) -> None:
+    """Measure the steps ``only`` at each of ``sizes`` points; add them to STEPS_JSON, rewrite "Faster maps"."""
+    from encode import timed
+
+    from xlmr_demo.projection import center_languages, neighbour_rate
+
+    records = json.loads(STEPS_JSON.read_text()) if STEPS_JSON.is_file() else []
+    recipes = step_recipes()
+    for size in sizes:
+        if size <= len(X):  # a seeded subset of the embedded rows
+            rows = np.sort(np.random.default_rng(0).choice(len(X), size, replace=False)) if size < len(X) else None
+            points = X if rows is None else X[rows]
+            langs = languages if rows is None else [languages[i] for i in rows]
+            groups = [(pairs if rows is None else [pairs[i] for i in rows])[i] or None for i in range(size)]
+        else:
+            points, langs, big_pairs, _ = noisy_copies(X, languages, pairs, size)
+            groups = [p or None for p in big_pairs]
+        centred = center_languages(points, langs)
+        maps = {}
+        for name in only:  # the maps first, the rates after: a run stopped half-way leaves its maps' times
+            recipe = recipes[name][1](size)
+            print(f"[{size:,} points] {name}: {recipe}", file=sys.stderr, flush=True)
+            _peak_reset()
+            timing, coords = timed(partial(_tsne_step, centred, recipe))
+            maps[name] = recipe, timing, coords, _peak()
+            print(f"[{size:,} points] {name}: {timing.seconds:.0f} s, {timing.cpu} cores", file=sys.stderr, flush=True)
+            np.save(SPLIT.parent / f"xlmr-scale-{size}-{name}.npy", coords)
+        del centred
+        if not any(r["size"] == size and r["step"] == "full" for r in records):
+            timing, full = timed(partial(neighbour_rate, points, langs, groups))
+            records.append({"size": size, "step": "full", "rate": full, "seconds": timing.seconds})
+        full = next(r["rate"] for r in records if r["size"] == size and r["step"] == "full")
+        for name, (recipe, timing, coords, peak) in maps.items():
+            rate = neighbour_rate(coords, langs, groups)
+            record = {"size": size, "step": name, "seconds": timing.seconds, "cpu": timing.cpu, "rate": rate,
+                      "kept": rate / full, "peak_gib": peak / 2**30, "recipe": repr(recipe)}  # fmt: skip
+            print(json.dumps(record), file=sys.stderr, flush=True)
+            records = [r for r in records if (r["size"], r["step"]) != (size, name)] + [record]
+            STEPS_JSON.write_text(json.dumps(records, indent=1) + "\n")
+    replace_section(FASTER_MAPS, steps_section(records))
+
+
+def steps_section(records: list[dict]) -> list[str]:
+    sizes = sorted({r["size"] for r in records})
+    full = {r["size"]: r["rate"] for r in records if r["step"] == "full"}
+    found = {(r["size"], r["step"]): r for r in records}
+
+    def cell(size: int, name: str) -> str:
+        r = found.get((size, name))
+        return f"{r['seconds']:.0f} s, {r['rate']:.1%} ({r['kept']:.0%}), {r['peak_gib']:.1f} GiB" if r else "not run"
+
+    return [
+        FASTER_MAPS,
+        "",
+        "`python bench/scale.py --maps-from one.npy --steps 20000 200000 1000000 --only STEP...`: the t-SNE of the "
+        "centred rows alone (centring, duplicates and the rate not counted) at each size: 20,000 and 200,000 are the "
+        "embedded rows (a seeded 20,000 of them), 1,000,000 the embedded rows 5 times, with noise. Each cell: "
+        "seconds on 2 cores, the translation-neighbour rate on the map, in brackets as a share of the rate in full "
+        "dimensions, and peak resident memory of the process. A sample of 20,000 holds fewer copies of each sentence's "
+        "translations, hence its lower rate in full dimensions. A `product` cell written by a map section above is "
+        "its t-SNE stage (duplicates removed first). `nndescent` includes compiling pynndescent "
+        "(numba). Not run here: `default` at 200,000 points (the map of 2026-11-30: 239 s in a clean run, 440 s "
+        "beside another job, 106% kept) and at 1,000,000 (stopped after 27 minutes).",
+        "",
+        "| step | " + " | ".join(f"{s:,} points" for s in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+        "| rate in full dimensions | " + " | ".join(f"{full[s]:.1%}" if s in full else "" for s in sizes) + " |",
+        *(
+            f"| `{name}`: {what} | " + " | ".join(cell(s, name) for s in sizes) + " |"
+            for name, (what, _) in step_recipes().items()
+            if any((s, name) in found for s in sizes)
+        ),
+        "",
+        "What decided `LARGE_MAP`: the optimisation steps and the neighbour search are the time; PCA to 50 "
+        "dimensions lost a fifth of the map's translations at 20,000 points, PCA to 128 none; exact neighbours and "
+        "pynndescent were no better than Annoy; placing points around a fitted sample kept the fewest. Fewer steps "
+        "(60 + 120) with 30 neighbours (perplexity 10) and PCA 128 keep more than the full dimensions at 20,000 and "
+        "200,000 points in a fifth to a third of the time; below 20,000 points the product keeps openTSNE as it "
+        "comes, which keeps the most.",
+        "",
+    ]
+
+
+def map_sections() -> dict[str, list[str]]:
+    """The two map sections of scale.md as they are ("rows": the embedded rows; "copies": their noisy copies)."""
+    lines = RESULTS.read_text(encoding="utf-8").splitlines()
+    found = {}
+    for key, start in (("rows", "### The embedded rows:"), ("copies", "### The embedded rows ")):
+        heads = (i for i, ln in enumerate(lines) if ln.startswith(start) and (key == "rows" or "times" in ln))
+        first = next(heads, None)
+        if first is not None:
+            end = next((i for i in range(first + 1, len(lines)) if lines[i].startswith(("## ", "### "))), len(lines))
+            found[key] = lines[first:end]
+    return found
+
+
+def replace_section(title: str, section: list[str]) -> None:
+    """Put ``section`` in scale.md in place of the one headed ``title`` (before "On paper" if there is none)."""
+    lines = RESULTS.read_text(encoding="utf-8").splitlines()
+    if title in lines:
+        start = lines.index(title)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    else:
+        start = end = next((i for i, line in enumerate(lines) if line.startswith("## On paper")), len(lines))
+    save(lines[:start] + section + lines[end:])
 
 
 def save(lines: list[str]) -> None:
@@ -217,7 +432,25 @@ def main() -> None:
         "--maps-from", type=Path, help="the one-process .npy of an earlier run with the same --rows: map it again, "
         "keeping that run's embedding section of scale.md",
     )  # fmt: skip
+    parser.add_argument(
+        "--steps", type=int, nargs="+", metavar="POINTS", help="with --maps-from: measure the t-SNE speed-ups "
+        "(--only) at these sizes into bench/results/scale_steps.json and scale.md's 'Faster maps', and stop",
+    )  # fmt: skip
+    parser.add_argument(
+        "--maps", choices=("both", "rows", "copies"), default="both", help="which map to measure again: the embedded "
+        "rows, their noisy copies or both (the other's section is kept from scale.md; each takes minutes)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--split", action="store_true", help="stop each map after its t-SNE (saved in the temporary folder); the "
+        "same command again measures the other stages from there: two runs of a few minutes instead of one long",
+    )  # fmt: skip
+    parser.add_argument("--only", nargs="+", default=["default", "pca50", "short", "sample", "product"])
     args = parser.parse_args()
+    if args.steps:
+        if not args.maps_from:
+            parser.error("--steps needs --maps-from")
+        steps(np.load(args.maps_from), *labels(args.rows), args.steps, args.only)
+        return
     import torch
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
@@ -238,22 +471,29 @@ def main() -> None:
             earlier = RESULTS.read_text(encoding="utf-8").split("\n## Maps")[0].splitlines()
             when = next(line for line in earlier if line.startswith("- Date"))
             lines = earlier[next(i for i, line in enumerate(earlier) if line.startswith("## Embedding")) :]
+            while lines and (not lines[-1] or lines[-1].startswith("(The embedding section is from")):
+                lines.pop()  # the note of an earlier --maps-from run
             lines += ["", f"(The embedding section is from an earlier run of this script: {when[2:].split(';')[0]}.)"]
             facts = {"single_s": float(lines[4].split("|")[2]), "ray_s": float(lines[5].split("|")[2])}
         else:
             lines, facts, X, languages, pairs = embedding(folder, args.rows)
+        earlier_maps = map_sections() if args.maps != "both" else {}
         out += [*lines, "", "## Maps: time per stage", ""]
         save(out)
-        out += map_stages(X, languages, pairs, folder, "The embedded rows")
+        if args.maps in ("both", "rows"):
+            out += map_stages(X, languages, pairs, folder, "The embedded rows", split=args.split)
+        else:
+            out += earlier_maps.get("rows", [])
         save(out)
-        copies = -(-args.map_points // len(X))
-        rng = np.random.default_rng(0)
-        noisy = np.concatenate([X + rng.normal(0, 0.01, X.shape).astype(np.float32) for _ in range(copies)])
-        noisy = noisy[: args.map_points]
-        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-        big_languages = (languages * copies)[: args.map_points]
-        big_pairs = (pairs * copies)[: args.map_points]
-        out += map_stages(noisy, big_languages, big_pairs, folder, f"The embedded rows {copies} times, with noise")
+        if args.maps in ("both", "copies"):
+            noisy, big_languages, big_pairs, copies = noisy_copies(X, languages, pairs, args.map_points)
+            label = f"The embedded rows {copies} times, with noise"
+            out += map_stages(noisy, big_languages, big_pairs, folder, label, split=args.split)
+            del noisy
+        else:
+            out += earlier_maps.get("copies", [])
+    if STEPS_JSON.is_file():
+        out += steps_section(json.loads(STEPS_JSON.read_text()))
     per_core = args.rows / facts["single_s"] / (os.cpu_count() or 1)
     out += [
         "## On paper: 10 million rows",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xlmr_demo import projection
 from xlmr_demo.encoders import embed
 from xlmr_demo.errors import UserError
 from xlmr_demo.projection import (
@@ -120,8 +121,7 @@ def test_centroid_similarity_and_separability(parallel):
     assert separability(X, ["same"] * len(X)) is None
 
 
-@pytest.mark.parametrize("points", [2_000, pytest.param(20_000, marks=pytest.mark.slow)])
-def test_a_large_map_keeps_nine_tenths_of_the_translation_neighbours(encoder, points):
+def tatoeba_among_tweets(points: int) -> tuple[list[str], list[str], list[str | None]]:
     """The eight Tatoeba languages with English (8 of every 10 points: at 20,000, all 16,000 sentences) among
     UMSAB tweets."""
     texts, langs, groups = [], [], []
@@ -134,9 +134,41 @@ def test_a_large_map_keeps_nine_tenths_of_the_translation_neighbours(encoder, po
     texts += [t for t, _ in tweets]
     langs += [lang for _, lang in tweets]
     groups += [None] * len(tweets)
+    return texts, langs, groups
+
+
+@pytest.mark.parametrize("points", [2_000, pytest.param(20_000, marks=pytest.mark.slow)])
+def test_a_large_map_keeps_nine_tenths_of_the_translation_neighbours(encoder, points):
+    texts, langs, groups = tatoeba_among_tweets(points)
     X = embed(texts, model=encoder).embeddings
     result = project(X, ProjectionConfig(), langs, cache=False)
     assert result.method == "tsne" and result.coords.shape == (points, 2)
     full = neighbour_rate(X, langs, groups)
     kept = neighbour_rate(result.coords, langs, groups)
     assert kept >= 0.9 * full, (kept, full)
+
+
+def test_maps_above_the_large_map_threshold_take_the_fast_path_and_keep_translations(encoder, monkeypatch):
+    """The large-map recipe (PCA before an approximate neighbour search, fewer steps), forced at 2,000 points: seeded,
+    cached apart from the small-map path, and it keeps nine tenths of the full-dimensional translation neighbours."""
+    texts, langs, groups = tatoeba_among_tweets(2_000)
+    X = embed(texts, model=encoder).embeddings
+    small = project(X, ProjectionConfig(), langs)
+    monkeypatch.setattr(projection, "LARGE_MAP_POINTS", 1_000)
+    large = project(X, ProjectionConfig(), langs)
+    assert large.method == "tsne" and large.coords.shape == (2_000, 2)
+    assert any("large maps" in note for note in large.notes) and not any("large maps" in n for n in small.notes)
+    assert not np.allclose(large.coords, small.coords)  # not the small map's cached coordinates
+    np.testing.assert_array_equal(project(X, ProjectionConfig(), langs, cache=False).coords, large.coords)
+    full = neighbour_rate(X, langs, groups)
+    kept = neighbour_rate(large.coords, langs, groups)
+    assert kept >= 0.9 * full, (kept, full)
+
+
+def test_placement_puts_each_point_at_its_placed_neighbours():
+    """Rows 0 and 1 are fitted; row 2 is tied to both (weights 1 and 3), row 3 only to row 2: it waits a round."""
+    import scipy.sparse as sp
+
+    P = sp.csr_matrix(np.array([[0, 0, 1, 0], [0, 0, 3, 0], [1, 3, 0, 2], [0, 0, 2, 0]], dtype=float))
+    coords = projection._place(P, np.array([0, 1]), np.array([[0.0, 0.0], [4.0, 8.0]]))
+    np.testing.assert_allclose(coords, [[0, 0], [4, 8], [3, 6], [3, 6]])

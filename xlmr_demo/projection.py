@@ -8,7 +8,9 @@ far more on maps; t-SNE on centred vectors keeps about as many translations as t
 UMAP and maps fitted on a sample far fewer, so every point is fitted.
 The defaults come from that measurement: remove language identity (centre each language), then
 t-SNE. 2D maps use openTSNE (Barnes-Hut below 10,000 points; FFT-accelerated and linear in the
-number of points above, ``bench/results/scale.md``); 3D maps use scikit-learn's
+number of points above, ``bench/results/scale.md``); above :data:`LARGE_MAP_POINTS` distinct points with
+:data:`LARGE_MAP`, the fastest recipe measured there that still keeps nine tenths of the translations
+that the full dimensions keep (at 20,000 and 200,000 points); 3D maps use scikit-learn's
 Barnes-Hut t-SNE up to :data:`TSNE_MAX_POINTS` points (openTSNE's FFT method draws only 2D) and UMAP
 with small neighbourhoods above.
 """
@@ -124,16 +126,121 @@ def _umap(X: np.ndarray, config: ProjectionConfig) -> np.ndarray:
         return reducer.fit_transform(X)
 
 
+@dataclass(frozen=True)
+class TsneRecipe:
+    """How a 2D t-SNE map is computed with openTSNE (FFT-accelerated above 10,000 points).
+
+    The default is openTSNE's own: cosine neighbours in all dimensions, PCA start, 250 steps of early
+    exaggeration (12) and 500 more. Each other setting is one of the speed-ups measured at 20,000 and 200,000
+    points in ``bench/results/scale.md`` ("Faster maps").
+    """
+
+    pca_dims: int | None = None  # PCA to this many dimensions before the neighbour search (None: all, cosine)
+    neighbors: Literal["auto", "exact", "annoy", "pynndescent"] = "auto"  # openTSNE's nearest-neighbour search
+    perplexity: float | None = None  # None: ProjectionConfig.perplexity
+    exaggeration_iter: int = 250  # early exaggeration steps (exaggeration 12)
+    n_iter: int = 500  # steps after them (with ``sample``: steps of all points together, from the placement)
+    initialization: Literal["pca", "spectral"] = "pca"
+    # > 0: fit the map on a seeded sample of this many points (exaggeration_iter + sample_iter steps), place
+    # every other point at the weighted mean of its affinity neighbours already placed, then optimise all
+    sample: int = 0
+    sample_iter: int = 500
+
+    def __post_init__(self) -> None:
+        if self.pca_dims is not None and self.pca_dims < 2:
+            raise ValueError("pca_dims must be None or >= 2")
+        if min(self.exaggeration_iter, self.n_iter, self.sample, self.sample_iter) < 0:
+            raise ValueError("step counts and sample size must be >= 0")
+
+
+#: 2D maps of more distinct points than this use :data:`LARGE_MAP` (bench/results/scale.md, "Faster maps": at 20,000
+#: points openTSNE as it comes takes 50 s and keeps the most translations, LARGE_MAP 11 s; at 200,000 LARGE_MAP takes
+#: 79 s and keeps as many as openTSNE as it comes did in 239-440 s)
+LARGE_MAP_POINTS = 20_000
+LARGE_MAP = TsneRecipe(pca_dims=128, neighbors="annoy", perplexity=10, exaggeration_iter=60, n_iter=120)
+
+
+def _place(P, fit: np.ndarray, fitted: np.ndarray, rounds: int = 20) -> np.ndarray:
+    """Positions for every row of the affinity matrix ``P`` (n, n): ``fitted`` (len(fit), 2) for rows ``fit``, every
+    other row at the affinity-weighted mean of its neighbours placed so far (rows without any: the origin)."""
+    coords = np.zeros((P.shape[0], fitted.shape[1]))
+    coords[fit] = fitted
+    placed = np.zeros(P.shape[0], dtype=bool)
+    placed[fit] = True
+    P = P.tocsr()
+    for _ in range(rounds):  # a row none of whose neighbours is placed waits for the next round
+        rest = np.flatnonzero(~placed)
+        if not len(rest):
+            break
+        W = P[rest]
+        weight = np.asarray(W @ placed.astype(np.float64)).reshape(-1)
+        reached = weight > 0
+        if not reached.any():
+            break
+        total = W[reached] @ (coords * placed[:, None])
+        coords[rest[reached]] = total / weight[reached, None]
+        placed[rest[reached]] = True
+    return coords
+
+
+def tsne_2d(X: np.ndarray, recipe: TsneRecipe = TsneRecipe(), perplexity: float = 30.0, seed: int = 0,
+            n_jobs: int = -1, verbose: bool = False) -> np.ndarray:  # fmt: skip
+    """A 2D t-SNE map (n, 2) of the rows of ``X`` (n, d), computed as ``recipe`` says; seeded. ``verbose``: openTSNE
+    prints the time of each stage and of every 50 steps."""
+    from openTSNE import TSNEEmbedding, affinity, initialization
+
+    n = len(X)
+    perplexity = min(recipe.perplexity or perplexity, (n - 1) / 3)  # t-SNE needs perplexity < n / 3
+    Z, metric = X, "cosine"
+    if recipe.pca_dims is not None and recipe.pca_dims < min(X.shape):
+        from sklearn.decomposition import PCA
+
+        # rows are unit vectors: euclidean distances in their principal components rank neighbours as cosine
+        # does in all dimensions, and a search in 128 dimensions instead of 384 is about three times faster
+        Z = PCA(recipe.pca_dims, random_state=seed).fit_transform(X).astype(np.float32)
+        metric = "euclidean"
+
+    def affinities(rows: np.ndarray):
+        return affinity.PerplexityBasedNN(
+            rows, perplexity, method=recipe.neighbors, metric=metric, n_jobs=n_jobs, random_state=seed, verbose=verbose
+        )
+
+    def optimise(start: np.ndarray, A, phases: list[tuple[int, float]]) -> np.ndarray:
+        embedding = TSNEEmbedding(start, A, n_jobs=n_jobs, random_state=seed)
+        for steps, exaggeration in phases:
+            if steps:
+                embedding.optimize(steps, exaggeration=exaggeration, momentum=0.8, inplace=True, verbose=verbose)
+        return np.asarray(embedding)
+
+    A = affinities(Z)
+    if 0 < recipe.sample < n:
+        fit = np.sort(np.random.default_rng(seed).choice(n, recipe.sample, replace=False))
+        fitted = optimise(
+            initialization.pca(Z[fit], random_state=seed), affinities(Z[fit]),
+            [(recipe.exaggeration_iter, 12), (recipe.sample_iter, 1)],
+        )  # fmt: skip
+        # a t-SNE map's area grows with its points: spread the placement to the size the whole map will have
+        start = _place(A.P, fit, fitted) * np.sqrt(n / len(fit))
+        return optimise(start, A, [(recipe.n_iter, 1)])
+    if recipe.initialization == "spectral":
+        start = initialization.spectral(A.P, random_state=seed)
+    else:
+        start = initialization.pca(Z, random_state=seed)
+    return optimise(start, A, [(recipe.exaggeration_iter, 12), (recipe.n_iter, 1)])
+
+
 def _tsne(X: np.ndarray, config: ProjectionConfig) -> np.ndarray:
     perplexity = min(config.perplexity, (len(X) - 1) / 3)  # t-SNE needs perplexity < n / 3
     if config.dims == 2:
         import openTSNE
 
         # every visitor of a public server gets one core: one map cannot slow the others down
+        n_jobs = 1 if public_mode() else -1
+        if len(X) > LARGE_MAP_POINTS:
+            return tsne_2d(X, LARGE_MAP, config.perplexity, config.seed, n_jobs)
         tsne = openTSNE.TSNE(
-            n_components=2, perplexity=perplexity, metric="cosine", n_jobs=1 if public_mode() else -1,
-            random_state=config.seed,
-        )  # fmt: skip
+            n_components=2, perplexity=perplexity, metric="cosine", n_jobs=n_jobs, random_state=config.seed
+        )
         return np.asarray(tsne.fit(X))
     from sklearn.manifold import TSNE
 
@@ -143,13 +250,16 @@ def _tsne(X: np.ndarray, config: ProjectionConfig) -> np.ndarray:
 
 
 #: Part of every cached projection's key: raised when what a setting computes changes (2: t-SNE in 2D became
-#: openTSNE, and "auto" t-SNE above 5,000 points), so that no map made the old way is served for the new
-CACHE_VERSION = 2
+#: openTSNE, and "auto" t-SNE above 5,000 points; 3: the large-map recipe), so that no map made the old way is
+#: served for the new
+CACHE_VERSION = 3
 
 
 def _cache_path(X: np.ndarray, languages: Sequence[str] | None, config: ProjectionConfig):
     digest = hashlib.sha256(np.ascontiguousarray(X).tobytes())
     settings = sorted(asdict(config).items())
+    if config.dims == 2 and config.method in ("auto", "tsne"):  # which t-SNE recipe runs, and above how many points
+        settings.append(("large_map", (LARGE_MAP_POINTS, sorted(asdict(LARGE_MAP).items()))))
     digest.update(repr((CACHE_VERSION, list(languages) if languages is not None else None, settings)).encode())
     folder = cache_dir() / "projections"
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,11 +273,18 @@ SECONDS_PER_POINT = {("umap", 2): 2.1e-4, ("umap", 3): 3.2e-4, ("tsne", 2): 2.0e
 UMAP_IMPORT_SECONDS = 15.0  # numba compiles umap-learn on its first import in a process (cached on disk after)
 
 
+#: The same for 2D t-SNE above LARGE_MAP_POINTS (LARGE_MAP: 200,000 points in 79 s, bench/results/scale.md)
+LARGE_MAP_SECONDS_PER_POINT = 4.0e-4
+
+
 def expected_seconds(method: str, points: int, dims: int) -> float:
     """About how long :func:`project` takes with ``method`` on ``points`` distinct points (an estimate)."""
     if (method, dims) not in SECONDS_PER_POINT:
         return 0.0
-    seconds = 1.0 + points * SECONDS_PER_POINT[method, dims]
+    per_point = SECONDS_PER_POINT[method, dims]
+    if (method, dims) == ("tsne", 2) and points > LARGE_MAP_POINTS:
+        per_point = LARGE_MAP_SECONDS_PER_POINT
+    seconds = 1.0 + points * per_point
     if method == "umap" and "umap" not in sys.modules:
         seconds += UMAP_IMPORT_SECONDS
     return seconds
@@ -216,6 +333,13 @@ def project(X: np.ndarray, config: ProjectionConfig = ProjectionConfig(), langua
     if method != "pca" and len(unique) < MIN_POINTS_FOR_MANIFOLD:
         notes.append(f"Only {len(unique)} distinct points: used PCA instead of {method.upper()}, which needs more.")
         method = "pca"
+    if method == "tsne" and config.dims == 2 and len(unique) > LARGE_MAP_POINTS:
+        notes.append(
+            f"More than {LARGE_MAP_POINTS:,} distinct points: t-SNE took the path for large maps (PCA to "
+            f"{LARGE_MAP.pca_dims} dimensions before an approximate search for fewer neighbours, fewer steps), "
+            "several times faster and measured to keep at least nine tenths of the translations the full "
+            "dimensions keep together."
+        )
     run = {"pca": _pca, "umap": _umap, "tsne": _tsne}[method]
     with ticking(progress, f"projecting ({method.upper()})", expected_seconds(method, len(unique), config.dims)):
         coords = np.asarray(run(unique, config), dtype=np.float32)[inverse]
