@@ -246,9 +246,9 @@ def _precision(model: str) -> str:
     """The arithmetic every worker uses for ``model``, chosen here once (``precision="auto"``, measured on this
     machine, or ``XLMR_DEMO_PRECISION``): workers on other hardware would otherwise choose their own, and one
     output (or a resumed one) would mix vectors of different precisions. Part of the manifest."""
-    from .encoders import load_encoder
+    from .encoders import forced_precision, load_encoder
 
-    return load_encoder(model).precision
+    return forced_precision() or load_encoder(model).precision  # the encoder is cached: it may predate the setting
 
 
 def _model_source(model: str) -> str:
@@ -263,6 +263,7 @@ def plan_predict(
 ) -> Plan:  # fmt: skip
     """Check a ``predict`` job before any work: the classifier, the inputs and their text column, the output."""
     from .classifier import load_classifier
+    from .encoders import forced_precision
     from .fingerprints import file_sha256, folder_fingerprint
 
     _ray()
@@ -270,7 +271,7 @@ def plan_predict(
     loaded = load_classifier(path)  # refuses a damaged or mismatched classifier here, not in every worker
     fingerprint = file_sha256(path) if path.is_file() else folder_fingerprint(path)
     encoder = getattr(loaded, "encoder", None)  # a whole fine-tuned model folder chooses by the CPU's flags
-    precision = encoder.precision if encoder is not None else loaded.precision
+    precision = forced_precision() or (encoder.precision if encoder is not None else loaded.precision)
     identity = {"classifier": str(path), "fingerprint": fingerprint, "precision": precision}
     return _plan("predict", str(path), identity, inputs, output, text_column, overwrite)
 
