@@ -227,7 +227,16 @@ class Tagger:
             if same and torch.equal(shared.weight, own.weight):  # frozen in training: unchanged
                 network.set_input_embeddings(shared)
                 self.shared_embeddings = shared
-        self.network, self.tokenizer, self.tag_names = network, tokenizer, tag_names
+        self.network, self.tokenizer, self.tag_names, self.base = network, tokenizer, tag_names, base
+
+    def __reduce__(self):
+        """Pickled with its weights on the CPU, less the word embeddings it shares with its base encoder (which
+        pickles as how to load it): a tagger trained in a ZeroGPU call reaches the server ready to tag on its
+        CPU (:mod:`xlmr_demo.zerogpu`)."""
+        shared = self.shared_embeddings.weight if self.shared_embeddings is not None else None
+        left_out = {n for n, p in self.network.named_parameters() if p is shared}
+        state = {n: t.detach().cpu() for n, t in self.network.state_dict().items() if n not in left_out}
+        return (_unpickled_tagger, (self.network.config, state, self.tokenizer, self.tag_names, self.base))
 
     @property
     def nbytes(self) -> int:
@@ -259,6 +268,22 @@ class Tagger:
             return []
         tags = self.tag([[text[s:e] for s, e in offsets]])[0]
         return sorted((offsets[first][0], offsets[last][1], kind) for kind, first, last in entities(tags))
+
+
+def _unpickled_tagger(config, state: dict, tokenizer, tag_names: list[str], base: Encoder | None) -> Tagger:
+    """A :class:`Tagger` as :meth:`Tagger.__reduce__` describes it; the word embeddings it shared, from ``base``."""
+    import torch
+
+    network = AutoModelForTokenClassification.from_config(config)
+    missing, _ = network.load_state_dict(state, strict=False)
+    embedding = network.get_input_embeddings()
+    if base is not None and missing:
+        with torch.no_grad():
+            embedding.weight.copy_(base.model[0].auto_model.get_input_embeddings().weight)
+    left = set(missing) - {n for n, p in network.named_parameters() if p is embedding.weight}
+    if left:
+        raise ValueError(f"the pickled tagger lacks {sorted(left)[:3]}")
+    return Tagger(network, tokenizer, tag_names, base)
 
 
 class EntityResult(NamedTuple):

@@ -120,8 +120,11 @@ def _torch_cuda_bf16() -> bool:
 
 
 def default_device() -> str:
-    """CUDA when a GPU is usable, else the CPU."""
-    return "cuda" if _has_nvidia_driver() and _torch_cuda() else "cpu"
+    """CUDA when a GPU is usable, else the CPU. On a ZeroGPU Space the server's own process has no GPU, only
+    the calls that borrow one (:mod:`xlmr_demo.zerogpu`), though torch says otherwise there."""
+    from .zerogpu import gpu_here
+
+    return "cuda" if gpu_here() and _has_nvidia_driver() and _torch_cuda() else "cpu"
 
 
 def auto_precision(device: str) -> Precision:
@@ -261,6 +264,21 @@ class Encoder:
         self._piece_chars: int | None = None  # longest vocabulary piece, for cut()
         self._packed: tuple | None = None  # (network, its packed forward or None), see packed
         self._load_lock = threading.Lock()  # app callbacks and the warm-up thread may ask at once
+        self._tuned: tuple | None = None  # a fine-tuned copy's (base encoder, weights, max_length)
+
+    def __reduce__(self):
+        """Pickled as how to build it again, never as its network: it loads again in the process that unpickles
+        it, on that process's device (a ZeroGPU call's results reach the server on its CPU; see
+        :mod:`xlmr_demo.zerogpu`). A fine-tuned copy pickles as its base encoder and the weights it changed."""
+        if self._tuned is not None:
+            return (Encoder.fine_tuned, self._tuned)
+        return (_unpickled_encoder, (self.config,))
+
+    def __copy__(self) -> Encoder:
+        """A shallow copy (what :meth:`__reduce__` describes is another process's encoder, not a copy)."""
+        copied = object.__new__(Encoder)
+        copied.__dict__.update(self.__dict__)
+        return copied
 
     def _auto_precision(self) -> Precision:
         """``precision="auto"``: :func:`forced_precision` when set; on a GPU bf16 where it is native, else fp32;
@@ -420,6 +438,7 @@ class Encoder:
         tuned.fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:20]
         tuned.cache_key = f"{tuned.fingerprint}-{self.precision}-{self.device.split(':')[0]}"
         tuned._model, tuned._load_lock = model.eval(), threading.Lock()
+        tuned._tuned = (self, weights, max_length)
         return tuned
 
     def cut(self, texts: Sequence[str]) -> list[str]:
@@ -545,12 +564,20 @@ def load_encoder(model: str = EMBEDDED_NAME, precision: Precision = "auto") -> E
     The embedded model's aliases share one encoder: each would otherwise hold another 470 MB copy.
     """
     with _ENCODERS_LOCK:
-        return _cached_encoder(EMBEDDED_NAME if model in EMBEDDED_ALIASES else model, precision)
+        return _cached_encoder(EMBEDDED_NAME if model in EMBEDDED_ALIASES else model, precision, default_device())
 
 
 @lru_cache(maxsize=4)
-def _cached_encoder(model: str, precision: Precision) -> Encoder:
-    return Encoder(EncoderConfig(model=model, precision=precision))
+def _cached_encoder(model: str, precision: Precision, device: str) -> Encoder:
+    return Encoder(EncoderConfig(model=model, precision=precision))  # on ``device``: this process's default
+
+
+def _unpickled_encoder(config: EncoderConfig) -> Encoder:
+    """An encoder as :meth:`Encoder.__reduce__` describes it, built in the process that unpickles it: its
+    cached one where ``config`` is what :func:`load_encoder` builds (on this process's device)."""
+    if config == EncoderConfig(model=config.model, precision=config.precision):
+        return load_encoder(config.model, config.precision)
+    return Encoder(config)
 
 
 @dataclass(frozen=True)
@@ -586,17 +613,21 @@ def embed(
         found, out, lengths = np.zeros(len(texts), bool), None, np.zeros(len(texts), np.int64)
     todo = list(dict.fromkeys(t for t, hit in zip(texts, found, strict=True) if not hit))  # unique, first-seen order
     if todo:
-        stats = EncodeStats()
-        vectors = encoder.encode(todo, progress=progress, stats=stats)
+        from . import zerogpu
+
+        if zerogpu.borrowing() and len(todo) >= zerogpu.BORROW_TEXTS:  # a ZeroGPU Space: on a borrowed GPU
+            vectors, lengths_todo = _encoded_on_gpu(encoder, todo, progress)
+        else:
+            vectors, lengths_todo = _encoded(encoder, todo, progress)
         if store is not None:
-            store.put(todo, vectors, stats.lengths)
+            store.put(todo, vectors, lengths_todo)
         if out is None:
             out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
         index = {t: i for i, t in enumerate(todo)}
         rows = np.flatnonzero(~found)
         picks = [index[texts[i]] for i in rows]
         out[rows] = vectors[picks]
-        lengths[rows] = stats.lengths[picks]
+        lengths[rows] = lengths_todo[picks]
     elif progress:
         progress(Step("embedding", len(texts), len(texts)))
     if store is not None:
@@ -605,6 +636,32 @@ def embed(
         out = np.zeros((0, encoder.dim), dtype=np.float32)
     truncated = np.flatnonzero(lengths > encoder.max_length).tolist()
     return EmbedResult(embeddings=out, n_cached=int(found.sum()), truncated_rows=truncated, encoder=encoder)
+
+
+def _encoded(encoder: Encoder, texts: list[str], progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``texts``' vectors and token counts."""
+    stats = EncodeStats()
+    vectors = encoder.encode(texts, progress=progress, stats=stats)
+    return vectors, stats.lengths
+
+
+def _encoded_on_gpu(encoder: Encoder, texts: list[str], progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_encoded` on GPUs borrowed on a ZeroGPU Space (:mod:`xlmr_demo.zerogpu`): a call per chunk of texts
+    that fits its longest call, the progress counted over all of them."""
+    from dataclasses import replace
+
+    from . import zerogpu
+
+    parts = []
+    for start in range(0, len(texts), zerogpu.BORROW_CHUNK):
+        chunk = texts[start : start + zerogpu.BORROW_CHUNK]
+
+        def shifted(step: Step, start: int = start) -> None:
+            progress(replace(step, done=start + step.done, total=len(texts)))
+
+        seconds = zerogpu.embedding_seconds(len(chunk))
+        parts.append(zerogpu.call(_encoded, encoder, chunk, seconds=seconds, progress=progress and shifted))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 __all__ = [

@@ -117,6 +117,8 @@ def _mlp(dim: int, n_classes: int, hidden: int, dropout: float, generator=None):
     from torch import nn
 
     class SeededDropout(nn.Module):  # nn.Dropout draws from the global generator; same state-dict keys (none)
+        only_in_training = True  # left out when the head is pickled (Head.__getstate__)
+
         def forward(self, x):
             if not self.training or dropout == 0:
                 return x
@@ -183,6 +185,18 @@ class Head:
 
     def __init__(self, config: HeadConfig = HeadConfig()) -> None:
         self.config = config
+
+    def __getstate__(self) -> dict:
+        """Pickled (a ZeroGPU call's results cross so, :mod:`xlmr_demo.zerogpu`) with an identity in place of its
+        networks' seeded dropout: it acts only in training, and its class exists only inside the fit."""
+        from torch import nn
+
+        state = dict(self.__dict__)
+        for key in ("network_", "fallback_"):
+            if isinstance(state.get(key), nn.Sequential):
+                layers = (nn.Identity() if getattr(m, "only_in_training", False) else m for m in state[key])
+                state[key] = nn.Sequential(*layers).train(state[key].training)
+        return state
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import views
+from .. import views, zerogpu
 from ..cache import cache_scope
 from ..compare import parse_sentences, similarity
 from ..dataset import several_labels
@@ -22,7 +22,7 @@ from ..sessions import Session
 from ..views import cell, table_rows
 from .outputs import EntityViews, FilePredictionViews, FileViews, MapViews, TuningMapViews
 from .runner import progress_bar, run_job
-from .training import ENTITY_TUNING, LiveCurve, finetune_minutes
+from .training import ENTITY_TUNING, MEASURING_SECONDS, LiveCurve, finetune_minutes
 from .uploads import consumed
 from .visitors import model_name, need, parse_seed, task, user_errors
 
@@ -213,7 +213,10 @@ def train_entities(
                 update(step)
 
         session.entities = None
-        session.entities = finetune_entities(corpus, other, model, budget, seed, progress=report)
+        seconds = budget * 60 + MEASURING_SECONDS  # on a ZeroGPU Space, on a GPU borrowed for that long
+        session.entities = zerogpu.call(
+            finetune_entities, corpus, other, model, budget, seed, seconds=seconds, progress=report
+        )
         return session.entities
 
     live = LiveCurve("entity F1")

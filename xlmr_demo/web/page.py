@@ -72,9 +72,9 @@ def _model_dropdown(public: bool, **kwargs) -> gr.Dropdown:
 
 
 def _budget_slider(info: str, visible: bool = True) -> gr.Slider:
-    """The fine-tuning budget: the page's range, up to the server's cap if lower."""
-    cap = current_limits().finetune_minutes
-    longest = int(min(training.MINUTES[1], cap)) if cap else training.MINUTES[1]
+    """The fine-tuning budget: the page's range, up to the server's cap (or a borrowed GPU's) if lower."""
+    caps = [c for c in (current_limits().finetune_minutes, training.borrowed_minutes()) if c is not None]
+    longest = int(min([training.MINUTES[1], *caps]))
     return gr.Slider(
         training.MINUTES[0], longest, value=min(5, longest), step=1, label="Time budget (minutes)", info=info,
         visible=visible,

@@ -11,6 +11,7 @@ from ..compare import similarity
 from ..guard import Guard
 from ..limits import current as current_limits
 from ..limits import public_mode
+from ..zerogpu import prepare as prepare_zero_gpu
 from . import gradio_private
 from .page import build_app
 from .uploads import reap_uploads, sweep_orphan_uploads
@@ -33,6 +34,7 @@ def launch() -> None:
     bound = current_limits()
     public = public_mode()
     SESSIONS.claim()  # and remove the files a crashed or restarted server left
+    prepare_zero_gpu()  # on a ZeroGPU Space, before the server starts: `spaces` looks for its GPU calls then
     threading.Thread(target=_warm_up, daemon=True).start()
     demo = build_app().queue(default_concurrency_limit=2, max_size=64 if public else None)
 

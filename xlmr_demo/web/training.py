@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from .. import views
+from .. import views, zerogpu
 from ..errors import UserError
 from ..limits import current as current_limits
 from ..limits import over_limit
@@ -200,6 +200,12 @@ def train(model: str, head: str, seed: float, request: gr.Request = None, progre
 
 
 MINUTES = (1, 30)  # the fine-tuning budgets the page offers
+MEASURING_SECONDS = 120  # after a fine-tuning budget: measuring the kept weights and the diagnostics
+
+
+def borrowed_minutes() -> float | None:
+    """On a ZeroGPU Space, the longest budget that fits one borrowed GPU call, measuring included; else None."""
+    return (zerogpu.MAX_SECONDS - MEASURING_SECONDS) / 60 if zerogpu.borrowing() else None
 
 
 def finetune_minutes(minutes) -> float:
@@ -213,6 +219,12 @@ def finetune_minutes(minutes) -> float:
     cap = current_limits().finetune_minutes
     if cap is not None and value > cap:
         raise over_limit(f"Fine-tuning may take at most {cap:g} minutes here ({value:g} asked).", "finetune_minutes")
+    borrowed = borrowed_minutes()
+    if borrowed is not None and value > borrowed:
+        raise UserError(
+            f"Fine-tuning may take at most {borrowed:g} minutes here: this Space lends its GPU for "
+            f"{zerogpu.MAX_SECONDS // 60:g} minutes at a time, measuring included ({value:g} asked)."
+        )
     return value
 
 
@@ -241,8 +253,9 @@ def finetune(model: str, minutes: float, seed: float, request: gr.Request = None
             return {"comparison": views.method_comparison(quick["result"], result, note)}
         return {"comparison": note}
 
-    def stages(dataset, report):
-        return finetune_stages(dataset, model, budget, seed, progress=report)
+    def stages(dataset, report):  # on a ZeroGPU Space, on a GPU borrowed for the budget and the measuring after it
+        seconds = budget * 60 + MEASURING_SECONDS
+        return zerogpu.stages(finetune_stages, dataset, model, budget, seed, seconds=seconds, progress=report)
 
     yield TrainViews(  # the quick head's views go: what shows from now on is the fine-tuned model's
         headline="",
