@@ -163,12 +163,3 @@ def test_maps_above_the_large_map_threshold_take_the_fast_path_and_keep_translat
     full = neighbour_rate(X, langs, groups)
     kept = neighbour_rate(large.coords, langs, groups)
     assert kept >= 0.9 * full, (kept, full)
-
-
-def test_placement_puts_each_point_at_its_placed_neighbours():
-    """Rows 0 and 1 are fitted; row 2 is tied to both (weights 1 and 3), row 3 only to row 2: it waits a round."""
-    import scipy.sparse as sp
-
-    P = sp.csr_matrix(np.array([[0, 0, 1, 0], [0, 0, 3, 0], [1, 3, 0, 2], [0, 0, 2, 0]], dtype=float))
-    coords = projection._place(P, np.array([0, 1]), np.array([[0.0, 0.0], [4.0, 8.0]]))
-    np.testing.assert_allclose(coords, [[0, 0], [4, 8], [3, 6], [3, 6]])

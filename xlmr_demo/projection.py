@@ -139,18 +139,13 @@ class TsneRecipe:
     neighbors: Literal["auto", "exact", "annoy", "pynndescent"] = "auto"  # openTSNE's nearest-neighbour search
     perplexity: float | None = None  # None: ProjectionConfig.perplexity
     exaggeration_iter: int = 250  # early exaggeration steps (exaggeration 12)
-    n_iter: int = 500  # steps after them (with ``sample``: steps of all points together, from the placement)
-    initialization: Literal["pca", "spectral"] = "pca"
-    # > 0: fit the map on a seeded sample of this many points (exaggeration_iter + sample_iter steps), place
-    # every other point at the weighted mean of its affinity neighbours already placed, then optimise all
-    sample: int = 0
-    sample_iter: int = 500
+    n_iter: int = 500  # steps after them
 
     def __post_init__(self) -> None:
         if self.pca_dims is not None and self.pca_dims < 2:
             raise ValueError("pca_dims must be None or >= 2")
-        if min(self.exaggeration_iter, self.n_iter, self.sample, self.sample_iter) < 0:
-            raise ValueError("step counts and sample size must be >= 0")
+        if min(self.exaggeration_iter, self.n_iter) < 0:
+            raise ValueError("step counts must be >= 0")
 
 
 #: 2D maps of more distinct points than this use :data:`LARGE_MAP` (bench/results/scale.md, "Faster maps": at 20,000
@@ -160,37 +155,13 @@ LARGE_MAP_POINTS = 20_000
 LARGE_MAP = TsneRecipe(pca_dims=128, neighbors="annoy", perplexity=10, exaggeration_iter=60, n_iter=120)
 
 
-def _place(P, fit: np.ndarray, fitted: np.ndarray, rounds: int = 20) -> np.ndarray:
-    """Positions for every row of the affinity matrix ``P`` (n, n): ``fitted`` (len(fit), 2) for rows ``fit``, every
-    other row at the affinity-weighted mean of its neighbours placed so far (rows without any: the origin)."""
-    coords = np.zeros((P.shape[0], fitted.shape[1]))
-    coords[fit] = fitted
-    placed = np.zeros(P.shape[0], dtype=bool)
-    placed[fit] = True
-    P = P.tocsr()
-    for _ in range(rounds):  # a row none of whose neighbours is placed waits for the next round
-        rest = np.flatnonzero(~placed)
-        if not len(rest):
-            break
-        W = P[rest]
-        weight = np.asarray(W @ placed.astype(np.float64)).reshape(-1)
-        reached = weight > 0
-        if not reached.any():
-            break
-        total = W[reached] @ (coords * placed[:, None])
-        coords[rest[reached]] = total / weight[reached, None]
-        placed[rest[reached]] = True
-    return coords
+def tsne_affinities(X: np.ndarray, recipe: TsneRecipe = TsneRecipe(), perplexity: float = 30.0, seed: int = 0,
+                    n_jobs: int = -1, verbose: bool = False) -> tuple[np.ndarray, object]:  # fmt: skip
+    """The rows of ``X`` (n, d) as ``recipe`` searches their neighbours (PCA-reduced, or as they are) and their
+    openTSNE affinities."""
+    from openTSNE import affinity
 
-
-def tsne_2d(X: np.ndarray, recipe: TsneRecipe = TsneRecipe(), perplexity: float = 30.0, seed: int = 0,
-            n_jobs: int = -1, verbose: bool = False) -> np.ndarray:  # fmt: skip
-    """A 2D t-SNE map (n, 2) of the rows of ``X`` (n, d), computed as ``recipe`` says; seeded. ``verbose``: openTSNE
-    prints the time of each stage and of every 50 steps."""
-    from openTSNE import TSNEEmbedding, affinity, initialization
-
-    n = len(X)
-    perplexity = min(recipe.perplexity or perplexity, (n - 1) / 3)  # t-SNE needs perplexity < n / 3
+    perplexity = min(recipe.perplexity or perplexity, (len(X) - 1) / 3)  # t-SNE needs perplexity < n / 3
     Z, metric = X, "cosine"
     if recipe.pca_dims is not None and recipe.pca_dims < min(X.shape):
         from sklearn.decomposition import PCA
@@ -199,34 +170,33 @@ def tsne_2d(X: np.ndarray, recipe: TsneRecipe = TsneRecipe(), perplexity: float 
         # does in all dimensions, and a search in 128 dimensions instead of 384 is about three times faster
         Z = PCA(recipe.pca_dims, random_state=seed).fit_transform(X).astype(np.float32)
         metric = "euclidean"
+    A = affinity.PerplexityBasedNN(
+        Z, perplexity, method=recipe.neighbors, metric=metric, n_jobs=n_jobs, random_state=seed, verbose=verbose
+    )
+    return Z, A
 
-    def affinities(rows: np.ndarray):
-        return affinity.PerplexityBasedNN(
-            rows, perplexity, method=recipe.neighbors, metric=metric, n_jobs=n_jobs, random_state=seed, verbose=verbose
-        )
 
-    def optimise(start: np.ndarray, A, phases: list[tuple[int, float]]) -> np.ndarray:
-        embedding = TSNEEmbedding(start, A, n_jobs=n_jobs, random_state=seed)
-        for steps, exaggeration in phases:
-            if steps:
-                embedding.optimize(steps, exaggeration=exaggeration, momentum=0.8, inplace=True, verbose=verbose)
-        return np.asarray(embedding)
+def tsne_optimise(start: np.ndarray, A, phases: list[tuple[int, float]], seed: int = 0, n_jobs: int = -1,
+                  verbose: bool = False) -> np.ndarray:  # fmt: skip
+    """A t-SNE map optimised from ``start`` on the affinities ``A``: ``phases`` of (steps, exaggeration)."""
+    from openTSNE import TSNEEmbedding
 
-    A = affinities(Z)
-    if 0 < recipe.sample < n:
-        fit = np.sort(np.random.default_rng(seed).choice(n, recipe.sample, replace=False))
-        fitted = optimise(
-            initialization.pca(Z[fit], random_state=seed), affinities(Z[fit]),
-            [(recipe.exaggeration_iter, 12), (recipe.sample_iter, 1)],
-        )  # fmt: skip
-        # a t-SNE map's area grows with its points: spread the placement to the size the whole map will have
-        start = _place(A.P, fit, fitted) * np.sqrt(n / len(fit))
-        return optimise(start, A, [(recipe.n_iter, 1)])
-    if recipe.initialization == "spectral":
-        start = initialization.spectral(A.P, random_state=seed)
-    else:
-        start = initialization.pca(Z, random_state=seed)
-    return optimise(start, A, [(recipe.exaggeration_iter, 12), (recipe.n_iter, 1)])
+    embedding = TSNEEmbedding(start, A, n_jobs=n_jobs, random_state=seed)
+    for steps, exaggeration in phases:
+        if steps:
+            embedding.optimize(steps, exaggeration=exaggeration, momentum=0.8, inplace=True, verbose=verbose)
+    return np.asarray(embedding)
+
+
+def tsne_2d(X: np.ndarray, recipe: TsneRecipe = TsneRecipe(), perplexity: float = 30.0, seed: int = 0,
+            n_jobs: int = -1, verbose: bool = False) -> np.ndarray:  # fmt: skip
+    """A 2D t-SNE map (n, 2) of the rows of ``X`` (n, d), computed as ``recipe`` says from a PCA start; seeded.
+    ``verbose``: openTSNE prints the time of each stage and of every 50 steps."""
+    from openTSNE import initialization
+
+    Z, A = tsne_affinities(X, recipe, perplexity, seed, n_jobs, verbose)
+    start = initialization.pca(Z, random_state=seed)
+    return tsne_optimise(start, A, [(recipe.exaggeration_iter, 12), (recipe.n_iter, 1)], seed, n_jobs, verbose)
 
 
 def _tsne(X: np.ndarray, config: ProjectionConfig) -> np.ndarray:
