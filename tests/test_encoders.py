@@ -85,6 +85,8 @@ def test_fingerprint_follows_what_the_vectors_mean_and_the_cache_key_their_arith
     assert Encoder(EncoderConfig(precision="fp32", max_length=128)).fingerprint != base.fingerprint
     bf16 = Encoder(EncoderConfig(precision="bf16"))
     assert bf16.fingerprint == base.fingerprint and bf16.cache_key != base.cache_key
+    padded = Encoder(EncoderConfig(precision="bf16", packed=False))  # differs from packed bf16 in the 3rd decimal
+    assert padded.fingerprint == base.fingerprint and padded.cache_key not in (bf16.cache_key, base.cache_key)
 
 
 @pytest.mark.parametrize(

@@ -85,21 +85,11 @@ class EncodeStats:
         return int(np.minimum(self.lengths, self.max_length).sum())
 
 
-def _cpu_flags() -> set[str]:
-    """The CPU's instruction-set flags (Linux; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
-
-
 def _native_bf16_cpu() -> bool:
     """x86 with AVX512-BF16 or AMX: bf16 matmuls run natively (elsewhere they are emulated, slower than fp32)."""
-    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    from .precision import cpu
+
+    return bool(cpu()[1] & {"avx512_bf16", "amx_bf16"})
 
 
 def _has_nvidia_driver() -> bool:
@@ -258,13 +248,18 @@ class Encoder:
         self.precision = self._auto_precision() if config.precision == "auto" else config.precision
         if self.precision == "int8" and self.device != "cpu":
             raise UserError("int8 runs on the CPU only; choose fp32 or bf16 on a GPU.")
-        # the exact vectors also depend on the arithmetic (bf16 differs from fp32 in the 3rd decimal)
-        self.cache_key = f"{self.fingerprint}-{self.precision}-{self.device.split(':')[0]}"
+        self.cache_key = self._cache_key(self.fingerprint)
         self._model: SentenceTransformer | None = None
         self._piece_chars: int | None = None  # longest vocabulary piece, for cut()
         self._packed: tuple | None = None  # (network, its packed forward or None), see packed
         self._load_lock = threading.Lock()  # app callbacks and the warm-up thread may ask at once
         self._tuned: tuple | None = None  # a fine-tuned copy's (base encoder, weights, max_length)
+
+    def _cache_key(self, fingerprint: str) -> str:
+        """The embedding cache's key for vectors of the weights ``fingerprint``: the exact vectors also depend on
+        the arithmetic (bf16 differs from fp32 in the 3rd decimal, and padded bf16 from packed in the 3rd)."""
+        padded = "" if self.config.packed else "-padded"
+        return f"{fingerprint}-{self.precision}-{self.device.split(':')[0]}{padded}"
 
     def __reduce__(self):
         """Pickled as how to build it again, never as its network: it loads again in the process that unpickles
@@ -436,7 +431,7 @@ class Encoder:
             tuned.max_length = model.max_seq_length = int(max_length)
         identity = f"{self.fingerprint}|{tensors_fingerprint(weights)}|{tuned.max_length}"
         tuned.fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:20]
-        tuned.cache_key = f"{tuned.fingerprint}-{self.precision}-{self.device.split(':')[0]}"
+        tuned.cache_key = self._cache_key(tuned.fingerprint)
         tuned._model, tuned._load_lock = model.eval(), threading.Lock()
         tuned._tuned = (self, weights, max_length)
         return tuned

@@ -16,6 +16,7 @@ another. Deleting the file measures again. Reading it needs no torch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata as md
 import json
@@ -55,9 +56,10 @@ def choose(trials: Sequence[Trial]) -> str:
     return max(near, key=lambda t: (t.min_cosine, t.per_second)).precision
 
 
-def machine() -> dict:
-    """What makes one machine's timings differ from another's, read without importing torch."""
-    name, flags = "", set()
+@functools.cache
+def cpu() -> tuple[str, frozenset[str]]:
+    """The CPU's model name and instruction-set flags, read from ``/proc/cpuinfo`` (Linux; elsewhere "" and none)."""
+    name, flags = "", frozenset()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
@@ -65,9 +67,15 @@ def machine() -> dict:
                 if key.strip() == "model name" and not name:
                     name = value.strip()
                 elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
+                    flags = frozenset(value.split())
     except OSError:
         pass
+    return name, flags
+
+
+def machine() -> dict:
+    """What makes one machine's timings differ from another's, read without importing torch."""
+    name, flags = cpu()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         torch_version = md.version("torch")
