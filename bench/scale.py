@@ -483,6 +483,45 @@ def save(lines: list[str]) -> None:
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _peer_nearest(X: np.ndarray, languages: np.ndarray, metric: str, rows: np.ndarray) -> np.ndarray:
+    """The translation-rate stage as it was: scikit-learn's distances of 33 rows (at a million points) to all."""
+    from sklearn.metrics import pairwise_distances
+
+    nearest = np.empty(len(rows), dtype=np.int64)
+    size = max(1, min(2048, 2**25 // len(X)))
+    for start in range(0, len(rows), size):
+        block = rows[start : start + size]
+        d = pairwise_distances(X[block], X, metric=metric)
+        d[languages[block, None] == languages[None, :]] = np.inf
+        nearest[start : start + size] = d.argmin(axis=1)
+    return nearest
+
+
+def rate_stage(sizes: list[int], peer_up_to: int = 200_000) -> None:
+    """Time the translation-rate stage (projection._nearest_other_language) for 20,000 measured rows among
+    ``sizes`` random unit vectors of the product's shape (384 dimensions, 8 languages), then 2D points, against
+    the scikit-learn peer (up to ``peer_up_to`` points); print a Markdown table."""
+    from xlmr_demo.projection import MEASURED_ROWS, _nearest_other_language
+
+    rng = np.random.default_rng(0)
+    print("| points | space | scikit-learn (before) | now | ratio |\n|---|---|---|---|---|")
+    for n in sizes:
+        languages, rows = rng.integers(0, 8, n), np.sort(rng.choice(n, MEASURED_ROWS, replace=False))
+        for dims, metric in ((384, "cosine"), (2, "euclidean")):
+            X = rng.normal(size=(n, dims)).astype(np.float32)
+            X /= np.linalg.norm(X, axis=1, keepdims=True) if dims > 2 else 1
+            started = time.perf_counter()
+            found = _nearest_other_language(X, languages, metric, rows)
+            now = time.perf_counter() - started
+            before, ratio = "not run", ""
+            if n <= peer_up_to:
+                started = time.perf_counter()
+                assert (_peer_nearest(X, languages, metric, rows) == found).all()
+                seconds = time.perf_counter() - started
+                before, ratio = f"{seconds:.1f} s", f"{seconds / now:.1f}x"
+            print(f"| {n:,} | {dims} dimensions | {before} | {now:.1f} s | {ratio} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -504,7 +543,14 @@ def main() -> None:
         "same command again measures the other stages from there: two runs of a few minutes instead of one long",
     )  # fmt: skip
     parser.add_argument("--only", nargs="+", default=["default", "pca50", "short", "sample", "product"])
+    parser.add_argument(
+        "--rate-stage", type=int, nargs="+", metavar="POINTS", help="time the translation-rate stage alone at these "
+        "sizes against scikit-learn's distances (random points of the product's shape; a table on stdout), and stop",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.rate_stage:
+        rate_stage(args.rate_stage)
+        return
     if args.steps:
         if not args.maps_from:
             parser.error("--steps needs --maps-from")
@@ -512,8 +558,9 @@ def main() -> None:
         return
     import torch
 
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
+    from xlmr_demo.precision import cpu as cpu_info
+
+    cpu = cpu_info()[0] or "?"
     out = [
         "# Scale (`bench/scale.py`)",
         "",

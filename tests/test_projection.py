@@ -109,6 +109,23 @@ def test_alignment_is_per_language_and_skips_rows_without_pairs(parallel):
     assert neighbour_rate(X, langs, [None] * len(X)) is None
 
 
+@pytest.mark.parametrize(("dims", "metric"), [(384, "cosine"), (2, "euclidean")])
+def test_nearest_other_language_is_the_brute_force_answer(dims, metric, monkeypatch):
+    """Blocks of rows against chunks of all rows (embeddings; small chunks here, so rows cross several), a k-d
+    tree per language (map coordinates): the same answer as every distance computed, centred rows included."""
+    from sklearn.metrics import pairwise_distances
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3_000, dims)).astype(np.float32) + 0.3  # not unit length: the cosine normalises
+    languages, rows = rng.integers(0, 4, len(X)), np.sort(rng.choice(len(X), 500, replace=False))
+    monkeypatch.setattr(projection, "_QUERY_ROWS", 128)
+    monkeypatch.setattr(projection, "_CHUNK_ROWS", 700)
+    d = pairwise_distances(X[rows], X, metric=metric)
+    d[languages[rows, None] == languages[None, :]] = np.inf
+    found = projection._nearest_other_language(X, languages, metric, rows)
+    np.testing.assert_array_equal(found, d.argmin(axis=1))
+
+
 def test_centroid_similarity_and_separability(parallel):
     X, langs, _ = parallel
     names, matrix = centroid_similarity(X, langs)
