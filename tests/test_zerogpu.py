@@ -109,6 +109,41 @@ def _refuses(progress=None):
     raise UserError("That file has no text column.")
 
 
+def _steps(progress=None) -> str:
+    for done in range(3):
+        progress(Step("working", done, 3))
+    return "done"
+
+
+class _Rebuilt:
+    """Records, when unpickled, whether that process is a borrowed call's; ``there_only``: it cannot be rebuilt
+    anywhere else (as a model that does not load in the server)."""
+
+    def __init__(self, there_only: bool = False, inside: bool | None = None) -> None:
+        self.there_only, self.inside = there_only, inside
+
+    def __reduce__(self):
+        return (_rebuilt, (self.there_only,))
+
+
+def _rebuilt(there_only: bool) -> _Rebuilt:
+    if there_only and not zerogpu._inside:
+        raise ValueError("this cannot be rebuilt in the server")
+    return _Rebuilt(there_only, zerogpu._inside)
+
+
+def _where_rebuilt(argument: _Rebuilt, progress=None) -> bool:
+    return argument.inside
+
+
+def _made_there(progress=None) -> _Rebuilt:
+    return _Rebuilt(there_only=True)
+
+
+def _takes_the_encoders_lock(progress=None) -> bool:
+    return encoders._ENCODERS_LOCK.acquire(timeout=10)
+
+
 def test_off_a_zero_gpu_space_the_work_runs_here(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     monkeypatch.setitem(sys.modules, "spaces", None)  # importing it would fail
@@ -133,6 +168,26 @@ def test_a_borrowed_call_runs_elsewhere_and_says_what_a_user_got_wrong(space):
     with pytest.raises(UserError, match="no text column"):
         zerogpu.call(_refuses, seconds=10)
     assert space.durations == [11, 11]
+
+
+def test_arguments_are_rebuilt_in_the_borrowed_call_and_results_in_the_server(space):
+    """Encoders among the arguments load on the borrowed GPU (even in the call's first process), and a result
+    that cannot be rebuilt in the server raises there, in the job, instead of stalling it."""
+    assert zerogpu.call(_where_rebuilt, _Rebuilt(), seconds=10) is True
+    with pytest.raises(ValueError, match="cannot be rebuilt in the server"):
+        zerogpu.call(_made_there, seconds=10)
+    assert zerogpu.call(_pid, seconds=10) != os.getpid()  # and the next call goes on
+
+
+def test_a_borrowed_call_stops_its_work_before_its_time_is_up(space, monkeypatch):
+    monkeypatch.setattr(zerogpu, "GRACE_SECONDS", 10**6)  # its duration is already over
+    with pytest.raises(Stopped, match="the time this Space lends its GPU for was nearly up"):
+        zerogpu.call(_steps, seconds=10)
+
+
+def test_a_lock_held_when_the_call_is_forked_is_free_there(space):
+    with encoders._ENCODERS_LOCK:  # another thread is building an encoder when the call's process is forked
+        assert zerogpu.call(_takes_the_encoders_lock, seconds=10) is True
 
 
 def test_fine_tuning_fits_a_borrowed_call(monkeypatch):

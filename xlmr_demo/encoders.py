@@ -553,6 +553,16 @@ class Encoder:
 _ENCODERS_LOCK = threading.Lock()
 
 
+def _new_lock_after_fork() -> None:
+    """A process forked while another thread built an encoder (a ZeroGPU call, :mod:`xlmr_demo.zerogpu`) would
+    otherwise find the lock held forever: that thread does not exist there."""
+    global _ENCODERS_LOCK
+    _ENCODERS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
 def load_encoder(model: str = EMBEDDED_NAME, precision: Precision = "auto") -> Encoder:
     """The encoder for ``model``, built once per process and reused (its network loads on first use).
 
@@ -610,11 +620,9 @@ def embed(
     if todo:
         from . import zerogpu
 
-        if zerogpu.borrowing() and len(todo) >= zerogpu.BORROW_TEXTS:  # a ZeroGPU Space: on a borrowed GPU
-            vectors, lengths_todo = _encoded_on_gpu(encoder, todo, progress)
-        else:
-            vectors, lengths_todo = _encoded(encoder, todo, progress)
-        if store is not None:
+        borrowed = zerogpu.borrowing() and len(todo) >= zerogpu.BORROW_TEXTS  # a ZeroGPU Space: on a borrowed GPU
+        vectors, lengths_todo = (_encoded_on_gpu if borrowed else _encoded)(encoder, todo, progress)
+        if store is not None and not borrowed:  # the GPU's vectors differ from this CPU's: not cached as its own
             store.put(todo, vectors, lengths_todo)
         if out is None:
             out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)

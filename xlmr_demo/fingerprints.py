@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -21,6 +22,15 @@ MEMO_FILE = "fingerprints.json"
 #: Files that can change what a folder's model computes: configs, vocabularies, weights.
 MODEL_FILES = (".json", ".txt", ".model", ".safetensors", ".bin", ".pt", ".onnx")
 _LOCK = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    """A process forked while another thread fingerprinted a folder would otherwise find the lock held forever."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def _identity(path: Path) -> list[int]:

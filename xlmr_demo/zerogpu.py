@@ -22,8 +22,10 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import pickle
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from .errors import UserError
@@ -33,12 +35,15 @@ from .progress import Progress
 #: texts to embed at once from which an embedding job borrows a GPU: fewer take seconds on a Space's CPU,
 #: less than the borrowed call's own start (a process forked, the weights moved to the GPU)
 BORROW_TEXTS = 2_000
-#: the longest call ZeroGPU grants a signed-in visitor (not documented: its refusals name 300 s)
+#: the longest call ZeroGPU grants a signed-in visitor (not documented: its refusals name 300 s); on slower GPUs
+#: ``spaces`` asks for more than the duration it is given (its ``duration_factor``), so less may be asked there
 MAX_SECONDS = 300
+#: a borrowed call stops its work this long before its duration ends, so that what is done still comes back
+GRACE_SECONDS = 15.0
 #: the borrowed call's duration for embedding: its start, and texts a second at the least on a ZeroGPU slice
 START_SECONDS, GPU_TEXTS_PER_SECOND = 30.0, 1_000.0
-#: texts embedded in one borrowed call: more take several calls, each within MAX_SECONDS
-BORROW_CHUNK = int((MAX_SECONDS - START_SECONDS) * GPU_TEXTS_PER_SECOND)
+#: texts embedded in one borrowed call: more take several calls, each within MAX_SECONDS on the slower GPUs
+BORROW_CHUNK = int((MAX_SECONDS / 1.5 - START_SECONDS) * GPU_TEXTS_PER_SECOND)
 #: stop flags shared with the forked calls: one slot per call, reused after this many; a stop's message
 _SLOTS, _MESSAGE_BYTES = 64, 512
 
@@ -91,9 +96,12 @@ def stages(fn: Callable[..., Iterator], *args, seconds: float, progress: Progres
     number = next(_calls)
     _stops()  # the flags exist before the call's process is forked
     stopped: Stopped | None = None
-    replies = _borrowed()(fn, args, kwargs, number, seconds)
+    ended = False
+    # pickled here and unpickled there once it knows it has the GPU (encoders among them then load on it)
+    replies = _borrowed()(pickle.dumps((fn, args, kwargs)), number, seconds)
     try:
-        for kind, value in replies:
+        for data in replies:
+            kind, value = pickle.loads(data)  # rebuilt in this thread: a result that cannot be raises here
             if kind == "item":
                 yield value
             elif kind == "step":
@@ -103,10 +111,20 @@ def stages(fn: Callable[..., Iterator], *args, seconds: float, progress: Progres
                     except Stopped as exc:
                         stopped = exc
                         _flag(number, str(exc))
+            elif kind == "end":
+                ended = True
             else:
                 raise _raised(value, stopped)
     finally:
         replies.close()  # also when this caller stops listening: the borrowed call ends at its next step
+    if not ended:
+        raise RuntimeError("The borrowed GPU call ended before its work did, and handed back no reason.")
+
+
+def longest_call() -> float:
+    """The longest duration a borrowed call may ask for here, in seconds (less where ``spaces`` counts the GPU
+    slower)."""
+    return MAX_SECONDS / _duration_factor()
 
 
 def prepare() -> None:
@@ -148,37 +166,56 @@ def _borrowed():
     """:func:`_borrowed_call` under ``@spaces.GPU``, its duration the ``seconds`` it is given."""
     import spaces  # on a ZeroGPU Space only: the package patches torch when imported there
 
-    return spaces.GPU(
-        _borrowed_call, duration=lambda fn, args, kwargs, number, seconds: min(MAX_SECONDS, int(seconds) + 1)
-    )
+    return spaces.GPU(_borrowed_call, duration=_duration)
 
 
-def _borrowed_call(fn, args, kwargs, number: int, seconds: float) -> Iterator[tuple[str, object]]:
-    """In the borrowed process: ``fn``'s items and progress steps as ``("item" | "step", value)``, then
-    ``("error", (kind, message))`` if it raised. It runs in a thread so that its steps arrive while it
-    works; it waits while an item is handed over, so it cannot change what is being pickled."""
+def _duration(payload: bytes, number: int, seconds: float) -> int:
+    """The borrowed call's duration in whole seconds: ``seconds``, within :func:`longest_call`."""
+    return int(min(longest_call(), seconds + 1))
+
+
+@functools.cache
+def _duration_factor() -> float:
+    """How much more than a call's duration ``spaces`` asks ZeroGPU for on this Space's GPUs (1.5 on the slower)."""
+    try:
+        from spaces.zero import config
+
+        return max(1.0, float(config.get_config()["duration_factor"]))
+    except Exception:  # another version of the package, or none: count as it did when this was written
+        return 1.0
+
+
+def _borrowed_call(payload: bytes, number: int, seconds: float) -> Iterator[bytes]:
+    """In the borrowed process: the work's progress steps and items, then its end or its error, each pickled
+    here as ``("step" | "item" | "end" | "error", value)``. The work runs in a thread so that its steps arrive
+    while it works; it pickles each item itself, so nothing changes an item while it is pickled. It sees a
+    stop at its next step when the server says so, or :data:`GRACE_SECONDS` before the call's duration ends."""
     global _inside
     _inside = True
     import torch
 
     torch.set_num_threads(1)  # the server's OpenMP threads do not survive the fork (a CPU op would hang)
+    deadline = time.monotonic() + _duration(payload, number, seconds) - GRACE_SECONDS
     out: queue.Queue = queue.Queue()
-    handed = threading.Semaphore(0)
 
     def report(step) -> None:
         message = _flagged(number)
+        if message is None and time.monotonic() > deadline:
+            message = "Stopped: the time this Space lends its GPU for was nearly up."
+            _flag(number, message)
         if message is not None:
             raise Stopped(message)
-        out.put(("step", step))
+        out.put(pickle.dumps(("step", step)))
 
     def work() -> None:
         try:
+            fn, args, kwargs = pickle.loads(payload)
             for item in fn(*args, progress=report, **kwargs):
-                out.put(("item", item))
-                handed.acquire()
+                out.put(pickle.dumps(("item", item)))
+            out.put(pickle.dumps(("end", None)))
         except Exception as exc:  # handed over as plain words: the server raises its own exception
             kind = "stopped" if isinstance(exc, Stopped) else "user" if isinstance(exc, UserError) else "other"
-            out.put(("error", (kind, str(exc) if kind != "other" else f"{type(exc).__name__}: {exc}")))
+            out.put(pickle.dumps(("error", (kind, str(exc) if kind != "other" else f"{type(exc).__name__}: {exc}"))))
         finally:
             out.put(None)
 
@@ -187,12 +224,9 @@ def _borrowed_call(fn, args, kwargs, number: int, seconds: float) -> Iterator[tu
     try:
         while (reply := out.get()) is not None:
             yield reply
-            if reply[0] == "item":
-                handed.release()
     finally:
         if _flagged(number) is None:  # closed early: the work stops at its next step
             _flag(number, "Stopped: nobody was waiting for the result.")
-        handed.release()
         thread.join()
 
 
@@ -217,6 +251,7 @@ __all__ = [
     "call",
     "embedding_seconds",
     "gpu_here",
+    "longest_call",
     "on_zero_gpu",
     "prepare",
     "stages",

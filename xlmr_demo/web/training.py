@@ -205,7 +205,7 @@ MEASURING_SECONDS = 120  # after a fine-tuning budget: measuring the kept weight
 
 def borrowed_minutes() -> float | None:
     """On a ZeroGPU Space, the longest budget that fits one borrowed GPU call, measuring included; else None."""
-    return (zerogpu.MAX_SECONDS - MEASURING_SECONDS) / 60 if zerogpu.borrowing() else None
+    return (zerogpu.longest_call() - MEASURING_SECONDS) / 60 if zerogpu.borrowing() else None
 
 
 def finetune_minutes(minutes) -> float:
@@ -222,8 +222,8 @@ def finetune_minutes(minutes) -> float:
     borrowed = borrowed_minutes()
     if borrowed is not None and value > borrowed:
         raise UserError(
-            f"Fine-tuning may take at most {borrowed:g} minutes here: this Space lends its GPU for "
-            f"{zerogpu.MAX_SECONDS // 60:g} minutes at a time, measuring included ({value:g} asked)."
+            f"Fine-tuning may take at most {borrowed:.3g} minutes here: this Space lends its GPU for "
+            f"{zerogpu.longest_call() / 60:.3g} minutes at a time, measuring included ({value:g} asked)."
         )
     return value
 
