@@ -237,3 +237,20 @@ def xed(name: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
             rows.append((fields[0], ", ".join(EMOTIONS[int(p)] for p in fields[1].split(","))))
     picked = np.random.default_rng(seed).choice(len(rows), n, replace=False)
     return [rows[i] for i in sorted(picked)]
+
+
+def stopped_after(steps: int, message: str = "Fine-tuning stopped."):
+    """A progress callback that acts as a person pressing Stop after ``steps`` fine-tuning steps (the job stays
+    stopped from then on), and the list of the fine-tuning steps it saw."""
+    from xlmr_demo.jobs import Stopped
+    from xlmr_demo.progress import TuningStep
+
+    seen: list = []
+
+    def progress(step) -> None:
+        if isinstance(step, TuningStep):
+            seen.append(step)
+        if len(seen) >= steps:
+            raise Stopped(message)
+
+    return progress, seen

@@ -18,7 +18,7 @@ from finetune import corpora, loop, ner_metrics, text_classification, token_clas
 from finetune.loop import FineTuneConfig
 from xlmr_demo.errors import UserError
 
-from .conftest import SAMPLE, SHARED_DATA, missing_shared_data
+from .conftest import SAMPLE, SHARED_DATA, missing_shared_data, stopped_after
 
 TRAIN_LANGS = ("en", "fr", "de", "es", "ru", "ar")  # zh and hi are only measured: zero-shot
 FAST = FineTuneConfig(epochs=3, lr=1e-4, batch_size=16, max_length=64, freeze_layers=8, seed=0)
@@ -396,16 +396,9 @@ def test_a_stop_while_fine_tuning_keeps_the_best_weights_measured(model_dir, cap
     from xlmr_demo.classifier import Classifier
     from xlmr_demo.dataset import load_dataset
     from xlmr_demo.jobs import Stopped
-    from xlmr_demo.progress import TuningStep
     from xlmr_demo.training import LABEL_ERRORS, TRANSFER
 
-    steps = []
-
-    def progress(step) -> None:  # a person presses Stop after the third step, and the job stays stopped
-        if isinstance(step, TuningStep):
-            steps.append(step)
-        if len(steps) >= 3:
-            raise Stopped("Fine-tuning stopped.")
+    progress, _ = stopped_after(3)  # a person presses Stop after the third step
 
     results = []
     with pytest.raises(Stopped):

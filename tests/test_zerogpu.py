@@ -24,9 +24,9 @@ from xlmr_demo import encoders, zerogpu
 from xlmr_demo.encoders import embed, load_encoder
 from xlmr_demo.errors import UserError
 from xlmr_demo.jobs import Stopped
-from xlmr_demo.progress import Step, TuningStep
+from xlmr_demo.progress import Step
 
-from .conftest import SAMPLE, tatoeba
+from .conftest import SAMPLE, stopped_after, tatoeba
 
 
 class ZeroGpuSpace(types.ModuleType):
@@ -263,13 +263,7 @@ def test_fine_tuning_on_a_borrowed_gpu_stops_and_keeps_its_best_weights(space, m
     from xlmr_demo.dataset import load_dataset
     from xlmr_demo.training import LABEL_ERRORS, TRANSFER
 
-    steps = []
-
-    def progress(step) -> None:  # a person presses Stop after the third step, and the job stays stopped
-        if isinstance(step, TuningStep):
-            steps.append(step)
-        if len(steps) >= 3:
-            raise Stopped("Fine-tuning stopped.")
+    progress, _ = stopped_after(3)  # a person presses Stop after the third step
 
     results = []
     borrowed = zerogpu.stages(text_classification.finetune_stages, load_dataset(SAMPLE), seconds=420, progress=progress)
