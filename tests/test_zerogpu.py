@@ -191,7 +191,10 @@ def test_a_lock_held_when_the_call_is_forked_is_free_there(space):
 
 
 def test_fine_tuning_fits_a_borrowed_call(monkeypatch):
+    from xlmr_demo.web import page
     from xlmr_demo.web.training import MEASURING_SECONDS, finetune_minutes
+
+    assert page._budget_slider("").maximum == 30
 
     assert finetune_minutes(10) == 10
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
@@ -199,6 +202,7 @@ def test_fine_tuning_fits_a_borrowed_call(monkeypatch):
     assert finetune_minutes(longest) == longest
     with pytest.raises(UserError, match=f"at most {longest:g} minutes here: this Space lends its GPU"):
         finetune_minutes(longest + 1)
+    assert page._budget_slider("", visible=True).maximum == int(longest)  # the page offers no more
 
 
 def test_a_large_embedding_job_borrows_a_gpu_and_gets_the_same_vectors(space, encoder, monkeypatch):
