@@ -97,11 +97,13 @@ def stages(fn: Callable[..., Iterator], *args, seconds: float, progress: Progres
     _stops()  # the flags exist before the call's process is forked
     stopped: Stopped | None = None
     ended = False
-    # pickled here and unpickled there once it knows it has the GPU (encoders among them then load on it)
+    # pickled here and unpickled there once it knows it has the GPU (encoders among them then load on it).
+    # Pickle only between this server process and the call's process forked from it: never bytes from a visitor
+    # or from disk (saved artifacts stay safetensors + JSON); spaces itself pickles whatever crosses the same way
     replies = _borrowed()(pickle.dumps((fn, args, kwargs)), number, seconds)
     try:
         for data in replies:
-            kind, value = pickle.loads(data)  # rebuilt in this thread: a result that cannot be raises here
+            kind, value = pickle.loads(data)  # our own forked call's bytes; rebuilt in this thread: failures raise here
             if kind == "item":
                 yield value
             elif kind == "step":
@@ -209,7 +211,7 @@ def _borrowed_call(payload: bytes, number: int, seconds: float) -> Iterator[byte
 
     def work() -> None:
         try:
-            fn, args, kwargs = pickle.loads(payload)
+            fn, args, kwargs = pickle.loads(payload)  # the server's own bytes, from the process this one forked from
             for item in fn(*args, progress=report, **kwargs):
                 out.put(pickle.dumps(("item", item)))
             out.put(pickle.dumps(("end", None)))
